@@ -1,0 +1,202 @@
+"""``OciContainer`` and the small records it holds (``Action``, ``RespawnLimit``)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Discriminator,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    Tag,
+    field_validator,
+)
+
+from corral.config._base import Record
+from corral.config._fields import (
+    Environment,
+    Labels,
+    Mappings,
+    Name,
+    NonEmpty,
+    SecretEnvironment,
+    Seconds,
+    Strings,
+    fail,
+    field,
+    show,
+)
+from corral.config.image import OciImage
+
+
+class Action(Record):
+    """A declared action: a command corral runs on request (`corral action NAME ACTION`),
+    with `CORRAL_SERVICE` (and for containers `CORRAL_CONTAINER`) set."""
+
+    toml_name = "container.actions"
+
+    name: Name = field(doc="The action's name.")
+    command: Strings = field(doc="The argv to run; its output goes to the caller.")
+    documentation: StrictStr = field("", doc="What the action does, shown by `corral show`.")
+
+    @field_validator("command")
+    @classmethod
+    def _command_nonempty(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise fail("command must name a program to run, but [] was found")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _not_builtin(cls, value: str) -> str:
+        if value in BUILTIN_ACTIONS:
+            raise fail(f"{show(value)} is a built-in action and cannot be redeclared")
+        return value
+
+
+#: Actions every service has; declared actions may not reuse these names.
+BUILTIN_ACTIONS = ("status", "restart", "command-line", "pull")
+
+
+def _limit_pair(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        if len(value) != 2:
+            raise fail(f"respawn_limit must be [STARTS, SECONDS] or a table, but {show(value)} was found")
+        return {"starts": value[0], "seconds": value[1]}
+    return value
+
+
+class RespawnLimit(Record):
+    """At most `starts` starts within `seconds`; past it the service is disabled
+    (Shepherd's respawn limit)."""
+
+    toml_name = "respawn_limit"
+
+    starts: StrictInt = field(5, doc="Starts allowed within the window.", ge=1)
+    seconds: StrictFloat = field(30.0, doc="The window, in seconds.", gt=0)
+
+
+RespawnLimitField = Annotated[RespawnLimit, BeforeValidator(_limit_pair)]
+
+_SIGNAL = re.compile(r"(SIG)?[A-Z][A-Z0-9+\-]*|[0-9]+")
+
+
+def _signal(value: str) -> str:
+    if not _SIGNAL.fullmatch(value):
+        raise fail(f"stop_signal must be a signal name like SIGTERM, but {show(value)} was found")
+    return value if value.isdigit() or value.startswith("SIG") else f"SIG{value}"
+
+
+Signal = Annotated[StrictStr, AfterValidator(_signal)]
+
+
+def _image(value: Any) -> Any:
+    if isinstance(value, str):
+        if not value.strip():
+            raise fail("image must not be empty")
+        return value
+    if isinstance(value, dict | OciImage):
+        return value
+    raise fail(f"image must be a string or a table of image fields, but {show(value)} was found")
+
+
+def _image_kind(value: Any) -> str:
+    return "@string" if isinstance(value, str) else "@table"
+
+
+ImageField = Annotated[
+    Annotated[StrictStr, Tag("@string")] | Annotated[OciImage, Tag("@table")],
+    Discriminator(_image_kind),
+    BeforeValidator(_image),
+]
+
+
+class OciContainer(Record):
+    """A container run as a supervised service (the seed's
+    `oci-container-configuration`): `<runtime> run --rm --name NAME … IMAGE COMMAND`."""
+
+    toml_name = "[container]"
+
+    user: NonEmpty = field(
+        "oci-container", doc="The host user under whose authority the engine CLI runs."
+    )
+    group: NonEmpty = field(
+        "docker", doc="The host group under whose authority the engine CLI runs."
+    )
+    command: Strings = field((), doc="Overrides the image's default command (CMD).")
+    entrypoint: StrictStr | None = field(None, doc="Overrides the image's ENTRYPOINT.")
+    host_environment: SecretEnvironment = field(
+        (),
+        doc="Environment of the engine CLI process only, never its argv: with `--env NAME` in "
+        "extra_arguments this passes secrets into the container. `K=V` strings or `[K, V]` "
+        "pairs. Values are never shown.",
+        repr=False,
+    )
+    environment: Environment = field(
+        (), doc="Environment inside the container: `K=V` strings or `[K, V]` pairs (`--env`)."
+    )
+    image: ImageField = field(
+        doc="The image: a reference the engine resolves (`registry:5000/team/app:1`), or a "
+        "table of image fields that corral loads or builds (see OciImage)."
+    )
+    provision: Name | None = field(
+        None,
+        doc="The service's name. Default: `<runtime>-<image basename>`, tag and digest "
+        "stripped (`registry:5000/team/app:1.2` gives `docker-app`).",
+    )
+    requirement: Strings = field(
+        (), doc="Services that must be running before this one starts."
+    )
+    log_file: StrictStr | None = field(
+        None,
+        doc="File that receives the container's stdout and stderr, appended; default: the "
+        "engine's log.",
+    )
+    auto_start: StrictBool = field(True, doc="Start with `corral up`.")
+    respawn: StrictBool = field(False, doc="Restart the container when it exits.")
+    actions: tuple[Action, ...] = field((), doc="Declared actions (name, command, documentation).")
+    network: StrictStr | None = field(None, doc="The network to join (`--network`).")
+    ports: Mappings = field(
+        (), doc="Published ports: `HOST:CONTAINER` strings or `[HOST, CONTAINER]` pairs (`-p`)."
+    )
+    volumes: Mappings = field(
+        (), doc="Volume mappings: `SRC:DEST[:OPTS]` strings or `[SRC, DEST]` pairs (`-v`)."
+    )
+    container_user: StrictStr | None = field(None, doc="The user inside the container (`--user`).")
+    workdir: StrictStr | None = field(None, doc="The working directory inside the container.")
+    extra_arguments: Strings = field(
+        (), doc="Strings passed to `run` after the options, before the image."
+    )
+    stop_signal: Signal | None = field(
+        None, doc="Signal that asks the container to stop; default: the image's, else SIGTERM."
+    )
+    stop_timeout: Seconds = field(
+        10.0, doc="Seconds between the stop signal and SIGKILL (`--stop-timeout` when not 10)."
+    )
+    labels: Labels = field(default_factory=dict, doc="Container labels (`--label`).")
+    hostname: StrictStr | None = field(None, doc="The container's hostname.")
+    health_cmd: StrictStr | None = field(
+        None, doc="Health check command, run by a shell in the container (`--health-cmd`)."
+    )
+    health_interval: Seconds = field(30.0, doc="Seconds between health checks.")
+    health_timeout: Seconds = field(30.0, doc="Seconds a health check may take.")
+    health_retries: StrictInt = field(3, doc="Failed checks before unhealthy.", ge=1)
+    health_start_period: Seconds = field(
+        0.0, doc="Seconds after start during which failures don't count."
+    )
+    on_unhealthy: Literal["ignore", "restart"] = field(
+        "ignore", doc='What to do when the container turns unhealthy: "ignore" or "restart".'
+    )
+    respawn_limit: RespawnLimitField = field(
+        default_factory=RespawnLimit,
+        doc="At most `starts` starts in `seconds` (default 5 in 30), then the service is "
+        "disabled: `{ starts = 5, seconds = 30 }` or `[5, 30]`.",
+    )
+    respawn_delay: Seconds = field(
+        0.1, doc="Seconds before a respawn; doubles on each quick death, up to 30."
+    )

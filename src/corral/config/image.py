@@ -1,0 +1,147 @@
+"""``OciImage``: an image corral loads from an archive or builds itself."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, StrictBool, StrictInt, StrictStr, model_validator
+
+from corral.config._base import Record
+from corral.config._fields import PAIR_LIST_SCHEMA, Environment, Labels, NonEmpty, Strings, fail, field, show
+
+MAX_LAYERS_LIMIT = 125
+
+
+def _pairs(name: str, *, single_ok: bool) -> Callable[[Any], Any]:
+    """A list of ``SRC:DEST`` strings or ``(SRC, DEST)`` pairs, kept as pairs.
+
+    With ``single_ok`` a bare ``PATH`` means the same path on both sides.
+    """
+
+    def sanitize(value: Any) -> Any:
+        if not isinstance(value, list | tuple):
+            raise fail(f"{name} must be a list of strings or pairs, but {show(value)} was found")
+        out: list[tuple[str, str]] = []
+        for member in value:
+            if isinstance(member, str):
+                if ":" in member:
+                    src, dest = member.split(":", 1)
+                    out.append((src, dest))
+                elif single_ok:
+                    out.append((member, member))
+                else:
+                    raise fail(f"{name} members must look like LINK:TARGET, but {show(member)} was found")
+            elif (
+                isinstance(member, list | tuple)
+                and len(member) == 2
+                and all(isinstance(m, str) for m in member)
+            ):
+                out.append((member[0], member[1]))
+            else:
+                raise fail(f"{name} members must be a string or a pair, but {show(member)} was found")
+        for src, dest in out:
+            if not src or not dest:
+                raise fail(f"{name} members must name both sides, but {show([src, dest])} was found")
+        return tuple(out)
+
+    return sanitize
+
+
+PathPairs = Annotated[
+    tuple[tuple[str, str], ...], BeforeValidator(_pairs("files", single_ok=True)), PAIR_LIST_SCHEMA
+]
+ProgramPairs = Annotated[
+    tuple[tuple[str, str], ...],
+    BeforeValidator(_pairs("programs", single_ok=True)),
+    PAIR_LIST_SCHEMA,
+]
+SymlinkPairs = Annotated[
+    tuple[tuple[str, str], ...],
+    BeforeValidator(_pairs("symlinks", single_ok=False)),
+    PAIR_LIST_SCHEMA,
+]
+
+
+class OciImage(Record):
+    """An image corral provides itself: loaded from ``tarball``, or built from
+    host files and programs by corral's reproducible image builder, then loaded
+    into the engine and tagged ``repository:tag`` (the seed's ``oci-image``)."""
+
+    toml_name = "container.image"
+
+    repository: NonEmpty = field(
+        doc="The image's name, like `localhost/team/web`; the loaded image is tagged "
+        "`repository:tag`."
+    )
+    tag: NonEmpty = field("latest", doc="The image tag.")
+    tarball: StrictStr | None = field(
+        None,
+        doc="An existing image archive (docker-archive or OCI layout) loaded as is. "
+        "Excludes the build fields.",
+    )
+    files: PathPairs = field(
+        (),
+        doc="Host files or directories copied into the image: `SRC:DEST`, `[SRC, DEST]`, or "
+        "`PATH` for the same path on both sides. Directories are copied recursively.",
+    )
+    programs: ProgramPairs = field(
+        (),
+        doc="Host executables packed with their shared-library closure (ELF interpreter, "
+        "DT_NEEDED, RPATH/RUNPATH, $ORIGIN, ld.so.conf): `PATH` or `[SRC, DEST]`.",
+    )
+    rootfs: StrictStr | None = field(
+        None, doc="A directory used as the image's base, e.g. made by debootstrap."
+    )
+    symlinks: SymlinkPairs = field(
+        (),
+        doc="Symbolic links made in the image: `LINK:TARGET` or `[LINK, TARGET]`, as the "
+        "seed's `#:symlinks`.",
+    )
+    env: Environment = field((), doc="The image config's environment (`K=V` or pairs).")
+    entrypoint: Strings = field((), doc="The image config's entrypoint (argv).")
+    cmd: Strings = field((), doc="The image config's default command (argv).")
+    workdir: StrictStr | None = field(None, doc="The image config's working directory.")
+    user: StrictStr | None = field(None, doc="The image config's user.")
+    labels: Labels = field(default_factory=dict, doc="The image config's labels.")
+    exposed_ports: Strings = field(
+        (), doc="Ports the image config declares, like `80/tcp`."
+    )
+    max_layers: StrictInt = field(
+        100,
+        doc=f"Most layers the image may have (1 to {MAX_LAYERS_LIMIT}); the most shared "
+        "content gets its own layers first, the rest is merged.",
+    )
+    system: StrictStr | None = field(
+        None,
+        doc="The system to build for, like `x86_64-linux`; sets the config's architecture and "
+        "os. Packing a host binary of another machine type is an error.",
+    )
+    target: StrictStr | None = field(
+        None, doc="A cross-build triple, like `aarch64-linux-gnu` (the seed's `target`)."
+    )
+    grafts: StrictBool = field(
+        False, doc="Kept for the seed's `grafts?`; it has no effect outside Guix."
+    )
+
+    @model_validator(mode="after")
+    def _value(self) -> OciImage:
+        built = bool(self.files or self.programs or self.rootfs or self.symlinks)
+        if self.tarball is not None and built:
+            raise fail("tarball excludes files, programs, rootfs and symlinks: give one or the other")
+        if self.tarball is None and not (self.files or self.programs or self.rootfs):
+            raise fail("an image needs a tarball, or something to build from: files, programs or rootfs")
+        if not 1 <= self.max_layers <= MAX_LAYERS_LIMIT:
+            raise fail(
+                f"max_layers must be between 1 and {MAX_LAYERS_LIMIT}, but {self.max_layers} was found"
+            )
+        return self
+
+    @property
+    def reference(self) -> str:
+        """``repository:tag``, the name the engine knows the image by."""
+        return f"{self.repository}:{self.tag}"
+
+    @property
+    def is_build(self) -> bool:
+        return self.tarball is None

@@ -1,0 +1,265 @@
+"""Loading a configuration file: TOML (``corral.toml``) or Python (``corral.py``).
+
+Both produce the same ``Config`` and go through the same validation; both
+report every problem as ``FILE:LINE: field.path: message``. A Python file
+gets its own line numbers: from the traceback of a record that refused its
+arguments, and from the records' remembered call lines for whole-config
+problems, refined to the keyword or list member with ``ast``.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import runpy
+import tomllib
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from corral.config._base import Record
+from corral.config._origin import loading_file
+from corral.config.locate import TomlLocator
+from corral.config.problems import problems_from
+from corral.config.top import Config
+from corral.config.validate import toml_spelling, validate
+from corral.errors import ConfigError, Path, Problem
+
+DEFAULT_PATHS = ("corral.toml", "/etc/corral/corral.toml")
+
+@dataclass(frozen=True)
+class Loaded:
+    """A valid configuration and the file it came from."""
+
+    config: Config
+    path: str
+
+
+def find_config(explicit: str | None) -> str:
+    """The configuration file to use: ``explicit``, else the first default that exists."""
+    if explicit is not None:
+        return explicit
+    for candidate in DEFAULT_PATHS:
+        if os.path.exists(candidate):
+            return candidate
+    raise ConfigError([Problem(
+        "no configuration found: pass -c FILE, or create ./corral.toml or /etc/corral/corral.toml"
+    )])
+
+
+def load(path: str) -> Loaded:
+    """Load and validate ``path``; raise ``ConfigError`` with every problem found."""
+    if path.endswith(".py"):
+        return _load_python(path)
+    return _load_toml(path)
+
+
+def load_text(text: str, path: str = "corral.toml") -> Loaded:
+    """Validate TOML ``text`` as if read from ``path``."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError([_toml_syntax(path, error)]) from None
+    locator = TomlLocator(text)
+
+    def where(problems: Sequence[Problem]) -> ConfigError:
+        return ConfigError([
+            Problem(p.message, p.path, path, locator.line_of(p.path)) for p in problems
+        ])
+
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as error:
+        raise where(problems_from(error, Config)) from None
+    problems = validate(config, toml_spelling)
+    if problems:
+        raise where(problems)
+    return Loaded(config, path)
+
+
+def _load_toml(path: str) -> Loaded:
+    try:
+        with open(path, "rb") as stream:
+            raw = stream.read()
+    except OSError as error:
+        raise ConfigError([Problem(f"cannot read the configuration: {error.strerror}",
+                                   file=path)]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise ConfigError([Problem("the file is not UTF-8 text", file=path, line=line)]) from None
+    return load_text(text, path)
+
+
+def _toml_syntax(path: str, error: tomllib.TOMLDecodeError) -> Problem:
+    message = str(error)
+    found = re.search(r"\(at line (\d+), column \d+\)", message)
+    line = int(found.group(1)) if found else None
+    message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", message)
+    return Problem(f"invalid TOML: {message[:1].lower()}{message[1:]}", file=path, line=line)
+
+
+# -- Python ----------------------------------------------------------------
+
+
+def _load_python(path: str) -> Loaded:
+    absolute = os.path.abspath(path)
+    try:
+        with open(absolute, encoding="utf-8") as stream:
+            source = stream.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError([Problem(f"cannot read the configuration: {error}", file=path)]) from None
+    try:
+        tree = ast.parse(source, absolute)
+    except SyntaxError as error:
+        raise ConfigError([Problem(f"invalid Python: {error.msg}", file=path,
+                                   line=error.lineno)]) from None
+    token = loading_file.set(absolute)
+    try:
+        namespace = runpy.run_path(absolute, run_name="corral_config")
+    except ValidationError as error:
+        line = _innermost_line(error, absolute)
+        call = _call_at(tree, line)
+        model = _model_named(error.title)
+        problems = problems_from(error, model) if model else []
+        prefix = _path_to(tree, call)
+        raise ConfigError([
+            Problem(p.message, (*prefix, *p.path), path, _refine(call, p.path) or line)
+            for p in problems
+        ]) from None
+    except Exception as error:  # the user's own code failed: say where, no traceback
+        line = _innermost_line(error, absolute)
+        raise ConfigError([Problem(f"{type(error).__name__}: {error}", file=path,
+                                   line=line)]) from None
+    finally:
+        loading_file.reset(token)
+    config = namespace.get("config")
+    if not isinstance(config, Config):
+        found = "nothing" if config is None else f"a {type(config).__name__}"
+        raise ConfigError([Problem(
+            f"a Python configuration must set `config = Config(...)`, but {found} was found",
+            file=path,
+        )])
+    problems = validate(config)
+    if problems:
+        raise ConfigError([
+            Problem(p.message, p.path, path, _python_line(tree, config, p.path)) for p in problems
+        ])
+    return Loaded(config, path)
+
+
+def _innermost_line(error: BaseException, filename: str) -> int | None:
+    line = None
+    for frame in traceback.extract_tb(error.__traceback__):
+        if frame.filename == filename:
+            line = frame.lineno
+    return line
+
+
+def _model_named(title: str) -> type[Record] | None:
+    import corral.config as records
+
+    model = getattr(records, title, None)
+    return model if isinstance(model, type) and issubclass(model, Record) else None
+
+
+def _call_at(tree: ast.AST, line: int | None) -> ast.Call | None:
+    """The innermost call that starts on ``line``."""
+    if line is None:
+        return None
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and n.lineno == line]
+    return max(calls, key=lambda n: n.col_offset, default=None) if calls else None
+
+
+def _path_to(tree: ast.AST, target: ast.AST | None) -> Path:
+    """The field path of ``target`` inside the ``Config(...)`` call of the file, if it is there."""
+    if target is None:
+        return ()
+
+    def search(node: ast.AST, path: Path) -> Path | None:
+        if node is target:
+            return path
+        children: list[tuple[str | int, ast.AST]] = []
+        if isinstance(node, ast.Call):
+            children = [(k.arg, k.value) for k in node.keywords if k.arg]
+        elif isinstance(node, ast.List | ast.Tuple):
+            children = list(enumerate(node.elts))
+        elif isinstance(node, ast.Dict):
+            children = [
+                (k.value, v)
+                for k, v in zip(node.keys, node.values, strict=True)
+                if isinstance(k, ast.Constant) and isinstance(k.value, str)
+            ]
+        for part, child in children:
+            found = search(child, (*path, part))
+            if found is not None:
+                return found
+        return None
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Config":
+            found = search(node, ())
+            if found is not None:
+                return found
+    return ()
+
+
+def _step(node: ast.AST | None, part: str | int) -> ast.AST | None:
+    """The AST node of one step of a field path below ``node``."""
+    if isinstance(part, int):
+        if isinstance(node, ast.List | ast.Tuple) and part < len(node.elts):
+            return node.elts[part]
+        return None
+    if isinstance(node, ast.Call):
+        return next((k.value for k in node.keywords if k.arg == part), None)
+    if isinstance(node, ast.Dict):
+        for key, value in zip(node.keys, node.values, strict=True):
+            if isinstance(key, ast.Constant) and key.value == part:
+                return value
+    return None
+
+
+def _refine(node: ast.AST | None, path: Path) -> int | None:
+    """The line of the deepest node of ``path`` reachable from ``node``."""
+    line = getattr(node, "lineno", None)
+    for part in path:
+        node = _step(node, part)
+        if node is None:
+            break
+        line = getattr(node, "lineno", line)
+    return line
+
+
+def _python_line(tree: ast.AST, config: Config, path: Path) -> int | None:
+    """Walk ``path`` through the records and the AST together.
+
+    Where the AST cannot follow (a list built by a comprehension, a record
+    bound to a variable), the record's remembered call line takes over."""
+    obj: Any = config
+    node: ast.AST | None = _call_at(tree, config.origin_line)
+    line: int | None = config.origin_line
+    for part in path:
+        obj = _child(obj, part)
+        node = _step(node, part)
+        if isinstance(obj, Record) and obj.origin_line is not None and (
+            node is None or getattr(node, "lineno", None) != obj.origin_line
+        ):
+            node = _call_at(tree, obj.origin_line)
+        if node is not None:
+            line = getattr(node, "lineno", line)
+        elif isinstance(obj, Record) and obj.origin_line is not None:
+            line = obj.origin_line
+    return line
+
+
+def _child(obj: Any, part: str | int) -> Any:
+    try:
+        return obj[part] if isinstance(part, int) else getattr(obj, part)
+    except (IndexError, AttributeError, TypeError):
+        return None
+

@@ -1,0 +1,230 @@
+"""Whole-configuration checks, after each record is valid on its own.
+
+Every problem is collected and reported at once: two services with one name,
+a requirement that names no service, a dependency cycle, two containers
+publishing the same host port and address, a malformed port mapping, two
+actions of one service with one name.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from corral.config._fields import show
+from corral.config.container import OciContainer
+from corral.config.process import Process
+from corral.config.services import Declared, declared_services
+from corral.config.top import Config
+from corral.errors import Path, Problem, format_path
+
+
+Spelling = Callable[[Path], Path]
+
+
+def python_spelling(path: Path) -> Path:
+    return path
+
+
+def toml_spelling(path: Path) -> Path:
+    """``containers[1]`` as TOML spells it: ``container[1]``."""
+    if path and isinstance(path[0], str) and path[0] in _TOML_NAMES:
+        return (_TOML_NAMES[path[0]], *path[1:])
+    return path
+
+
+_TOML_NAMES = {
+    "containers": "container",
+    "processes": "process",
+    "networks": "network",
+    "volumes": "volume",
+}
+
+
+def validate(config: Config, spell: Spelling = python_spelling) -> list[Problem]:
+    """Every cross-record problem of ``config``, paths spelt by ``spell``."""
+    services = declared_services(config)
+    problems: list[Problem] = []
+    problems += _duplicate_names(services, spell)
+    problems += _unknown_requirements(services)
+    if not problems:
+        problems += _cycles(services)
+    problems += _ports(config, spell)
+    problems += _actions(config)
+    return [Problem(p.message, spell(p.path), p.file, p.line) for p in problems]
+
+
+def _duplicate_names(services: list[Declared], spell: Spelling) -> Iterator[Problem]:
+    first: dict[str, Declared] = {}
+    for service in services:
+        if service.name in first:
+            other = first[service.name]
+            yield Problem(
+                f"service name {show(service.name)} is already used by "
+                f"{format_path(spell(other.path))}; set a distinct provision",
+                (*service.path, "provision") if service.kind == "container" else service.path,
+            )
+        else:
+            first[service.name] = service
+
+
+def _unknown_requirements(services: list[Declared]) -> Iterator[Problem]:
+    names = [s.name for s in services]
+    for service in services:
+        for i, name in enumerate(service.declared_requirement):
+            if name not in names:
+                close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+                hint = f" (did you mean {show(close[0])}?)" if close else ""
+                yield Problem(
+                    f"requirement {show(name)} names no service{hint}",
+                    (*service.path, "requirement", i),
+                )
+            elif name == service.name:
+                yield Problem(
+                    f"a service cannot require itself, but {show(name)} was found",
+                    (*service.path, "requirement", i),
+                )
+
+
+def _cycles(services: list[Declared]) -> Iterator[Problem]:
+    by_name = {s.name: s for s in services}
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(name: str) -> None:
+        state[name] = 1
+        stack.append(name)
+        for required in by_name[name].requirement:
+            if required not in by_name or required == name:
+                continue
+            if state.get(required) == 1:
+                found.append([*stack[stack.index(required):], required])
+            elif required not in state:
+                visit(required)
+        stack.pop()
+        state[name] = 2
+
+    for service in services:
+        if service.name not in state:
+            visit(service.name)
+    for cycle in found:
+        yield Problem(
+            "dependency cycle: " + " -> ".join(cycle),
+            (*by_name[cycle[0]].path, "requirement"),
+        )
+
+
+@dataclass(frozen=True)
+class Published:
+    """A host port a container publishes."""
+
+    address: str  # "" means every address
+    port: int
+    protocol: str
+
+
+class PortSpecError(ValueError):
+    pass
+
+
+def published_ports(spec: str) -> list[Published]:
+    """The host ports a ``-p`` spec binds (none for ``80`` or ``127.0.0.1::80``)."""
+    rest, _, protocol = spec.partition("/")
+    protocol = protocol or "tcp"
+    if protocol not in ("tcp", "udp", "sctp"):
+        raise PortSpecError(f"unknown protocol {show(protocol)}")
+    address = ""
+    if rest.startswith("["):
+        close = rest.find("]")
+        if close < 0 or rest[close + 1 : close + 2] != ":":
+            raise PortSpecError("an IPv6 address must be written [ADDRESS]:HOST:CONTAINER")
+        address, rest = rest[1:close], rest[close + 2 :]
+        parts = rest.split(":")
+        if len(parts) != 2:
+            raise PortSpecError("expected [ADDRESS]:HOST:CONTAINER")
+        host, container = parts
+    else:
+        parts = rest.split(":")
+        if len(parts) == 1:
+            host, container = "", parts[0]
+        elif len(parts) == 2:
+            host, container = parts
+        elif len(parts) == 3:
+            address, host, container = parts
+        else:
+            raise PortSpecError("expected [ADDRESS:]HOST:CONTAINER")
+    _port_range(container)
+    if not host:
+        return []
+    first, last = _port_range(host)
+    if address in ("0.0.0.0", "::"):
+        address = ""
+    return [Published(address, port, protocol) for port in range(first, last + 1)]
+
+
+def _port_range(text: str) -> tuple[int, int]:
+    low, _, high = text.partition("-")
+    try:
+        first = int(low)
+        last = int(high) if high else first
+    except ValueError:
+        raise PortSpecError(f"{show(text)} is not a port or port range") from None
+    if not (1 <= first <= last <= 65535):
+        raise PortSpecError(f"{show(text)} is not a port or port range between 1 and 65535")
+    return first, last
+
+
+def _ports(config: Config, spell: Spelling) -> Iterator[Problem]:
+    taken: dict[tuple[str, int, str], tuple[int, int]] = {}
+    for i, container in enumerate(config.containers):
+        for j, spec in enumerate(container.ports):
+            try:
+                published = published_ports(spec)
+            except PortSpecError as error:
+                yield Problem(
+                    f"{show(spec)} is not a port mapping like 8080:80: {error}",
+                    ("containers", i, "ports", j),
+                )
+                continue
+            for port in published:
+                clash = _clash(taken, port)
+                if clash is not None and clash[0] != i:
+                    where = format_path(spell(("containers", clash[0], "ports", clash[1])))
+                    yield Problem(
+                        f"host port {port.port}/{port.protocol} on "
+                        f"{port.address or 'every address'} is already published by {where}",
+                        ("containers", i, "ports", j),
+                    )
+                    break
+                taken[(port.address, port.port, port.protocol)] = (i, j)
+
+
+def _clash(
+    taken: dict[tuple[str, int, str], tuple[int, int]], port: Published
+) -> tuple[int, int] | None:
+    if port.address:
+        for key in ((port.address, port.port, port.protocol), ("", port.port, port.protocol)):
+            if key in taken:
+                return taken[key]
+        return None
+    for (_address, number, protocol), owner in taken.items():
+        if number == port.port and protocol == port.protocol:
+            return owner
+    return None
+
+
+def _actions(config: Config) -> Iterator[Problem]:
+    groups: list[tuple[str, int, OciContainer | Process]] = [
+        ("containers", i, c) for i, c in enumerate(config.containers)
+    ] + [("processes", i, p) for i, p in enumerate(config.processes)]
+    for field, i, record in groups:
+        seen: set[str] = set()
+        for j, action in enumerate(record.actions):
+            if action.name in seen:
+                yield Problem(
+                    f"action {show(action.name)} is declared twice",
+                    (field, i, "actions", j, "name"),
+                )
+            seen.add(action.name)
