@@ -83,6 +83,7 @@ def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], click.C
     """Declare a subcommand of ``corral`` whose errors are reported by the contract."""
 
     def decorate(function: Callable[..., Any]) -> click.Command:
-        return app.command(*args, **kwargs)(reports_errors(function))
+        made: click.Command = app.command(*args, **kwargs)(reports_errors(function))
+        return made
 
     return decorate

@@ -173,9 +173,7 @@ Strings = Annotated[
 #: The seed's mixed list: `K=V` strings and `[K, V]` pairs.
 Environment = Annotated[
     tuple[
-        Annotated[
-            str, BeforeValidator(_pair_member("=", False)), AfterValidator(_env_key(False))
-        ],
+        Annotated[str, BeforeValidator(_pair_member("=", False)), AfterValidator(_env_key(False))],
         ...,
     ],
     BeforeValidator(_list_of("strings or pairs")),

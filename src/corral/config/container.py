@@ -24,8 +24,8 @@ from corral.config._fields import (
     Mappings,
     Name,
     NonEmpty,
-    SecretEnvironment,
     Seconds,
+    SecretEnvironment,
     Strings,
     fail,
     field,
@@ -66,7 +66,9 @@ BUILTIN_ACTIONS = ("status", "restart", "command-line", "pull")
 def _limit_pair(value: Any) -> Any:
     if isinstance(value, list | tuple):
         if len(value) != 2:
-            raise fail(f"respawn_limit must be [STARTS, SECONDS] or a table, but {show(value)} was found")
+            raise fail(
+                f"respawn_limit must be [STARTS, SECONDS] or a table, but {show(value)} was found"
+            )
         return {"starts": value[0], "seconds": value[1]}
     return value
 
@@ -149,9 +151,7 @@ class OciContainer(Record):
         doc="The service's name. Default: `<runtime>-<image basename>`, tag and digest "
         "stripped (`registry:5000/team/app:1.2` gives `docker-app`).",
     )
-    requirement: Strings = field(
-        (), doc="Services that must be running before this one starts."
-    )
+    requirement: Strings = field((), doc="Services that must be running before this one starts.")
     log_file: StrictStr | None = field(
         None,
         doc="File that receives the container's stdout and stderr, appended; default: the "

@@ -98,7 +98,7 @@ def reference_markdown() -> str:
             kind = type_name(info.annotation).replace("|", "\\|")
             lines.append(f"| `{spelled} | {kind} | {default_text(info)} | {doc} |")
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def schema() -> dict[str, Any]:

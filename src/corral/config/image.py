@@ -8,7 +8,16 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, StrictBool, StrictInt, StrictStr, model_validator
 
 from corral.config._base import Record
-from corral.config._fields import PAIR_LIST_SCHEMA, Environment, Labels, NonEmpty, Strings, fail, field, show
+from corral.config._fields import (
+    PAIR_LIST_SCHEMA,
+    Environment,
+    Labels,
+    NonEmpty,
+    Strings,
+    fail,
+    field,
+    show,
+)
 
 MAX_LAYERS_LIMIT = 125
 
@@ -31,7 +40,9 @@ def _pairs(name: str, *, single_ok: bool) -> Callable[[Any], Any]:
                 elif single_ok:
                     out.append((member, member))
                 else:
-                    raise fail(f"{name} members must look like LINK:TARGET, but {show(member)} was found")
+                    raise fail(
+                        f"{name} members must look like LINK:TARGET, but {show(member)} was found"
+                    )
             elif (
                 isinstance(member, list | tuple)
                 and len(member) == 2
@@ -39,10 +50,14 @@ def _pairs(name: str, *, single_ok: bool) -> Callable[[Any], Any]:
             ):
                 out.append((member[0], member[1]))
             else:
-                raise fail(f"{name} members must be a string or a pair, but {show(member)} was found")
+                raise fail(
+                    f"{name} members must be a string or a pair, but {show(member)} was found"
+                )
         for src, dest in out:
             if not src or not dest:
-                raise fail(f"{name} members must name both sides, but {show([src, dest])} was found")
+                raise fail(
+                    f"{name} members must name both sides, but {show([src, dest])} was found"
+                )
         return tuple(out)
 
     return sanitize
@@ -104,9 +119,7 @@ class OciImage(Record):
     workdir: StrictStr | None = field(None, doc="The image config's working directory.")
     user: StrictStr | None = field(None, doc="The image config's user.")
     labels: Labels = field(default_factory=dict, doc="The image config's labels.")
-    exposed_ports: Strings = field(
-        (), doc="Ports the image config declares, like `80/tcp`."
-    )
+    exposed_ports: Strings = field((), doc="Ports the image config declares, like `80/tcp`.")
     max_layers: StrictInt = field(
         100,
         doc=f"Most layers the image may have (1 to {MAX_LAYERS_LIMIT}); the most shared "
@@ -128,12 +141,17 @@ class OciImage(Record):
     def _value(self) -> OciImage:
         built = bool(self.files or self.programs or self.rootfs or self.symlinks)
         if self.tarball is not None and built:
-            raise fail("tarball excludes files, programs, rootfs and symlinks: give one or the other")
+            raise fail(
+                "tarball excludes files, programs, rootfs and symlinks: give one or the other"
+            )
         if self.tarball is None and not (self.files or self.programs or self.rootfs):
-            raise fail("an image needs a tarball, or something to build from: files, programs or rootfs")
+            raise fail(
+                "an image needs a tarball, or something to build from: files, programs or rootfs"
+            )
         if not 1 <= self.max_layers <= MAX_LAYERS_LIMIT:
             raise fail(
-                f"max_layers must be between 1 and {MAX_LAYERS_LIMIT}, but {self.max_layers} was found"
+                f"max_layers must be between 1 and {MAX_LAYERS_LIMIT}, "
+                f"but {self.max_layers} was found"
             )
         return self
 

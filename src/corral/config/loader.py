@@ -31,6 +31,7 @@ from corral.errors import ConfigError, Path, Problem
 
 DEFAULT_PATHS = ("corral.toml", "/etc/corral/corral.toml")
 
+
 @dataclass(frozen=True)
 class Loaded:
     """A valid configuration and the file it came from."""
@@ -46,9 +47,14 @@ def find_config(explicit: str | None) -> str:
     for candidate in DEFAULT_PATHS:
         if os.path.exists(candidate):
             return candidate
-    raise ConfigError([Problem(
-        "no configuration found: pass -c FILE, or create ./corral.toml or /etc/corral/corral.toml"
-    )])
+    raise ConfigError(
+        [
+            Problem(
+                "no configuration found: pass -c FILE, or create ./corral.toml "
+                "or /etc/corral/corral.toml"
+            )
+        ]
+    )
 
 
 def load(path: str) -> Loaded:
@@ -63,13 +69,13 @@ def load_text(text: str, path: str = "corral.toml") -> Loaded:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError([_toml_syntax(path, error)]) from None
+        raise ConfigError([_toml_syntax(path, error, text)]) from None
     locator = TomlLocator(text)
 
     def where(problems: Sequence[Problem]) -> ConfigError:
-        return ConfigError([
-            Problem(p.message, p.path, path, locator.line_of(p.path)) for p in problems
-        ])
+        return _sorted_error(
+            [Problem(p.message, p.path, path, locator.line_of(p.path)) for p in problems]
+        )
 
     try:
         config = Config.model_validate(data)
@@ -86,8 +92,9 @@ def _load_toml(path: str) -> Loaded:
         with open(path, "rb") as stream:
             raw = stream.read()
     except OSError as error:
-        raise ConfigError([Problem(f"cannot read the configuration: {error.strerror}",
-                                   file=path)]) from None
+        raise ConfigError(
+            [Problem(f"cannot read the configuration: {error.strerror}", file=path)]
+        ) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -96,10 +103,15 @@ def _load_toml(path: str) -> Loaded:
     return load_text(text, path)
 
 
-def _toml_syntax(path: str, error: tomllib.TOMLDecodeError) -> Problem:
+def _sorted_error(problems: Sequence[Problem]) -> ConfigError:
+    """Problems in file order (those without a line last), as a person reads them."""
+    return ConfigError(sorted(problems, key=lambda p: p.line if p.line else 1 << 30))
+
+
+def _toml_syntax(path: str, error: tomllib.TOMLDecodeError, text: str) -> Problem:
     message = str(error)
     found = re.search(r"\(at line (\d+), column \d+\)", message)
-    line = int(found.group(1)) if found else None
+    line = int(found.group(1)) if found else text.count("\n") + 1
     message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", message)
     return Problem(f"invalid TOML: {message[:1].lower()}{message[1:]}", file=path, line=line)
 
@@ -117,8 +129,9 @@ def _load_python(path: str) -> Loaded:
     try:
         tree = ast.parse(source, absolute)
     except SyntaxError as error:
-        raise ConfigError([Problem(f"invalid Python: {error.msg}", file=path,
-                                   line=error.lineno)]) from None
+        raise ConfigError(
+            [Problem(f"invalid Python: {error.msg}", file=path, line=error.lineno)]
+        ) from None
     token = loading_file.set(absolute)
     try:
         namespace = runpy.run_path(absolute, run_name="corral_config")
@@ -128,28 +141,36 @@ def _load_python(path: str) -> Loaded:
         model = _model_named(error.title)
         problems = problems_from(error, model) if model else []
         prefix = _path_to(tree, call)
-        raise ConfigError([
-            Problem(p.message, (*prefix, *p.path), path, _refine(call, p.path) or line)
-            for p in problems
-        ]) from None
+        raise _sorted_error(
+            [
+                Problem(p.message, (*prefix, *p.path), path, _refine(call, p.path) or line)
+                for p in problems
+            ]
+        ) from None
     except Exception as error:  # the user's own code failed: say where, no traceback
         line = _innermost_line(error, absolute)
-        raise ConfigError([Problem(f"{type(error).__name__}: {error}", file=path,
-                                   line=line)]) from None
+        raise ConfigError(
+            [Problem(f"{type(error).__name__}: {error}", file=path, line=line)]
+        ) from None
     finally:
         loading_file.reset(token)
     config = namespace.get("config")
     if not isinstance(config, Config):
         found = "nothing" if config is None else f"a {type(config).__name__}"
-        raise ConfigError([Problem(
-            f"a Python configuration must set `config = Config(...)`, but {found} was found",
-            file=path,
-        )])
+        raise ConfigError(
+            [
+                Problem(
+                    "a Python configuration must set `config = Config(...)`, "
+                    f"but {found} was found",
+                    file=path,
+                )
+            ]
+        )
     problems = validate(config)
     if problems:
-        raise ConfigError([
-            Problem(p.message, p.path, path, _python_line(tree, config, p.path)) for p in problems
-        ])
+        raise _sorted_error(
+            [Problem(p.message, p.path, path, _python_line(tree, config, p.path)) for p in problems]
+        )
     return Loaded(config, path)
 
 
@@ -246,8 +267,10 @@ def _python_line(tree: ast.AST, config: Config, path: Path) -> int | None:
     for part in path:
         obj = _child(obj, part)
         node = _step(node, part)
-        if isinstance(obj, Record) and obj.origin_line is not None and (
-            node is None or getattr(node, "lineno", None) != obj.origin_line
+        if (
+            isinstance(obj, Record)
+            and obj.origin_line is not None
+            and (node is None or getattr(node, "lineno", None) != obj.origin_line)
         ):
             node = _call_at(tree, obj.origin_line)
         if node is not None:
@@ -262,4 +285,3 @@ def _child(obj: Any, part: str | int) -> Any:
         return obj[part] if isinstance(part, int) else getattr(obj, part)
     except (IndexError, AttributeError, TypeError):
         return None
-

@@ -10,6 +10,8 @@ table and a bad array member at the member itself.
 
 from __future__ import annotations
 
+import contextlib
+
 from corral.errors import Path
 
 _BARE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
@@ -22,10 +24,8 @@ class TomlLocator:
         self._line = 1
         self.lines: dict[Path, int] = {}
         self._arrays: dict[Path, int] = {}
-        try:
-            self._document()
-        except (IndexError, ValueError):
-            pass  # best effort: what was recorded so far still helps
+        with contextlib.suppress(IndexError, ValueError):
+            self._document()  # best effort: what was recorded before a surprise still helps
 
     def line_of(self, path: Path) -> int | None:
         """The line of the longest recorded prefix of ``path``."""

@@ -30,8 +30,7 @@ class Process(Record):
     respawn: StrictBool = field(False, doc="Restart the process when it exits.")
     respawn_limit: RespawnLimitField = field(
         default_factory=RespawnLimit,
-        doc="At most `starts` starts in `seconds` (default 5 in 30), then the service is "
-        "disabled.",
+        doc="At most `starts` starts in `seconds` (default 5 in 30), then the service is disabled.",
     )
     respawn_delay: Seconds = field(
         0.1, doc="Seconds before a respawn; doubles on each quick death, up to 30."

@@ -30,9 +30,7 @@ class Config(Record):
         "`$XDG_STATE_HOME/corral`.",
     )
     docker: DockerDaemon | None = field(None, doc="Run dockerd as a service (`[docker]`).")
-    containerd: Containerd | None = field(
-        None, doc="Run containerd as a service (`[containerd]`)."
-    )
+    containerd: Containerd | None = field(None, doc="Run containerd as a service (`[containerd]`).")
     singularity: Singularity | None = field(None, doc="Singularity activation (`[singularity]`).")
     containers: tuple[OciContainer, ...] = field(
         (), alias="container", doc="Containers (`[[container]]`)."

@@ -19,7 +19,6 @@ from corral.config.services import Declared, declared_services
 from corral.config.top import Config
 from corral.errors import Path, Problem, format_path
 
-
 Spelling = Callable[[Path], Path]
 
 
@@ -100,7 +99,7 @@ def _cycles(services: list[Declared]) -> Iterator[Problem]:
             if required not in by_name or required == name:
                 continue
             if state.get(required) == 1:
-                found.append([*stack[stack.index(required):], required])
+                found.append([*stack[stack.index(required) :], required])
             elif required not in state:
                 visit(required)
         stack.pop()

@@ -1,0 +1,124 @@
+"""Pure engine command lines for supervised containers: records in, argv out.
+
+corral creates and starts a container instead of the seed's foreground
+``run --rm``, so that a graceful stop leaves the exit code readable and one
+engine connection (not one CLI per container) watches it::
+
+    <runtime> create --name N --label corral.service=N
+        --label corral.config-hash=H OPTIONS… IMAGE CMD…
+
+OPTIONS are exactly ``container_options`` (the seed's options, then corral's
+additions, then extra_arguments). No I/O happens here; host_environment
+values never enter an argv and enter the config hash only as a hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from corral.config import OciContainer
+from corral.config.services import image_reference
+from corral.render.commands import container_options
+
+#: Label naming the corral service a container belongs to.
+SERVICE_LABEL = "corral.service"
+#: Label holding the hash of the declaration the container was created from.
+HASH_LABEL = "corral.config-hash"
+
+#: Fields that only steer corral's supervision (or the CLI's identity): a
+#: change to them never recreates a running container.
+SUPERVISION_FIELDS = frozenset(
+    {
+        "user",
+        "group",
+        "requirement",
+        "log_file",
+        "auto_start",
+        "respawn",
+        "actions",
+        "on_unhealthy",
+        "respawn_limit",
+        "respawn_delay",
+        "host_environment",
+    }
+)
+
+
+def _secret_digest(host_environment: tuple[str, ...]) -> str:
+    """A digest of the host environment that stands in for its values."""
+    canonical = json.dumps(sorted(host_environment), separators=(",", ":"))
+    return hashlib.sha256(b"corral host_environment\0" + canonical.encode()).hexdigest()
+
+
+def hash_document(
+    container: OciContainer, runtime: str, image_id: str | None = None
+) -> dict[str, Any]:
+    """The canonical document ``config_hash`` digests (secrets only as a digest)."""
+    declared = container.model_dump(mode="json", exclude=set(SUPERVISION_FIELDS))
+    return {
+        "runtime": runtime,
+        "container": declared,
+        "host_environment": _secret_digest(container.host_environment),
+        "image_id": image_id,
+    }
+
+
+def config_hash(container: OciContainer, runtime: str, image_id: str | None = None) -> str:
+    """sha256 (hex) of everything that shapes the container: a changed field,
+    image ID (when given) or host_environment secret means recreate."""
+    document = hash_document(container, runtime, image_id)
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def corral_labels(name: str, hash_: str) -> dict[str, str]:
+    return {SERVICE_LABEL: name, HASH_LABEL: hash_}
+
+
+def create_command(
+    container: OciContainer,
+    name: str,
+    runtime: str,
+    labels: Mapping[str, str] | None = None,
+) -> list[str]:
+    """``<runtime> create --name N --label …`` with corral's labels (by default
+    ``corral_labels(name, config_hash(container, runtime))``) then the options."""
+    if labels is None:
+        labels = corral_labels(name, config_hash(container, runtime))
+    argv = [runtime, "create", "--name", name]
+    for key, value in labels.items():
+        argv += ["--label", f"{key}={value}"]
+    return [
+        *argv,
+        *container_options(container),
+        image_reference(container.image),
+        *container.command,
+    ]
+
+
+def stop_command(runtime: str, name: str, timeout: float) -> list[str]:
+    """Ask ``name`` to stop with its stop signal; SIGKILL after ``timeout`` s."""
+    return [runtime, "stop", "--time", str(max(0, round(timeout))), name]
+
+
+def rm_command(runtime: str, name: str, *, force: bool = False) -> list[str]:
+    """Remove ``name`` and its anonymous volumes (as ``run --rm`` did)."""
+    argv = [runtime, "rm", "--volumes"]
+    if force:
+        argv.append("--force")
+        if runtime == "podman":
+            # podman rm -f would first wait out the stop timeout.
+            argv += ["--time", "0"]
+    return [*argv, name]
+
+
+def pull_command(runtime: str, reference: str) -> list[str]:
+    return [runtime, "pull", reference]
+
+
+def podman_healthcheck_command(name: str) -> list[str]:
+    """Run ``name``'s health check once (Podman 4.3 otherwise needs systemd timers)."""
+    return ["podman", "healthcheck", "run", name]

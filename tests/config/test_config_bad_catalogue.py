@@ -1,0 +1,169 @@
+"""A catalogue of bad configurations: each exits 2 and names file, line and field."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from corral.cli import app
+
+# (id, TOML text, expected line, expected field path, expected words in the message)
+CATALOGUE: list[tuple[str, str, int, str, str]] = [
+    ("port-int", '[[container]]\nimage = "a"\nports = ["1:2", 42]\n', 3,
+     "container[0].ports[1]", "ports members must be a string or a pair, but 42 was found"),
+    ("port-triple", '[[container]]\nimage = "a"\nports = [["1", "2", "3"]]\n', 3,
+     "container[0].ports[0]", "must be a string or a pair"),
+    ("port-pair-int", '[[container]]\nimage = "a"\nports = [["1", 2]]\n', 3,
+     "container[0].ports[0]", "must be a string or a pair"),
+    ("port-garbage", '[[container]]\nimage = "a"\nports = ["http:80"]\n', 3,
+     "container[0].ports[0]", "is not a port mapping"),
+    ("port-range", '[[container]]\nimage = "a"\nports = ["70000:80"]\n', 3,
+     "container[0].ports[0]", "between 1 and 65535"),
+    ("ports-not-list", '[[container]]\nimage = "a"\nports = "8080:80"\n', 3,
+     "container[0].ports", "must be a list of strings or pairs"),
+    ("volume-table", '[[container]]\nimage = "a"\nvolumes = [{ a = "b" }]\n', 3,
+     "container[0].volumes[0]", "volumes members must be a string or a pair"),
+    ("env-int", '[[container]]\nimage = "a"\n\nenvironment = ["A=1", 7]\n', 4,
+     "container[0].environment[1]", "but 7 was found"),
+    ("env-bad-key", '[[container]]\nimage = "a"\nenvironment = ["=x"]\n', 3,
+     "container[0].environment[0]", "KEY=VALUE"),
+    ("extra-int", '[[container]]\nimage = "a"\nextra_arguments = ["--init", 3]\n', 3,
+     "container[0].extra_arguments[1]", "extra_arguments members must be strings"),
+    ("command-string", '[[container]]\nimage = "a"\ncommand = "httpd -f"\n', 3,
+     "container[0].command", "must be a list of strings"),
+    ("unknown-key", '[[container]]\nimage = "a"\nprots = ["1:2"]\n', 3,
+     "container[0].prots", 'unknown key "prots" (did you mean "ports"?)'),
+    ("unknown-top", 'runtime = "docker"\ncontainers_ = []\n', 2,
+     "containers_", "unknown key"),
+    ("unknown-image-key", '[[container]]\nimage = { repository = "r", tarball = "t", tagg = "1" }\n', 2,
+     "container[0].image.tagg", 'did you mean "tag"'),
+    ("bool-string", '[[container]]\nimage = "a"\nauto_start = "yes"\n', 3,
+     "container[0].auto_start", 'must be true or false, but "yes" was found'),
+    ("image-missing", '[[container]]\nprovision = "x"\n', 1,
+     "container[0].image", "required key is missing"),
+    ("image-int", '[[container]]\nimage = 5\n', 2,
+     "container[0].image", "must be a string or a table"),
+    ("image-empty", '[[container]]\nimage = { repository = "r" }\n', 2,
+     "container[0].image", "needs a tarball"),
+    ("image-both", '[[container]]\nimage = { repository = "r", tarball = "t", files = ["/etc/hosts"] }\n', 2,
+     "container[0].image", "tarball excludes"),
+    ("max-layers", '[[container]]\nimage = { repository = "r", files = ["/etc"], max_layers = 200 }\n', 2,
+     "container[0].image", "max_layers must be between 1 and 125"),
+    ("runtime", 'runtime = "rkt"\n', 1, "runtime", 'must be one of'),
+    ("duplicate-names", '[[container]]\nimage = "a/web:1"\n\n[[container]]\nimage = "b/web:2"\n', 4,
+     "container[1].provision", 'service name "docker-web" is already used by container[0]'),
+    ("duplicate-provision", '[[container]]\nimage = "a"\nprovision = "x"\n[[process]]\nname = "x"\ncommand = ["true"]\n', 3,
+     "container[0].provision", 'service name "x" is already used by process[0]'),
+    ("missing-requirement", '[[container]]\nimage = "a"\nrequirement = ["db"]\n', 3,
+     "container[0].requirement[0]", 'requirement "db" names no service'),
+    ("requirement-typo", '[[container]]\nimage = "a"\nprovision = "database"\n[[container]]\nimage = "b"\nrequirement = ["databse"]\n', 6,
+     "container[1].requirement[0]", 'did you mean "database"'),
+    ("cycle", '[[container]]\nimage = "a"\nprovision = "a"\nrequirement = ["b"]\n'
+     '[[container]]\nimage = "b"\nprovision = "b"\nrequirement = ["a"]\n', 4,
+     "container[0].requirement", "dependency cycle: a -> b -> a"),
+    ("self-requirement", '[[container]]\nimage = "a"\nprovision = "a"\nrequirement = ["a"]\n', 4,
+     "container[0].requirement[0]", "cannot require itself"),
+    ("port-collision", '[[container]]\nimage = "a"\nports = ["8080:80"]\n[[container]]\nimage = "b"\n'
+     'ports = [["127.0.0.1:8080", "81"]]\n', 6,
+     "container[1].ports[0]", "host port 8080/tcp on 127.0.0.1 is already published by container[0].ports[0]"),
+    ("port-collision-range", '[[container]]\nimage = "a"\nports = ["9000-9010:80"]\n[[container]]\nimage = "b"\n'
+     'ports = ["9005:81"]\n', 6, "container[1].ports[0]", "already published"),
+    ("malformed-toml", '[[container]]\nimage = "a"\nports = [\n', 4, "", "invalid TOML"),
+    ("malformed-toml-key", 'runtime = docker\n', 1, "", "invalid TOML"),
+    ("stop-signal", '[[container]]\nimage = "a"\nstop_signal = "kill me"\n', 3,
+     "container[0].stop_signal", "signal name"),
+    ("negative-timeout", '[[container]]\nimage = "a"\nstop_timeout = -1\n', 3,
+     "container[0].stop_timeout", "must not be negative"),
+    ("respawn-limit", '[[container]]\nimage = "a"\nrespawn_limit = [1, 2, 3]\n', 3,
+     "container[0].respawn_limit", "[STARTS, SECONDS]"),
+    ("action-no-command", '[[container]]\nimage = "a"\n[[container.actions]]\nname = "hi"\ncommand = []\n', 5,
+     "container[0].actions[0].command", "must name a program"),
+    ("action-builtin", '[[container]]\nimage = "a"\n[[container.actions]]\nname = "pull"\ncommand = ["x"]\n', 4,
+     "container[0].actions[0].name", "built-in action"),
+    ("process-no-command", '[[process]]\nname = "p"\n', 1, "process[0].command", "required"),
+    ("labels-int", '[[container]]\nimage = "a"\nlabels = { a = 1 }\n', 3,
+     "container[0].labels", "labels.a must be a string"),
+    ("network-name", '[[network]]\nname = "bad name"\n', 2, "network[0].name", "letters, digits"),
+    ("docker-table-key", '[docker]\ndebug = true\nenable_proxyy = false\n', 3,
+     "docker.enable_proxyy", 'did you mean "enable_proxy"'),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "path", "words"),
+    [c[1:] for c in CATALOGUE],
+    ids=[c[0] for c in CATALOGUE],
+)
+def test_bad_configuration(tmp_path: Path, text: str, line: int, path: str, words: str) -> None:
+    config = tmp_path / "corral.toml"
+    config.write_text(text)
+    result = CliRunner().invoke(app, ["-c", str(config), "check"], catch_exceptions=False)
+    output = result.output
+    assert result.exit_code == 2, output
+    assert "Traceback" not in output
+    prefix = f"{config}:{line}: " + (f"{path}: " if path else "")
+    matching = [row for row in output.splitlines() if row.startswith(prefix)]
+    assert matching, f"no line starts with {prefix!r}:\n{output}"
+    assert any(words in row for row in matching), output
+
+
+def test_catalogue_is_large_enough() -> None:
+    assert len(CATALOGUE) >= 25
+
+
+def test_all_errors_reported_at_once(tmp_path: Path) -> None:
+    config = tmp_path / "corral.toml"
+    config.write_text(
+        '[[container]]\nimage = "a"\nports = [42]\nauto_start = 1\nprots = 3\n'
+        '[[container]]\nimage = 7\n'
+    )
+    result = CliRunner().invoke(app, ["-c", str(config), "check"], catch_exceptions=False)
+    assert result.exit_code == 2
+    rows = result.output.strip().splitlines()
+    assert [r.split(": ")[1] for r in rows] == [
+        "container[0].ports[0]",
+        "container[0].auto_start",
+        "container[0].prots",
+        "container[1].image",
+    ]
+
+
+def test_secret_values_never_in_errors(tmp_path: Path) -> None:
+    config = tmp_path / "corral.toml"
+    config.write_text(
+        '[[container]]\nimage = "a"\nhost_environment = [["DB_PASSWORD", "hunter2", "x"], '
+        '["=hunter2"], "=hunter2"]\n'
+    )
+    result = CliRunner().invoke(app, ["-c", str(config), "check"], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert "host_environment[0]" in result.output
+    assert "hunter2" not in result.output
+
+
+def test_missing_file_and_no_traceback_in_a_real_process(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    run = subprocess.run(
+        [sys.executable, "-m", "corral", "-c", str(missing), "check"],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 2
+    assert f"{missing}: cannot read the configuration" in run.stderr
+    assert "Traceback" not in run.stderr + run.stdout
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    config = tmp_path / "corral.toml"
+    config.write_bytes(b'runtime = "docker"\n# \xff\xfe\n')
+    result = CliRunner().invoke(app, ["-c", str(config), "check"], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert f"{config}:2: the file is not UTF-8 text" in result.output
+
+
+def test_usage_error_exits_2() -> None:
+    result = CliRunner().invoke(app, ["show", "--bogus"])
+    assert result.exit_code == 2

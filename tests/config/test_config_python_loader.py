@@ -1,0 +1,118 @@
+"""A Python configuration: same records, same validation, its own line numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from corral.config import OciContainer, load
+from corral.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "corral.py"
+    path.write_text(text)
+    return str(path)
+
+
+def problems(path: str) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_valid_python_config(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "from corral import Config, OciContainer, OciImage, Action, Network, Volume\n"
+        "config = Config(\n"
+        "    networks=[Network(name='web')],\n"
+        "    containers=[\n"
+        "        OciContainer(image='busybox', ports=[('8080', '80')],\n"
+        "                     environment=[('A', 'B')],\n"
+        "                     actions=[Action(name='hi', command=['echo', 'hi'])]),\n"
+        "    ],\n"
+        ")\n",
+    )
+    loaded = load(path)
+    container = loaded.config.containers[0]
+    assert isinstance(container, OciContainer)
+    assert container.ports == ("8080:80",)
+    assert container.environment == ("A=B",)
+
+
+def test_record_error_points_at_the_member(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "from corral import Config, OciContainer\n"
+        "\n"
+        "config = Config(\n"
+        "    containers=[\n"
+        "        OciContainer(image='a'),\n"
+        "        OciContainer(\n"
+        "            image='b',\n"
+        "            ports=[\n"
+        "                '8080:80',\n"
+        "                42,\n"
+        "            ],\n"
+        "        ),\n"
+        "    ],\n"
+        ")\n",
+    )
+    assert problems(path) == [
+        f"{path}:10: containers[1].ports[1]: ports members must be a string or a pair, "
+        "but 42 was found"
+    ]
+
+
+def test_whole_config_errors_point_at_records(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "from corral import Config, OciContainer\n"
+        "web = OciContainer(image='localhost/web:1', ports=['8080:80'])\n"
+        "others = [OciContainer(image=f'localhost/app{i}', requirement=['nothing']) "
+        "for i in range(1)]\n"
+        "config = Config(\n"
+        "    containers=[\n"
+        "        web,\n"
+        "        *others,\n"
+        "        OciContainer(image='b',\n"
+        "                     ports=['8080:81'])\n"
+        "    ],\n"
+        ")\n",
+    )
+    assert problems(path) == [
+        f'{path}:3: containers[1].requirement[0]: requirement "nothing" names no service',
+        f"{path}:9: containers[2].ports[0]: host port 8080/tcp on every address is already "
+        "published by containers[0].ports[0]",
+    ]
+
+
+def test_user_code_error_has_a_line_not_a_traceback(tmp_path: Path) -> None:
+    path = write(tmp_path, "from corral import Config\nx = 1\nconfig = Config(runtime=undefined)\n")
+    assert problems(path) == [f"{path}:3: NameError: name 'undefined' is not defined"]
+
+
+def test_config_variable_required(tmp_path: Path) -> None:
+    path = write(tmp_path, "conf = 1\n")
+    assert problems(path) == [
+        f"{path}: a Python configuration must set `config = Config(...)`, but nothing was found"
+    ]
+
+
+def test_python_syntax_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "config = (\n")
+    assert problems(path)[0].startswith(f"{path}:1: invalid Python:")
+
+
+def test_secret_not_in_python_errors(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "from corral import Config, OciContainer\n"
+        "config = Config(containers=[OciContainer(image='a',\n"
+        "    host_environment=[('TOKEN', 'hunter2', 'x')])])\n",
+    )
+    shown = problems(path)
+    assert len(shown) == 1 and "containers[0].host_environment[0]" in shown[0]
+    assert "hunter2" not in shown[0]
