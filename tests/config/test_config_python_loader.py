@@ -116,3 +116,21 @@ def test_secret_not_in_python_errors(tmp_path: Path) -> None:
     shown = problems(path)
     assert len(shown) == 1 and "containers[0].host_environment[0]" in shown[0]
     assert "hunter2" not in shown[0]
+
+
+def test_relative_image_paths_are_anchored_at_the_config_file(tmp_path: Path) -> None:
+    from corral.config import OciImage, load_text
+
+    text = (
+        "[[container]]\n"
+        'image = { repository = "r", files = ["www:/www", "/etc/hosts"], '
+        'programs = ["bin/tool", "busybox"], rootfs = "root" }\n'
+    )
+    (tmp_path / "corral.toml").write_text(text)
+    image = load(str(tmp_path / "corral.toml")).config.containers[0].image
+    assert isinstance(image, OciImage)
+    assert image.files == ((f"{tmp_path}/www", "/www"), ("/etc/hosts", "/etc/hosts"))
+    assert image.programs == ((f"{tmp_path}/bin/tool", "bin/tool"), ("busybox", "busybox"))
+    assert image.rootfs == f"{tmp_path}/root"
+    relative = load_text(text, "corral.toml").config.containers[0].image
+    assert isinstance(relative, OciImage) and relative.rootfs == str(Path("root").absolute())

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from corral.config._base import Record
 from corral.config._origin import loading_file
 from corral.config.locate import TomlLocator
+from corral.config.paths import anchored
 from corral.config.problems import problems_from
 from corral.config.top import Config
 from corral.config.validate import toml_spelling, validate
@@ -84,7 +85,7 @@ def load_text(text: str, path: str = "corral.toml") -> Loaded:
     problems = validate(config, toml_spelling)
     if problems:
         raise where(problems)
-    return Loaded(config, path)
+    return Loaded(anchored(config, os.path.dirname(os.path.abspath(path))), path)
 
 
 def _load_toml(path: str) -> Loaded:
@@ -171,7 +172,7 @@ def _load_python(path: str) -> Loaded:
         raise _sorted_error(
             [Problem(p.message, p.path, path, _python_line(tree, config, p.path)) for p in problems]
         )
-    return Loaded(config, path)
+    return Loaded(anchored(config, os.path.dirname(absolute)), path)
 
 
 def _innermost_line(error: BaseException, filename: str) -> int | None:
