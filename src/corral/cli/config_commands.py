@@ -12,6 +12,7 @@ from corral.config import declared_services
 from corral.config.docs import reference_markdown, schema_json
 from corral.errors import ConfigError, Problem
 from corral.render import show_services
+from corral.render.services import service_details
 
 
 @command("check")
@@ -38,7 +39,9 @@ def show(options: Options, name: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(views, indent=2))
         return
+    details = {s.name: service_details(s) for s in declared_services(loaded.config)}
     for view in views:
+        extra = details[view["name"]]
         click.echo(f"{view['name']} ({view['kind']})")
         if view["image"]:
             click.echo(f"  image:       {view['image']}")
@@ -46,6 +49,11 @@ def show(options: Options, name: str | None, as_json: bool) -> None:
         click.echo(f"  auto_start:  {str(view['auto_start']).lower()}")
         click.echo(f"  respawn:     {str(view['respawn']).lower()}")
         click.echo(f"  argv:        {shlex.join(view['argv'])}")
+        if extra["host_environment"]:
+            names = ", ".join(extra["host_environment"])
+            click.echo(f"  host env:    {names} (values hidden)")
+        for action in extra["actions"]:
+            click.echo(f"  action:      {action['name']}: {action['documentation'] or '-'}")
 
 
 @command("command-line")

@@ -60,6 +60,18 @@ def service_view(config: Config, service: Declared) -> dict[str, Any]:
     }
 
 
+def service_details(service: Declared) -> dict[str, Any]:
+    """What ``corral show`` adds for a person: actions, and the names (never the
+    values) of host_environment variables."""
+    record = service.record
+    actions = getattr(record, "actions", ())
+    hidden = getattr(record, "host_environment", ())
+    return {
+        "actions": [{"name": a.name, "documentation": a.documentation} for a in actions],
+        "host_environment": [entry.split("=", 1)[0] for entry in hidden],
+    }
+
+
 def show_services(config: Config) -> list[dict[str, Any]]:
     """Every service's view, in dependency order."""
     return [service_view(config, s) for s in dependency_order(declared_services(config))]
