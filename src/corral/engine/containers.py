@@ -1,0 +1,223 @@
+"""Container lifecycle on one engine: stale removal, adoption, create and
+start, graceful stop, exit and health.
+
+The create goes through the CLI (``render.engine.create_command`` run by
+``runner.run_cli``: extra_arguments are CLI flags, and ``--env NAME`` reads
+host_environment from the CLI's environment); everything after that — start,
+inspect, stop, remove, wait — uses the engine's API connection, so a
+supervised container costs no process of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import aiodocker
+
+from corral.config import OciContainer
+from corral.engine.client import Engine, EngineError
+from corral.engine.runner import Invocation, cli_identity, run_cli
+from corral.render.engine import (
+    HASH_LABEL,
+    SERVICE_LABEL,
+    config_hash,
+    corral_labels,
+    create_command,
+)
+
+#: Seconds the API may take beyond a stop timeout before corral gives up.
+API_GRACE = 30.0
+
+
+@dataclass(frozen=True)
+class LabelledContainer:
+    """A container carrying corral's labels, as the engine reports it."""
+
+    id: str
+    name: str
+    service: str
+    config_hash: str
+    state: str  # created, running, exited, …
+    started_at: str
+    health: str | None
+
+
+def invocation_for(
+    container: OciContainer, runtime: str, timeout: float | None = 120.0
+) -> Invocation:
+    """How the CLI runs for ``container``: its identity, its host environment."""
+    return Invocation(
+        identity=cli_identity(runtime, container.user, container.group),
+        host_environment=container.host_environment,
+        timeout=timeout,
+    )
+
+
+async def inspect(engine: Engine, name_or_id: str) -> dict[str, Any] | None:
+    """The engine's inspect document, or None when no such container exists."""
+    try:
+        data: dict[str, Any] = await engine.api.containers.container(name_or_id).show()
+    except aiodocker.DockerError as exc:
+        if exc.status == 404:
+            return None
+        raise EngineError(f"inspect {name_or_id}: {exc.message}") from exc
+    return data
+
+
+def _labels(data: dict[str, Any]) -> dict[str, str]:
+    return dict((data.get("Config") or {}).get("Labels") or {})
+
+
+def _health(data: dict[str, Any]) -> str | None:
+    health = (data.get("State") or {}).get("Health") or {}
+    status = health.get("Status")
+    return str(status) if status else None
+
+
+def _labelled(data: dict[str, Any]) -> LabelledContainer:
+    labels, state = _labels(data), data.get("State") or {}
+    return LabelledContainer(
+        id=str(data["Id"]),
+        name=str(data.get("Name", "")).lstrip("/"),
+        service=labels.get(SERVICE_LABEL, ""),
+        config_hash=labels.get(HASH_LABEL, ""),
+        state=str(state.get("Status", "")),
+        started_at=str(state.get("StartedAt", "")),
+        health=_health(data),
+    )
+
+
+async def labelled(engine: Engine) -> list[LabelledContainer]:
+    """Every container (running or not) that carries corral's service label."""
+    try:
+        found = await engine.api.containers.list(
+            all=True, filters=json.dumps({"label": [SERVICE_LABEL]})
+        )
+    except aiodocker.DockerError as exc:
+        raise EngineError(f"list containers: {exc.message}") from exc
+    docs = await asyncio.gather(*(inspect(engine, c.id) for c in found))
+    return [_labelled(d) for d in docs if d is not None and SERVICE_LABEL in _labels(d)]
+
+
+async def adoptable(engine: Engine, name: str, hash_: str) -> str | None:
+    """The ID of the running container ``name`` created by corral for service
+    ``name`` from a declaration hashing to ``hash_``, else None."""
+    data = await inspect(engine, name)
+    if data is None or not (data.get("State") or {}).get("Running"):
+        return None
+    labels = _labels(data)
+    if labels.get(SERVICE_LABEL) != name or labels.get(HASH_LABEL) != hash_:
+        return None
+    return str(data["Id"])
+
+
+async def remove_stale(
+    engine: Engine, name: str, hash_: str | None = None, timeout: float = 10.0
+) -> bool:
+    """Remove a container called ``name`` unless it is adoptable (with
+    ``hash_``); a running one is stopped gracefully first. True if removed."""
+    if hash_ is not None and await adoptable(engine, name, hash_) is not None:
+        return False
+    if await inspect(engine, name) is None:
+        return False
+    await stop(engine, name, timeout)
+    return True
+
+
+async def create(
+    engine: Engine, container: OciContainer, name: str, hash_: str | None = None
+) -> str:
+    """Create (not start) ``name`` through the CLI; return its full ID."""
+    hash_ = hash_ if hash_ is not None else config_hash(container, engine.runtime)
+    argv = create_command(container, name, engine.runtime, corral_labels(name, hash_))
+    done = await run_cli(argv, invocation_for(container, engine.runtime))
+    lines = done.stdout.strip().splitlines()
+    if not lines:
+        raise EngineError(f"{engine.runtime} create {name}: printed no container ID")
+    return lines[-1].strip()
+
+
+async def start(engine: Engine, container_id: str) -> None:
+    try:
+        await engine.api.containers.container(container_id).start()
+    except aiodocker.DockerError as exc:
+        raise EngineError(f"start {container_id[:12]}: {exc.message}") from exc
+
+
+async def create_and_start(
+    engine: Engine, container: OciContainer, name: str, hash_: str | None = None
+) -> str:
+    """Create ``name`` labelled with its service and config hash, start it,
+    and return its ID. A container that fails to start is removed."""
+    container_id = await create(engine, container, name, hash_)
+    try:
+        await start(engine, container_id)
+    except EngineError:
+        with contextlib.suppress(EngineError, aiodocker.DockerError):
+            await engine.api.containers.container(container_id).delete(force=True, v=True)
+        raise
+    return container_id
+
+
+async def stop(
+    engine: Engine, name_or_id: str, timeout: float = 10.0, signal: str | None = None
+) -> int | None:
+    """Stop gracefully — ``signal`` (default: the container's stop signal),
+    SIGKILL after ``timeout`` s — then remove it with its anonymous volumes.
+    Returns the exit code, or None when there was no such container."""
+    handle = engine.api.containers.container(name_or_id)
+    seconds = max(0, math.ceil(timeout))
+    try:
+        if signal is not None:
+            # API 1.41 (dockerd 20.10) has no signal on stop: send it, then wait.
+            with contextlib.suppress(aiodocker.DockerError):  # 409: not running
+                await handle.kill(signal=signal)
+            try:
+                await asyncio.wait_for(handle.wait(), timeout)
+            except TimeoutError:
+                seconds = 0
+        await asyncio.wait_for(handle.stop(t=seconds), seconds + API_GRACE)
+        data = await handle.show()
+        await handle.delete(force=True, v=True)
+    except aiodocker.DockerError as exc:
+        if exc.status == 404:
+            return None
+        raise EngineError(f"stop {name_or_id}: {exc.message}") from exc
+    except TimeoutError:
+        raise EngineError(
+            f"stop {name_or_id}: the engine did not answer within {seconds + API_GRACE:g}s"
+        ) from None
+    code = (data.get("State") or {}).get("ExitCode")
+    return int(code) if code is not None else None
+
+
+async def wait_exit(engine: Engine, container_id: str) -> int:
+    """Wait until ``container_id`` (full ID) exits; its exit code. Learnt from
+    the engine's one events stream, not a connection per container."""
+    with engine.events.subscribe(container_id) as events:
+        await engine.events.connected()
+        data = await inspect(engine, container_id)
+        if data is None:
+            raise EngineError(f"container {container_id[:12]} does not exist")
+        state = data.get("State") or {}
+        if not state.get("Running") and state.get("Status") != "created":
+            return int(state.get("ExitCode", -1))
+        while True:
+            event = await events.get()
+            if event.kind != "die":
+                continue
+            if event.exit_code is not None:
+                return event.exit_code
+            data = await inspect(engine, container_id)
+            return int(((data or {}).get("State") or {}).get("ExitCode", -1))
+
+
+async def inspect_health(engine: Engine, container_id: str) -> str | None:
+    """Health: "starting", "healthy", "unhealthy", or None (no health check)."""
+    data = await inspect(engine, container_id)
+    return _health(data) if data is not None else None

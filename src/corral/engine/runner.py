@@ -1,0 +1,173 @@
+"""The one chokepoint through which corral runs engine CLI commands.
+
+Every ``docker``/``podman`` invocation goes through ``run_cli``: it runs the
+command as the container's ``user``/``group`` when corral is root and they
+exist, puts host_environment in the child's environment only (never in argv,
+never in corral's own environment, never in a message), logs the argv at
+debug level, and raises ``CommandError`` when the command fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import grp
+import logging
+import os
+import pwd
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from corral.errors import CommandError
+
+log = logging.getLogger("corral.engine")
+
+#: What replaces a secret value found in a command's output.
+REDACTED = "<redacted>"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a CLI command runs as: None means corral's own user/group."""
+
+    user: str | None = None
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """Everything needed to run one CLI command (but the argv)."""
+
+    identity: Identity = Identity()
+    #: ``K=V`` (or bare ``K``, taken from corral's environment) entries.
+    host_environment: tuple[str, ...] = ()
+    timeout: float | None = None
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Completed:
+    argv: tuple[str, ...]
+    stdout: str
+    stderr: str
+
+
+def cli_identity(runtime: str, user: str, group: str, *, euid: int | None = None) -> Identity:
+    """The identity the engine CLI runs as for a container declared with
+    ``user``/``group``.
+
+    Only root can switch, and only to accounts that exist. Podman's CLI keeps
+    root: under another user it would be *rootless* Podman, with another
+    image store and no access to the containers corral manages.
+    """
+    if (os.geteuid() if euid is None else euid) != 0 or runtime == "podman":
+        return Identity()
+    return Identity(
+        user=user if _user_exists(user) else None,
+        group=group if _group_exists(group) else None,
+    )
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _group_exists(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def child_environment(
+    host_environment: Sequence[str],
+    identity: Identity,
+    base: Mapping[str, str] | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The CLI's environment: corral's own, then ``extra``, then host_environment.
+
+    A bare ``K`` in host_environment passes corral's own value of K, if any.
+    Under another user HOME points at a place it can read (its home), so the
+    CLI does not try to read root's configuration.
+    """
+    source = dict(os.environ if base is None else base)
+    env = dict(source)
+    if identity.user is not None:
+        env["HOME"] = pwd.getpwnam(identity.user).pw_dir
+        env["USER"] = env["LOGNAME"] = identity.user
+    env.update(extra or {})
+    for entry in host_environment:
+        key, sep, value = entry.partition("=")
+        if sep:
+            env[key] = value
+        elif key in source:
+            env[key] = source[key]
+    return env
+
+
+def secret_values(host_environment: Sequence[str]) -> list[str]:
+    """The values of host_environment, longest first (for redaction)."""
+    values = [e.partition("=")[2] for e in host_environment if "=" in e]
+    return sorted((v for v in values if v), key=len, reverse=True)
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    for value in secrets:
+        text = text.replace(value, REDACTED)
+    return text
+
+
+async def run_cli(argv: Sequence[str], invocation: Invocation | None = None) -> Completed:
+    """Run ``argv``; return its output, or raise ``CommandError`` (secrets redacted)."""
+    argv = tuple(argv)
+    invocation = invocation or Invocation()
+    secrets = secret_values(invocation.host_environment)
+    for arg in argv:
+        if any(s in arg for s in secrets):
+            # Never run it: the secret would be visible in ps and /proc.
+            raise CommandError(
+                tuple(redact(a, secrets) for a in argv),
+                -1,
+                stderr="refusing to run: a host_environment value appears in the argv",
+            )
+    identity = invocation.identity
+    log.debug(
+        "%s%s",
+        shlex.join(argv),
+        f" (as {identity.user or '-'}:{identity.group or '-'})"
+        if identity.user or identity.group
+        else "",
+    )
+    env = child_environment(invocation.host_environment, identity, extra=invocation.extra_env)
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            user=identity.user,
+            group=identity.group,
+            # Without this, a switched user keeps root's supplementary groups.
+            extra_groups=[identity.group] if identity.group else ([] if identity.user else None),
+            cwd="/",
+        )
+    except OSError as exc:
+        raise CommandError(argv, 127, stderr=f"cannot run {argv[0]}: {exc}") from exc
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), invocation.timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise CommandError(argv, -9, stderr=f"timed out after {invocation.timeout:g}s") from None
+    stdout = redact(out.decode(errors="replace"), secrets)
+    stderr = redact(err.decode(errors="replace"), secrets)
+    if proc.returncode != 0:
+        raise CommandError(argv, proc.returncode or -1, stdout, stderr)
+    return Completed(argv, stdout, stderr)
