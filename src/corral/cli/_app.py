@@ -6,15 +6,19 @@ Exit status: 0 success, 1 a failed operation, 2 invalid configuration or usage.
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 
-from corral.config import Loaded, find_config, load
 from corral.errors import ConfigError, CorralError
+from corral.locations import find_config
+
+if TYPE_CHECKING:
+    from corral.config import Loaded
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -33,6 +37,8 @@ class Options:
 
     def loaded(self) -> Loaded:
         if self._loaded is None:
+            from corral.config import load
+
             self._loaded = load(find_config(self.config_path))
         return self._loaded
 
@@ -58,7 +64,51 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: Which module declares each command; a command's module is imported only
+#: when that command runs, so `corral status` stays as light as the socket.
+COMMAND_MODULES = {
+    "check": "config_commands",
+    "show": "config_commands",
+    "command-line": "config_commands",
+    "doc": "config_commands",
+    "schema": "config_commands",
+    "daemon": "service_commands",
+    "up": "service_commands",
+    "down": "service_commands",
+    "status": "service_commands",
+    "start": "service_commands",
+    "stop": "service_commands",
+    "restart": "service_commands",
+    "enable": "service_commands",
+    "disable": "service_commands",
+    "action": "service_commands",
+    "logs": "service_commands",
+    "graph": "service_commands",
+    "plan": "service_commands",
+    "reload": "service_commands",
+    "image": "image_commands",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use (click's lazy-loading pattern)."""
+
+    def _load(self, name: str) -> None:
+        module = COMMAND_MODULES.get(name)
+        if module is not None and name not in self.commands:
+            importlib.import_module(f"corral.cli.{module}")
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._load(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        for name in COMMAND_MODULES:
+            self._load(name)
+        return super().list_commands(ctx)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "-c",
     "--config",

@@ -29,8 +29,7 @@ from corral.config.problems import problems_from
 from corral.config.top import Config
 from corral.config.validate import toml_spelling, validate
 from corral.errors import ConfigError, Path, Problem
-
-DEFAULT_PATHS = ("corral.toml", "/etc/corral/corral.toml")
+from corral.locations import find_config as find_config
 
 
 @dataclass(frozen=True)
@@ -39,23 +38,6 @@ class Loaded:
 
     config: Config
     path: str
-
-
-def find_config(explicit: str | None) -> str:
-    """The configuration file to use: ``explicit``, else the first default that exists."""
-    if explicit is not None:
-        return explicit
-    for candidate in DEFAULT_PATHS:
-        if os.path.exists(candidate):
-            return candidate
-    raise ConfigError(
-        [
-            Problem(
-                "no configuration found: pass -c FILE, or create ./corral.toml "
-                "or /etc/corral/corral.toml"
-            )
-        ]
-    )
 
 
 def load(path: str) -> Loaded:

@@ -1,0 +1,336 @@
+"""Commands that talk to the supervisor daemon over its control socket.
+
+Imports stay lazy: ``corral status`` loads neither the supervisor nor rich
+unless it needs them, so a status query costs little more than the socket.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import click
+
+from corral.cli._app import Options, command, pass_options
+from corral.errors import CorralError
+from corral.locations import find_config
+
+DAEMON_START_TIMEOUT = 15.0
+
+
+def _socket(options: Options) -> str:
+    if options.socket:
+        return options.socket
+    from corral.control.paths import default_socket
+
+    return default_socket()
+
+
+def _call(options: Options, op: str, timeout: float | None = None, **arguments: Any) -> Any:
+    from corral.control.client import NoDaemon, RequestFailed, request
+
+    try:
+        return request(_socket(options), op, timeout=timeout, **arguments)
+    except NoDaemon as error:
+        raise CorralError(str(error)) from None
+    except RequestFailed as error:
+        raise CorralError(str(error)) from None
+    except OSError as error:
+        raise CorralError(f"talking to the daemon on {_socket(options)}: {error}") from None
+
+
+def _config_path(options: Options, validate: bool = True) -> str:
+    """The configuration file, absolute; without ``validate`` it is only located
+    (the daemon validates it), which keeps the client free of heavy imports."""
+    if validate:
+        return os.path.abspath(options.loaded().path)
+    return os.path.abspath(find_config(options.config_path))
+
+
+# -- the daemon -------------------------------------------------------------
+
+
+@command("daemon")
+@click.option("--log-max-bytes", type=int, default=None, help="Rotate logs past this size.")
+@click.option("--log-keep", type=int, default=None, help="Rotated logs to keep.")
+@click.option("--detached", is_flag=True, hidden=True, help="Log to <state_dir>/daemon.log.")
+@pass_options
+def daemon(
+    options: Options, log_max_bytes: int | None, log_keep: int | None, detached: bool
+) -> None:
+    """Run the supervisor in the foreground (for systemd: Type=notify)."""
+    from corral.control.daemon import run_daemon
+    from corral.supervisor.logs import DEFAULT_KEEP, DEFAULT_MAX_BYTES, Rotation
+
+    rotation = Rotation(
+        max_bytes=log_max_bytes if log_max_bytes is not None else DEFAULT_MAX_BYTES,
+        keep=log_keep if log_keep is not None else DEFAULT_KEEP,
+    )
+    config = options.loaded().config
+    if detached:
+        _log_to(_daemon_log(config.state_dir))
+    run_daemon(config, _socket(options), rotation)
+
+
+def _daemon_log(configured: str | None) -> str:
+    from corral.control.paths import state_dir
+
+    directory = state_dir(configured)
+    os.makedirs(directory, exist_ok=True)
+    return os.path.join(directory, "daemon.log")
+
+
+def _log_to(path: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
+def _spawn_daemon(options: Options) -> None:
+    """Start ``corral daemon --detached`` in its own session; wait until it answers.
+
+    The configuration is only located here: the daemon validates it, and the
+    client loads it only to explain a daemon that exited at once."""
+    import subprocess
+
+    from corral.control.client import answers
+
+    argv = [sys.executable, "-m", "corral", "-c", _config_path(options, validate=False)]
+    argv += ["--socket", _socket(options), "daemon", "--detached"]
+    process = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + DAEMON_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if answers(_socket(options)):
+            if process.stderr is not None:
+                process.stderr.close()
+            return
+        if process.poll() is not None:
+            config = options.loaded().config  # an invalid file is reported as such (exit 2)
+            early = process.stderr.read().decode(errors="replace") if process.stderr else ""
+            last = early.strip().splitlines()[-1] if early.strip() else ""
+            raise CorralError(
+                f"the daemon exited at once: {last or _last_line(_daemon_log(config.state_dir))}"
+            )
+        time.sleep(0.02)
+    log_path = _daemon_log(options.loaded().config.state_dir)
+    raise CorralError(
+        f"the daemon did not answer within {DAEMON_START_TIMEOUT:g} s; see {log_path}"
+    )
+
+
+def _last_line(path: str) -> str:
+    try:
+        with open(path, errors="replace") as file:
+            lines = [line.strip() for line in file if line.strip()]
+    except OSError:
+        return "(no log)"
+    return lines[-1] if lines else "(empty log)"
+
+
+@command("up")
+@pass_options
+def up(options: Options) -> None:
+    """Start the daemon if needed and every auto_start service; wait until they run."""
+    import threading
+
+    from corral.control.client import answers
+
+    if not answers(_socket(options)):
+        _spawn_daemon(options)
+    outcome: dict[str, Any] = {}
+
+    def run_up() -> None:
+        try:
+            outcome["answer"] = _call(options, "up")
+        except CorralError as error:
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run_up, daemon=True)
+    worker.start()
+    _progress(options, worker)
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    failures: dict[str, str] = outcome["answer"].get("failures", {})
+    if failures:
+        for name, reason in failures.items():
+            click.echo(f"failed: {name}: {reason}", err=True)
+        raise CorralError(f"{len(failures)} service(s) failed: {', '.join(failures)}")
+    click.echo("all services up")
+
+
+def _progress(options: Options, worker: Any) -> None:
+    if not sys.stderr.isatty():
+        worker.join()
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task("starting", total=None)
+        while worker.is_alive():
+            services = _call(options, "status", timeout=10)["services"]
+            running = sum(1 for s in services if s["state"] == "running" or s["reason"] == "done")
+            progress.update(task, total=len(services), completed=running)
+            worker.join(0.1)
+
+
+@command("down")
+@pass_options
+def down(options: Options) -> None:
+    """Stop every service (dependents first), then the daemon."""
+    from corral.control.client import answers
+
+    answer = _call(options, "down")
+    deadline = time.monotonic() + 10
+    while answers(_socket(options)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    failures = answer.get("failures", {})
+    if failures:
+        raise CorralError("; ".join(failures.values()))
+    click.echo("stopped")
+
+
+# -- questions --------------------------------------------------------------
+
+
+@command("status")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_options
+def status(options: Options, name: str | None, as_json: bool) -> None:
+    """Each service: state, enabled, pid, restarts, last exit, since, reason."""
+    services: list[dict[str, Any]] = _call(options, "status", name=name)["services"]
+    if as_json:
+        click.echo(json.dumps(services, indent=2))
+        return
+    _table(services)
+
+
+COLUMNS = ("name", "kind", "state", "enabled", "pid", "restarts", "last_exit", "since", "reason")
+
+
+def _cells(service: dict[str, Any]) -> list[str]:
+    since = service.get("since")
+    when = time.strftime("%H:%M:%S", time.localtime(since)) if since else "-"
+    values = {**service, "since": when}
+    return ["-" if values.get(c) is None else str(values.get(c)) for c in COLUMNS]
+
+
+def _table(services: list[dict[str, Any]]) -> None:
+    rows = [_cells(s) for s in services]
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*COLUMNS)
+        for row in rows:
+            table.add_row(*row)
+        Console().print(table)
+        return
+    widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(COLUMNS)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths, strict=True)).rstrip()]
+    for row in rows:
+        lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _each_command(op: str, doc: str) -> None:
+    @click.argument("names", nargs=-1, required=True)
+    @pass_options
+    def run(options: Options, names: tuple[str, ...]) -> None:
+        _call(options, op, names=list(names))
+
+    run.__doc__ = doc
+    run.__name__ = op
+    command(op)(run)
+
+
+_each_command("start", "Start services, their requirements first.")
+_each_command("stop", "Stop services, their dependents first.")
+_each_command("restart", "Restart services (and the dependents that were running).")
+_each_command("enable", "Allow services to start again (clears a respawn limit).")
+_each_command("disable", "Keep services from starting or respawning.")
+
+
+@command("action")
+@click.argument("name")
+@click.argument("action")
+@pass_options
+def action(options: Options, name: str, action: str) -> None:
+    """Run a built-in (status, restart, command-line) or declared action."""
+    output = _call(options, "action", name=name, action=action)["output"]
+    click.echo(output, nl=not output.endswith("\n"))
+
+
+# -- logs -------------------------------------------------------------------
+
+
+def _log_path(options: Options, name: str) -> str:
+    try:
+        return str(_call(options, "log_path", timeout=5, name=name)["path"])
+    except CorralError:
+        pass
+    from corral.config import declared_services
+    from corral.control.paths import state_dir
+    from corral.supervisor.logs import default_log_path
+
+    config = options.loaded().config
+    for service in declared_services(config):
+        if service.name == name:
+            log_file = getattr(service.record, "log_file", None)
+            return str(log_file or default_log_path(state_dir(config.state_dir), name))
+    raise CorralError(f"no service named {name!r}")
+
+
+@command("logs")
+@click.argument("name")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing, across restarts and rotation.")
+@click.option("-n", "lines", type=int, default=10, show_default=True, help="Lines to show.")
+@pass_options
+def logs(options: Options, name: str, follow: bool, lines: int) -> None:
+    """The service's log (stdout and stderr)."""
+    from corral.supervisor.tail import follow_file, tail
+
+    path = _log_path(options, name)
+    out = sys.stdout.buffer
+    position = tail(path, lines, out)
+    if follow:
+        follow_file(path, position, out)
+
+
+@command("graph")
+@click.option("--dot", is_flag=True, help="Graphviz dot.")
+@pass_options
+def graph(options: Options, dot: bool) -> None:
+    """The dependency graph."""
+    from corral.config import declared_services
+    from corral.supervisor.graph import as_dot, as_text
+
+    services = declared_services(options.loaded().config)
+    click.echo(as_dot(services) if dot else as_text(services))
+
+
+@command("plan")
+@pass_options
+def plan(options: Options) -> None:
+    """What `reload` would start, stop and restart, and why."""
+    changes = _call(options, "plan", config=_config_path(options, validate=False))["changes"]
+    click.echo("\n".join(changes) if changes else "nothing to do")
+
+
+@command("reload")
+@pass_options
+def reload(options: Options) -> None:
+    """Apply the configuration file to the running daemon."""
+    changes = _call(options, "reload", config=_config_path(options, validate=False))["changes"]
+    click.echo("\n".join(changes) if changes else "nothing to do")

@@ -1,0 +1,76 @@
+"""``corral daemon``: the supervisor, its control socket, signals, sd_notify.
+
+SIGTERM or SIGINT stops every service (dependents first) and exits; SIGHUP
+reopens the log files. READY=1 goes to ``$NOTIFY_SOCKET`` once the socket
+serves, so a systemd ``Type=notify`` unit works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+
+from corral.config import Config
+from corral.control.paths import state_dir
+from corral.control.server import ControlServer, claim_socket
+from corral.supervisor.logs import LogFiles, Rotation
+from corral.supervisor.reaper import Reaper
+from corral.supervisor.respawn import SystemClock
+from corral.supervisor.runner import RunContext
+from corral.supervisor.supervisor import Supervisor
+
+
+def notify(state: str) -> None:
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as connection:
+        connection.sendto(state.encode(), address)
+
+
+def say(text: str) -> None:
+    print(f"corral daemon: {text}", file=sys.stderr, flush=True)
+
+
+def run_daemon(config: Config, socket_path: str, rotation: Rotation) -> None:
+    lock = claim_socket(socket_path)
+    try:
+        asyncio.run(_serve(config, socket_path, rotation))
+    finally:
+        lock.close()
+
+
+async def _serve(config: Config, socket_path: str, rotation: Rotation) -> None:
+    loop = asyncio.get_running_loop()
+    reaper = Reaper()
+    reaper.install(loop)
+    logs = LogFiles(rotation)
+    directory = state_dir(config.state_dir)
+    os.makedirs(os.path.join(directory, "logs"), exist_ok=True)
+    context = RunContext(clock=SystemClock(), reaper=reaper, logs=logs, state_dir=directory)
+    supervisor = Supervisor(config, context)
+    finish = asyncio.Event()
+    for signo in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signo, finish.set)
+    loop.add_signal_handler(signal.SIGHUP, logs.reopen_all)
+    server = ControlServer(supervisor, socket_path, finish)
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(supervisor.run(finish))
+            await supervisor.ready.wait()
+            await server.open()
+            say(f"pid {os.getpid()} serving {socket_path}, state in {directory}")
+            notify("READY=1")
+            await finish.wait()
+            notify("STOPPING=1")
+            say("stopping every service")
+    finally:
+        await server.close()
+        logs.close_all()
+        reaper.uninstall()
+    say("stopped")

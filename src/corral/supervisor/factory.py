@@ -1,0 +1,60 @@
+"""Which runner supervises a declared service, keyed on its kind.
+
+Processes and the engine daemons (dockerd, containerd) run as host processes;
+containers, networks and volumes will get the engine's runner (another issue).
+"""
+
+from __future__ import annotations
+
+from corral.config import Config, Containerd, Declared, DockerDaemon, Process
+from corral.errors import CorralError
+from corral.render import service_argv
+from corral.supervisor.logs import default_log_path
+from corral.supervisor.process import ProcessRunner, ProcessSpec
+from corral.supervisor.runner import RunContext, Runner
+
+DOCKER_SOCKET = "/var/run/docker.sock"
+DAEMON_READY_TIMEOUT = 60.0
+
+
+def runner_for(service: Declared, config: Config, context: RunContext) -> Runner:
+    record = service.record
+    log_default = default_log_path(context.state_dir, service.name)
+    if isinstance(record, Process):
+        return ProcessRunner(
+            ProcessSpec(
+                name=service.name,
+                argv=tuple(service_argv(config, service)),
+                environment=record.environment,
+                user=record.user,
+                group=record.group,
+                working_directory=record.working_directory,
+                log_path=record.log_file or log_default,
+                pid_file=record.pid_file,
+                ready_socket=record.ready_socket,
+                ready_timeout=record.pid_file_timeout,
+                stop_signal=record.stop_signal,
+                stop_timeout=record.stop_timeout,
+                one_shot=record.one_shot,
+            ),
+            context,
+        )
+    if isinstance(record, DockerDaemon | Containerd):
+        socket = record.address if isinstance(record, Containerd) else record.host or DOCKER_SOCKET
+        return ProcessRunner(
+            ProcessSpec(
+                name=service.name,
+                argv=tuple(service_argv(config, service)),
+                environment=record.environment_variables,
+                log_path=record.log_file or log_default,
+                ready_socket=socket if "://" not in socket or socket.startswith("unix://")
+                else socket.split("://", 1)[1],
+                ready_timeout=DAEMON_READY_TIMEOUT,
+                stop_timeout=10.0,
+            ),
+            context,
+        )
+    raise CorralError(
+        f"containers are not supervised yet: {service.name} is a {service.kind} service, "
+        "and the engine runner has not landed"
+    )

@@ -1,0 +1,333 @@
+"""One owner per service: a task that holds the service's state.
+
+Callers send requests through the owner's queue and await the answer; runner
+events (launched, ready, exited, respawn due) come back through the same
+queue. The owner decides, callers act: a start request is answered "already
+running", waits for the start under way, or starts it; nobody else changes
+the state. Helper tasks (launch, watch, stop, respawn timer) run in the
+owner's TaskGroup and report by message, never by raising.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from corral.config import Declared
+from corral.errors import CorralError
+from corral.supervisor import state as st
+from corral.supervisor.respawn import Clock, History, RespawnPolicy, decide, started
+from corral.supervisor.runner import Handle, Runner
+
+
+@dataclass(frozen=True)
+class _Request:
+    op: str
+    reply: asyncio.Future[None]
+
+
+@dataclass(frozen=True)
+class _Launched:
+    run: int
+    handle: Handle
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """The readiness check of run ``run`` passed (``error`` None) or failed."""
+
+    run: int
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class _Exited:
+    run: int
+    code: int | None
+
+
+@dataclass(frozen=True)
+class _RespawnDue:
+    run: int
+
+
+_Message = _Request | _Launched | _Outcome | _Exited | _RespawnDue
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+class ServiceOwner:
+    def __init__(
+        self, service: Declared, runner: Runner, policy: RespawnPolicy, clock: Clock
+    ) -> None:
+        self.service = service
+        self.runner = runner
+        self.policy = policy
+        self.clock = clock
+        self.state = st.State(since=clock.wall())
+        self.handle: Handle | None = None
+        self._queue: asyncio.Queue[_Message] = asyncio.Queue()
+        self._run = 0
+        self._history = History()
+        self._start_waiters: list[asyncio.Future[None]] = []
+        self._stop_waiters: list[asyncio.Future[None]] = []
+        self._start_after_stop = False
+        self._failure: str | None = None
+        self._timer: asyncio.Task[None] | None = None
+        self._group: asyncio.TaskGroup | None = None
+        self._closed = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def name(self) -> str:
+        return self.service.name
+
+    # -- callers ------------------------------------------------------------
+
+    async def request(self, op: str) -> None:
+        """Ask the owner to ``start``, ``stop``, ``enable``, ``disable`` or ``close``."""
+        if self._closed:
+            raise CorralError(f"{self.name} is no longer declared")
+        reply: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Request(op, reply))
+        await reply
+
+    async def start(self) -> None:
+        await self.request("start")
+
+    async def stop(self) -> None:
+        await self.request("stop")
+
+    def view(self) -> dict[str, Any]:
+        s = self.state
+        return {
+            "name": self.name,
+            "kind": self.service.kind,
+            "state": s.status,
+            "enabled": s.enabled,
+            "pid": self.handle.id if self.handle is not None else None,
+            "restarts": s.restarts,
+            "last_exit": s.last_exit,
+            "since": s.since,
+            "reason": s.reason,
+        }
+
+    # -- the owner ----------------------------------------------------------
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            self._group = group
+            while True:
+                message = await self._queue.get()
+                if isinstance(message, _Request) and message.op == "close":
+                    self._closed = True
+                    self._cancel_timer()
+                    self._settle(self._start_waiters, f"{self.name} is no longer declared")
+                    for task in list(self._tasks):
+                        task.cancel()
+                    message.reply.set_result(None)
+                    break
+                self._handle(message)
+        self._group = None
+
+    def _apply(self, event: st.Event) -> None:
+        self.state = st.transition(self.state, event, self.clock.wall())
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        assert self._group is not None
+        task = self._group.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _handle(self, message: _Message) -> None:
+        match message:
+            case _Request(op="start", reply=reply):
+                self._on_start(reply)
+            case _Request(op="stop", reply=reply):
+                self._on_stop(reply)
+            case _Request(op="enable", reply=reply):
+                self._history = History()
+                self._apply(st.Enable())
+                reply.set_result(None)
+            case _Request(op="disable", reply=reply):
+                self._cancel_timer()
+                self._apply(st.Disable("disabled"))
+                reply.set_result(None)
+            case _Request(op=op, reply=reply):
+                reply.set_exception(CorralError(f"unknown request {op!r}"))
+            case _Launched() if message.run == self._run:
+                self._on_launched(message.handle)
+            case _Outcome() if message.run == self._run:
+                self._on_outcome(message.error)
+            case _Exited() if message.run == self._run:
+                self._on_exited(message.code)
+            case _RespawnDue() if message.run == self._run:
+                self._timer = None
+                if self.state.status == "stopped" and self.state.enabled:
+                    self._begin(respawn=True)
+            case _:
+                pass  # a report about an earlier run
+
+    # -- start --------------------------------------------------------------
+
+    def _on_start(self, reply: asyncio.Future[None]) -> None:
+        s = self.state
+        if not s.enabled:
+            reply.set_exception(CorralError(f"{self.name} is disabled ({s.reason})"))
+        elif s.status == "running" or (
+            s.status == "stopped" and self.runner.one_shot and s.reason == st.DONE
+        ):
+            reply.set_result(None)
+        elif s.status == "starting":
+            self._start_waiters.append(reply)
+        elif s.status == "stopping":
+            self._start_after_stop = True
+            self._start_waiters.append(reply)
+        else:
+            self._start_waiters.append(reply)
+            self._begin(respawn=False)
+
+    def _begin(self, respawn: bool) -> None:
+        self._cancel_timer()
+        self._apply(st.Start(respawn=respawn))
+        self._run += 1
+        self._history = started(self._history, self.policy, self.clock.monotonic())
+        self._spawn(self._launch(self._run))
+
+    async def _launch(self, run: int) -> None:
+        try:
+            handle = await self.runner.start()
+        except Exception as error:  # reported as the service's reason
+            self._queue.put_nowait(_Outcome(run, f"cannot start: {_one_line(error)}"))
+            return
+        self._queue.put_nowait(_Launched(run, handle))
+
+    def _on_launched(self, handle: Handle) -> None:
+        self.handle = handle
+        self._apply(st.Launched(handle.id))
+        run = self._run
+        self._spawn(self._watch(run, handle))
+        if self.state.status == "stopping":
+            self._spawn(self._stop_task(handle))
+        else:
+            self._spawn(self._ready(run, handle))
+
+    async def _watch(self, run: int, handle: Handle) -> None:
+        try:
+            code = await self.runner.wait(handle)
+        except Exception:
+            code = None
+        self._queue.put_nowait(_Exited(run, code))
+
+    async def _ready(self, run: int, handle: Handle) -> None:
+        try:
+            await self.runner.ready(handle)
+        except Exception as error:
+            self._queue.put_nowait(_Outcome(run, _one_line(error)))
+            return
+        self._queue.put_nowait(_Outcome(run))
+
+    def _on_outcome(self, error: str | None) -> None:
+        if self.handle is None and error is not None:  # the launch itself failed
+            self._apply(st.Failed(error))
+            self._settle(self._start_waiters, f"{self.name}: {error}")
+            self._settle(self._stop_waiters, None)
+            self._start_after_stop = False
+            return
+        if self.state.status != "starting":
+            return
+        if error is None:
+            self._apply(st.Done() if self.runner.one_shot else st.Ready())
+            self._settle(self._start_waiters, None)
+            return
+        self._apply(st.Failed(error))
+        after: st.Status = self.state.status
+        if after == "stopping" and self.handle is not None:
+            # callers hear of the failure once what was launched is gone
+            self._failure = f"{self.name}: {error}"
+            self._spawn(self._stop_task(self.handle))
+            return
+        self._settle(self._start_waiters, f"{self.name}: {error}")
+        self.handle = None
+
+    # -- exit and respawn ---------------------------------------------------
+
+    def _on_exited(self, code: int | None) -> None:
+        before = self.state.status
+        if self.runner.one_shot and before == "starting":
+            if code == 0:
+                self._apply(st.Done())
+                self._settle(self._start_waiters, None)
+            else:
+                self._apply(st.Exited(code))
+                self._settle(self._start_waiters, f"{self.name}: {self.state.reason}")
+            self.handle = None
+            return
+        self._apply(st.Exited(code))
+        self.handle = None
+        if before == "starting":
+            self._settle(self._start_waiters, f"{self.name}: {self.state.reason}")
+        if before == "stopping":
+            if self._failure is not None:
+                self._settle(self._start_waiters, self._failure)
+                self._failure = None
+            self._settle(self._stop_waiters, None)
+            if self._start_after_stop:
+                self._start_after_stop = False
+                self._begin(respawn=False)
+            return
+        if self.service.respawn and self.state.enabled and before in ("starting", "running"):
+            decision = decide(self._history, self.policy, self.clock.monotonic())
+            self._history = decision.history
+            if decision.respawn:
+                self._timer = self._spawn(self._respawn_after(self._run, decision.delay))
+            else:
+                self._apply(st.Disable(decision.reason or "respawn limit"))
+
+    async def _respawn_after(self, run: int, delay: float) -> None:
+        await self.clock.sleep(delay)
+        self._queue.put_nowait(_RespawnDue(run))
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    # -- stop ---------------------------------------------------------------
+
+    def _on_stop(self, reply: asyncio.Future[None]) -> None:
+        self._cancel_timer()
+        self._start_after_stop = False
+        status = self.state.status
+        if status == "stopped":
+            reply.set_result(None)
+            return
+        self._stop_waiters.append(reply)
+        if status == "stopping":
+            return
+        self._apply(st.Stop())
+        self._settle(self._start_waiters, f"{self.name} was stopped while starting")
+        if self.handle is not None:
+            self._spawn(self._stop_task(self.handle))
+        # else: the launch under way is stopped as soon as it reports
+
+    async def _stop_task(self, handle: Handle) -> None:
+        with contextlib.suppress(Exception):
+            await self.runner.stop(handle)
+
+    def _settle(self, waiters: list[asyncio.Future[None]], error: str | None) -> None:
+        for waiter in waiters:
+            if waiter.done():
+                continue
+            if error is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(CorralError(error))
+        waiters.clear()

@@ -1,0 +1,240 @@
+"""The supervisor: every service's owner, the graph between them, up/down, reload.
+
+Starting a service starts its requirements first, concurrently; stopping one
+stops its dependents first. ``up`` starts every auto_start service at once and
+lets the graph order them; ``shutdown`` stops everything the same way, so the
+order is the reverse of the dependency order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+from corral.config import Config, Declared, declared_services, dependency_order
+from corral.errors import CorralError
+from corral.supervisor import actions as act
+from corral.supervisor import graph
+from corral.supervisor.factory import runner_for
+from corral.supervisor.plan import Change, plan
+from corral.supervisor.respawn import RespawnPolicy
+from corral.supervisor.runner import Handle, RunContext, Runner
+from corral.supervisor.service import ServiceOwner
+
+RunnerFactory = Callable[[Declared, Config, RunContext], Runner]
+
+
+class _Unsupported:
+    """A runner for services corral cannot run yet: every start fails, saying why."""
+
+    one_shot = False
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    async def start(self) -> Handle:
+        raise CorralError(self.reason)
+
+    async def ready(self, handle: Handle) -> None:
+        return None
+
+    async def wait(self, handle: Handle) -> int | None:
+        return None
+
+    async def stop(self, handle: Handle) -> int | None:
+        return None
+
+    def describe(self, handle: Handle) -> str:
+        return handle.id
+
+    def command_line(self) -> list[str]:
+        return []
+
+
+def policy_of(service: Declared) -> RespawnPolicy:
+    record: Any = service.record
+    limit = getattr(record, "respawn_limit", None)
+    delay = float(getattr(record, "respawn_delay", 0.1))
+    if limit is None:
+        return RespawnPolicy(delay=delay)
+    return RespawnPolicy(limit_starts=limit.starts, limit_seconds=limit.seconds, delay=delay)
+
+
+class Supervisor:
+    def __init__(
+        self, config: Config, context: RunContext, factory: RunnerFactory = runner_for
+    ) -> None:
+        self.context = context
+        self.factory = factory
+        self.config = config
+        self.services: dict[str, Declared] = {}
+        self.owners: dict[str, ServiceOwner] = {}
+        self._group: asyncio.TaskGroup | None = None
+        self._wanted = declared_services(config)
+        #: set once every declared service has its owner
+        self.ready = asyncio.Event()
+
+    # -- lifetime -------------------------------------------------------------
+
+    async def run(self, until: asyncio.Event) -> None:
+        """Own every service until ``until`` is set, then stop them all."""
+        async with asyncio.TaskGroup() as group:
+            self._group = group
+            for service in self._wanted:
+                self._adopt(service)
+            self.ready.set()
+            await until.wait()
+            await self.shutdown()
+
+    def _adopt(self, service: Declared) -> None:
+        assert self._group is not None
+        try:
+            runner = self.factory(service, self.config, self.context)
+        except CorralError as error:
+            runner = _Unsupported(str(error))
+        owner = ServiceOwner(service, runner, policy_of(service), self.context.clock)
+        self.services[service.name] = service
+        self.owners[service.name] = owner
+        self._group.create_task(owner.run(), name=f"service {service.name}")
+
+    async def _forget(self, name: str) -> None:
+        owner = self.owners.pop(name)
+        self.services.pop(name)
+        await owner.request("close")
+
+    async def shutdown(self) -> None:
+        await self.stop_all()
+        for name in list(self.owners):
+            await self._forget(name)
+
+    # -- the graph ------------------------------------------------------------
+
+    def owner(self, name: str) -> ServiceOwner:
+        try:
+            return self.owners[name]
+        except KeyError:
+            raise CorralError(f"no service named {name!r}") from None
+
+    def ordered(self) -> list[Declared]:
+        return dependency_order(list(self.services.values()))
+
+    async def start(self, name: str) -> None:
+        owner = self.owner(name)
+        requirements = [r for r in owner.service.requirement if r in self.owners]
+        if requirements:
+            failures = await self._each(self.start, requirements)
+            if failures:
+                first, reason = next(iter(failures.items()))
+                raise CorralError(f"{name}: requirement {first} failed: {reason}")
+        await owner.start()
+
+    async def stop(self, name: str) -> None:
+        owner = self.owner(name)
+        dependents = graph.dependents(list(self.services.values())).get(name, [])
+        await self._each(self.stop, dependents)
+        await owner.stop()
+
+    async def restart(self, name: str) -> None:
+        active = self._active_dependents(name)
+        await self.stop(name)
+        await self.start(name)
+        await self._each(self.start, active)
+
+    def _active_dependents(self, name: str) -> list[str]:
+        below = graph.dependents(list(self.services.values()))
+        out: list[str] = []
+        todo = list(below.get(name, []))
+        while todo:
+            dependent = todo.pop()
+            if dependent not in out and self.owners[dependent].state.status != "stopped":
+                out.append(dependent)
+                todo.extend(below.get(dependent, []))
+        return out
+
+    async def _each(self, operation: Callable[[str], Any], names: list[str]) -> dict[str, str]:
+        """Run ``operation`` on every name concurrently; the failures, by name."""
+        failures: dict[str, str] = {}
+
+        async def one(name: str) -> None:
+            try:
+                await operation(name)
+            except CorralError as error:
+                failures[name] = str(error)
+
+        async with asyncio.TaskGroup() as group:
+            for name in names:
+                group.create_task(one(name))
+        return failures
+
+    async def up(self) -> dict[str, str]:
+        names = [s.name for s in self.ordered() if s.auto_start]
+        return await self._each(self.start, names)
+
+    async def stop_all(self) -> dict[str, str]:
+        return await self._each(self.stop, list(self.owners))
+
+    # -- questions ------------------------------------------------------------
+
+    def status(self, name: str | None = None) -> list[dict[str, Any]]:
+        if name is not None:
+            return [self.owner(name).view()]
+        return [self.owners[s.name].view() for s in self.ordered()]
+
+    def log_path(self, name: str) -> str:
+        runner: Any = self.owner(name).runner
+        spec = getattr(runner, "spec", None)
+        path = getattr(spec, "log_path", None)
+        if not path:
+            raise CorralError(f"{name} has no log file")
+        return str(path)
+
+    async def action(self, name: str, action: str) -> str:
+        owner = self.owner(name)
+        if action == "status":
+            return json.dumps(owner.view(), indent=2)
+        if action == "restart":
+            await self.restart(name)
+            return f"{name} restarted"
+        if action == "command-line":
+            return act.command_line(owner.runner.command_line())
+        record = owner.service.record
+        declared = act.declared_action(getattr(record, "actions", ()), action)
+        if declared is None:
+            if action == "pull":
+                raise CorralError(f"{name}: pull is for containers with a string image")
+            raise CorralError(f"{name} has no action {action!r}")
+        return await act.run_action(declared, name, self.context.reaper)
+
+    # -- reload ---------------------------------------------------------------
+
+    def plan(self, config: Config) -> list[Change]:
+        return plan(list(self.services.values()), declared_services(config))
+
+    async def reload(self, config: Config) -> list[Change]:
+        changes = self.plan(config)
+        wanted = {s.name: s for s in declared_services(config)}
+        was_active = {n for n, o in self.owners.items() if o.state.status != "stopped"}
+        for change in changes:
+            if change.op in ("stop", "restart"):
+                await self.stop(change.name)
+        self.config = config
+        for change in changes:
+            if change.op in ("stop", "restart"):
+                await self._forget(change.name)
+            if change.op in ("start", "restart"):
+                self._adopt(wanted[change.name])
+        # keep the dependency order of the new file
+        ordered = dependency_order(list(wanted.values()))
+        self.services = {s.name: self.services[s.name] for s in ordered}
+        restarted = {c.name for c in changes if c.op == "restart"}
+        to_start = [
+            s.name
+            for s in self.ordered()
+            if (s.name in was_active)
+            or (s.name in restarted and s.auto_start)
+            or any(c.op == "start" and c.name == s.name and s.auto_start for c in changes)
+        ]
+        await self._each(self.start, to_start)
+        return changes
