@@ -121,14 +121,19 @@ def test_stop_kills_the_whole_group(tmp_path: Path) -> None:
         os.kill(grandchild, 0)
 
 
-def test_containers_are_refused_clearly(tmp_path: Path) -> None:
+def test_container_without_an_engine_fails_clearly(tmp_path: Path) -> None:
+    from corral.supervisor.engines import EngineHub
+
     config = '[[container]]\nimage = "localhost/web:1"\nprovision = "web"\n'
+    dead = str(tmp_path / "no-engine.sock")
 
     async def body(supervisor: Supervisor) -> dict[str, str]:
+        supervisor.context.engines = EngineHub({"docker": dead})
         return await supervisor.up()
 
     failures = run_with(config, tmp_path, body)
-    assert "containers are not supervised yet" in failures["web"]
+    assert failures["web"].startswith("web: cannot start: docker: no Engine API answers on")
+    assert dead in failures["web"]
 
 
 def test_log_file_rotates_and_reopens(tmp_path: Path) -> None:

@@ -86,6 +86,7 @@ COMMAND_MODULES = {
     "graph": "service_commands",
     "plan": "service_commands",
     "reload": "service_commands",
+    "activate": "service_commands",
     "image": "image_commands",
 }
 

@@ -185,12 +185,15 @@ def _progress(options: Options, worker: Any) -> None:
 
 
 @command("down")
+@click.option(
+    "--volumes", is_flag=True, help="Also delete the declared networks and volumes (their data)."
+)
 @pass_options
-def down(options: Options) -> None:
-    """Stop every service (dependents first), then the daemon."""
+def down(options: Options, volumes: bool) -> None:
+    """Stop every service (dependents first), remove corral's containers, stop the daemon."""
     from corral.control.client import answers
 
-    answer = _call(options, "down")
+    answer = _call(options, "down", volumes=volumes)
     deadline = time.monotonic() + 10
     while answers(_socket(options)) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -198,6 +201,24 @@ def down(options: Options) -> None:
     if failures:
         raise CorralError("; ".join(failures.values()))
     click.echo("stopped")
+
+
+@command("activate")
+@click.option("--dry-run", is_flag=True, help="Only print what would be done.")
+@pass_options
+def activate(options: Options, dry_run: bool) -> None:
+    """Prepare the host: accounts, engine state directories, Singularity's directories."""
+    import asyncio
+
+    from corral.supervisor import activation
+
+    steps = activation.plan(options.loaded().config)
+    for step in steps:
+        click.echo(("would: " if dry_run else "") + str(step))
+    if not steps:
+        click.echo("nothing to do")
+    if not dry_run:
+        asyncio.run(activation.apply(steps))
 
 
 # -- questions --------------------------------------------------------------
@@ -216,13 +237,16 @@ def status(options: Options, name: str | None, as_json: bool) -> None:
     _table(services)
 
 
-COLUMNS = ("name", "kind", "state", "enabled", "pid", "restarts", "last_exit", "since", "reason")
+COLUMNS = (
+    "name", "kind", "state", "enabled", "pid/id", "health", "restarts", "last_exit", "since",
+    "reason",
+)  # fmt: skip
 
 
 def _cells(service: dict[str, Any]) -> list[str]:
     since = service.get("since")
     when = time.strftime("%H:%M:%S", time.localtime(since)) if since else "-"
-    values = {**service, "since": when}
+    values = {**service, "since": when, "pid/id": service.get("pid") or service.get("container_id")}
     return ["-" if values.get(c) is None else str(values.get(c)) for c in COLUMNS]
 
 
@@ -275,21 +299,18 @@ def action(options: Options, name: str, action: str) -> None:
 # -- logs -------------------------------------------------------------------
 
 
-def _log_path(options: Options, name: str) -> str:
+def _log_source(options: Options, name: str) -> dict[str, str]:
+    """Ask the daemon where ``name`` logs; without a daemon, read the configuration."""
     try:
-        return str(_call(options, "log_path", timeout=5, name=name)["path"])
+        answer = _call(options, "log_source", timeout=5, name=name)
+        return {k: str(v) for k, v in answer.items() if k in ("path", "runtime", "container")}
     except CorralError:
         pass
-    from corral.config import declared_services
     from corral.control.paths import state_dir
-    from corral.supervisor.logs import default_log_path
+    from corral.supervisor.logsource import log_source
 
     config = options.loaded().config
-    for service in declared_services(config):
-        if service.name == name:
-            log_file = getattr(service.record, "log_file", None)
-            return str(log_file or default_log_path(state_dir(config.state_dir), name))
-    raise CorralError(f"no service named {name!r}")
+    return log_source(config, name, state_dir(config.state_dir))
 
 
 @command("logs")
@@ -298,14 +319,18 @@ def _log_path(options: Options, name: str) -> str:
 @click.option("-n", "lines", type=int, default=10, show_default=True, help="Lines to show.")
 @pass_options
 def logs(options: Options, name: str, follow: bool, lines: int) -> None:
-    """The service's log (stdout and stderr)."""
+    """The service's log (stdout and stderr): its file, or the engine's log of a container."""
+    source = _log_source(options, name)
+    if "container" in source:
+        from corral.engine.enginelog import show_engine_log
+
+        sys.exit(show_engine_log(source["runtime"], source["container"], lines, follow))
     from corral.supervisor.tail import follow_file, tail
 
-    path = _log_path(options, name)
     out = sys.stdout.buffer
-    position = tail(path, lines, out)
+    position = tail(source["path"], lines, out)
     if follow:
-        follow_file(path, position, out)
+        follow_file(source["path"], position, out)
 
 
 @command("graph")

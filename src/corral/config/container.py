@@ -15,6 +15,7 @@ from pydantic import (
     StrictStr,
     Tag,
     field_validator,
+    model_validator,
 )
 
 from corral.config._base import Record
@@ -200,3 +201,15 @@ class OciContainer(Record):
     respawn_delay: Seconds = field(
         0.1, doc="Seconds before a respawn; doubles on each quick death, up to 30."
     )
+
+    @model_validator(mode="after")
+    def _health_policy(self) -> OciContainer:
+        if self.on_unhealthy == "restart":
+            if self.health_cmd is None:
+                raise fail('on_unhealthy = "restart" needs a health_cmd to judge health by')
+            if not self.respawn:
+                raise fail(
+                    'on_unhealthy = "restart" needs respawn = true: the restart is a respawn, '
+                    "under respawn_limit"
+                )
+        return self

@@ -16,6 +16,8 @@ import sys
 from corral.config import Config
 from corral.control.paths import state_dir
 from corral.control.server import ControlServer, claim_socket
+from corral.engine.runner import use_child_waiter
+from corral.errors import CorralError
 from corral.supervisor.logs import LogFiles, Rotation
 from corral.supervisor.reaper import Reaper
 from corral.supervisor.respawn import SystemClock
@@ -52,7 +54,9 @@ async def _serve(config: Config, socket_path: str, rotation: Rotation) -> None:
     logs = LogFiles(rotation)
     directory = state_dir(config.state_dir)
     os.makedirs(os.path.join(directory, "logs"), exist_ok=True)
+    use_child_waiter(reaper)  # engine CLI exits come through the one reaper
     context = RunContext(clock=SystemClock(), reaper=reaper, logs=logs, state_dir=directory)
+    await _activate(config)
     supervisor = Supervisor(config, context)
     finish = asyncio.Event()
     for signo in (signal.SIGTERM, signal.SIGINT):
@@ -71,6 +75,22 @@ async def _serve(config: Config, socket_path: str, rotation: Rotation) -> None:
             say("stopping every service")
     finally:
         await server.close()
+        await context.engines.close()
         logs.close_all()
+        use_child_waiter(None)
         reaper.uninstall()
     say("stopped")
+
+
+async def _activate(config: Config) -> None:
+    """Activation before the first service starts; a failure is said, not fatal
+    (the services it concerns will fail to start, saying why)."""
+    from corral.supervisor import activation
+
+    try:
+        steps = activation.plan(config)
+        for step in steps:
+            say(f"activation: {step}")
+        await activation.apply(steps)
+    except CorralError as error:
+        say(str(error))

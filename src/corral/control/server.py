@@ -65,7 +65,7 @@ class ControlServer:
             "down": self._down,
             "plan": self._plan,
             "reload": self._reload,
-            "log_path": self._log_path,
+            "log_source": self._log_source,
         }
 
     async def open(self) -> None:
@@ -144,17 +144,17 @@ class ControlServer:
         return ok(failures=await self.supervisor.up())
 
     async def _down(self, message: dict[str, Any]) -> dict[str, Any]:
-        failures = await self.supervisor.stop_all()
+        failures = await self.supervisor.down(volumes=bool(message.get("volumes")))
         self.finish.set()
         return ok(failures=failures)
 
     async def _plan(self, message: dict[str, Any]) -> dict[str, Any]:
         config = load(str(message["config"])).config
-        return ok(changes=[str(c) for c in self.supervisor.plan(config)])
+        return ok(changes=[str(c) for c in await self.supervisor.plan(config)])
 
     async def _reload(self, message: dict[str, Any]) -> dict[str, Any]:
         config = load(str(message["config"])).config
         return ok(changes=[str(c) for c in await self.supervisor.reload(config)])
 
-    async def _log_path(self, message: dict[str, Any]) -> dict[str, Any]:
-        return ok(path=self.supervisor.log_path(str(message["name"])))
+    async def _log_source(self, message: dict[str, Any]) -> dict[str, Any]:
+        return ok(**self.supervisor.log_source(str(message["name"])))

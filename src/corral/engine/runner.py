@@ -15,8 +15,10 @@ import logging
 import os
 import pwd
 import shlex
+import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from corral.errors import CommandError
 
@@ -146,11 +148,11 @@ async def run_cli(argv: Sequence[str], invocation: Invocation | None = None) -> 
     )
     env = child_environment(invocation.host_environment, identity, extra=invocation.extra_env)
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             env=env,
             user=identity.user,
             group=identity.group,
@@ -160,14 +162,52 @@ async def run_cli(argv: Sequence[str], invocation: Invocation | None = None) -> 
         )
     except OSError as exc:
         raise CommandError(argv, 127, stderr=f"cannot run {argv[0]}: {exc}") from exc
+    exited = _waiter.watch(proc)  # before any await: the reaper must know the pid first
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), invocation.timeout)
+        out, err, code = await asyncio.wait_for(_collect(proc, exited), invocation.timeout)
     except TimeoutError:
         proc.kill()
-        await proc.wait()
+        await exited
         raise CommandError(argv, -9, stderr=f"timed out after {invocation.timeout:g}s") from None
+    finally:
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+    proc.returncode = code
     stdout = redact(out.decode(errors="replace"), secrets)
     stderr = redact(err.decode(errors="replace"), secrets)
-    if proc.returncode != 0:
-        raise CommandError(argv, proc.returncode or -1, stdout, stderr)
+    if code != 0:
+        raise CommandError(argv, code, stdout, stderr)
     return Completed(argv, stdout, stderr)
+
+
+async def _collect(
+    proc: subprocess.Popen[bytes], exited: asyncio.Future[int]
+) -> tuple[bytes, bytes, int]:
+    """Both output streams to their end, then the exit code, without ``waitpid``."""
+    assert proc.stdout is not None and proc.stderr is not None
+    out, err = await asyncio.gather(
+        asyncio.to_thread(proc.stdout.read), asyncio.to_thread(proc.stderr.read)
+    )
+    return out, err, await exited
+
+
+class ChildWaiter(Protocol):
+    """Who waits for the CLI's exit. Inside the supervisor daemon that must be its
+    reaper (the only caller of ``waitpid`` there); elsewhere a thread does."""
+
+    def watch(self, process: subprocess.Popen[bytes]) -> asyncio.Future[int]: ...
+
+
+class ThreadWaiter:
+    def watch(self, process: subprocess.Popen[bytes]) -> asyncio.Future[int]:
+        return asyncio.ensure_future(asyncio.to_thread(process.wait))
+
+
+_waiter: ChildWaiter = ThreadWaiter()
+
+
+def use_child_waiter(waiter: ChildWaiter | None) -> None:
+    """Route every CLI exit through ``waiter`` (the daemon's reaper); None restores threads."""
+    global _waiter
+    _waiter = waiter if waiter is not None else ThreadWaiter()

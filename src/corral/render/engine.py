@@ -15,6 +15,7 @@ values never enter an argv and enter the config hash only as a hash.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -47,29 +48,34 @@ SUPERVISION_FIELDS = frozenset(
 )
 
 
-def _secret_digest(host_environment: tuple[str, ...]) -> str:
-    """A digest of the host environment that stands in for its values."""
+def _secret_digest(host_environment: tuple[str, ...], key: bytes) -> str:
+    """A keyed digest of the host environment that stands in for its values.
+
+    The key is the host's own (``<state_dir>/hash.key``), so the label on a
+    container cannot be used to guess a weak secret offline."""
     canonical = json.dumps(sorted(host_environment), separators=(",", ":"))
-    return hashlib.sha256(b"corral host_environment\0" + canonical.encode()).hexdigest()
+    return hmac.new(b"corral host_environment\0" + key, canonical.encode(), "sha256").hexdigest()
 
 
 def hash_document(
-    container: OciContainer, runtime: str, image_id: str | None = None
+    container: OciContainer, runtime: str, image_id: str | None = None, key: bytes = b""
 ) -> dict[str, Any]:
     """The canonical document ``config_hash`` digests (secrets only as a digest)."""
     declared = container.model_dump(mode="json", exclude=set(SUPERVISION_FIELDS))
     return {
         "runtime": runtime,
         "container": declared,
-        "host_environment": _secret_digest(container.host_environment),
+        "host_environment": _secret_digest(container.host_environment, key),
         "image_id": image_id,
     }
 
 
-def config_hash(container: OciContainer, runtime: str, image_id: str | None = None) -> str:
+def config_hash(
+    container: OciContainer, runtime: str, image_id: str | None = None, key: bytes = b""
+) -> str:
     """sha256 (hex) of everything that shapes the container: a changed field,
     image ID (when given) or host_environment secret means recreate."""
-    document = hash_document(container, runtime, image_id)
+    document = hash_document(container, runtime, image_id, key)
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -28,9 +28,14 @@ def command_line(argv: list[str]) -> str:
     return shlex.join(argv)
 
 
-async def run_action(action: Action, service: str, reaper: Reaper) -> str:
-    """Run ``action`` for ``service``; its output, or ``CommandError``."""
+async def run_action(
+    action: Action, service: str, reaper: Reaper, container: str | None = None
+) -> str:
+    """Run ``action`` for ``service`` (with ``CORRAL_CONTAINER`` set for a
+    container); its output, or ``CommandError``."""
     env = dict(os.environ, CORRAL_SERVICE=service)
+    if container is not None:
+        env["CORRAL_CONTAINER"] = container
     argv = list(action.command)
     read_end, write_end = os.pipe()
     try:

@@ -1,15 +1,26 @@
 """Which runner supervises a declared service, keyed on its kind.
 
 Processes and the engine daemons (dockerd, containerd) run as host processes;
-containers, networks and volumes will get the engine's runner (another issue).
+containers, networks and volumes go through the engine's one connection.
 """
 
 from __future__ import annotations
 
-from corral.config import Config, Containerd, Declared, DockerDaemon, Process
+from corral.config import (
+    Config,
+    Containerd,
+    Declared,
+    DockerDaemon,
+    Network,
+    OciContainer,
+    Process,
+    Volume,
+)
 from corral.errors import CorralError
 from corral.render import service_argv
+from corral.supervisor.container import ContainerRunner
 from corral.supervisor.logs import default_log_path
+from corral.supervisor.objects import NetworkRunner, VolumeRunner
 from corral.supervisor.process import ProcessRunner, ProcessSpec
 from corral.supervisor.runner import RunContext, Runner
 
@@ -54,7 +65,10 @@ def runner_for(service: Declared, config: Config, context: RunContext) -> Runner
             ),
             context,
         )
-    raise CorralError(
-        f"containers are not supervised yet: {service.name} is a {service.kind} service, "
-        "and the engine runner has not landed"
-    )
+    if isinstance(record, OciContainer):
+        return ContainerRunner(service.name, record, config.runtime, context)
+    if isinstance(record, Network):
+        return NetworkRunner(service.name, record, config.runtime, context)
+    if isinstance(record, Volume):
+        return VolumeRunner(service.name, record, config.runtime, context)
+    raise CorralError(f"{service.name}: corral cannot run a {service.kind} service")

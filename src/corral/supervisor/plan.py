@@ -8,7 +8,7 @@ from typing import Literal
 
 from corral.config import Declared
 
-Op = Literal["start", "stop", "restart"]
+Op = Literal["start", "stop", "restart", "remove"]
 
 
 @dataclass(frozen=True)

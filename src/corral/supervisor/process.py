@@ -22,6 +22,7 @@ import signal
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from corral.errors import CommandError, CorralError
 from corral.supervisor.runner import Handle, RunContext, within
@@ -92,6 +93,9 @@ class ProcessRunner:
 
     def describe(self, handle: Handle) -> str:
         return f"pid {handle.id}"
+
+    def details(self, handle: Handle | None) -> dict[str, Any]:
+        return {}
 
     def _identity(self, env: dict[str, str]) -> _Identity:
         spec = self.spec

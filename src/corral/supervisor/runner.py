@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
+from corral.supervisor.engines import EngineHub
 from corral.supervisor.logs import LogFiles
 from corral.supervisor.reaper import Reaper
 from corral.supervisor.respawn import Clock
@@ -58,6 +59,10 @@ class Runner(Protocol):
         """The argv this runner starts (the `command-line` action)."""
         ...
 
+    def details(self, handle: Handle | None) -> dict[str, Any]:
+        """Kind-specific status fields (a container's id and health); may be empty."""
+        ...
+
 
 @dataclass
 class RunContext:
@@ -67,6 +72,7 @@ class RunContext:
     reaper: Reaper
     logs: LogFiles
     state_dir: str
+    engines: EngineHub = field(default_factory=EngineHub)
     extra: dict[str, object] = field(default_factory=dict)
 
 

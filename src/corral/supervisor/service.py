@@ -111,11 +111,12 @@ class ServiceOwner:
             "kind": self.service.kind,
             "state": s.status,
             "enabled": s.enabled,
-            "pid": self.handle.id if self.handle is not None else None,
+            "pid": self.handle.pid if self.handle is not None else None,
             "restarts": s.restarts,
             "last_exit": s.last_exit,
             "since": s.since,
             "reason": s.reason,
+            **self.runner.details(self.handle),
         }
 
     # -- the owner ----------------------------------------------------------

@@ -16,8 +16,10 @@ from typing import Any
 from corral.config import Config, Declared, declared_services, dependency_order
 from corral.errors import CorralError
 from corral.supervisor import actions as act
-from corral.supervisor import graph
+from corral.supervisor import graph, housekeeping
+from corral.supervisor.container import ContainerRunner
 from corral.supervisor.factory import runner_for
+from corral.supervisor.logsource import log_source
 from corral.supervisor.plan import Change, plan
 from corral.supervisor.respawn import RespawnPolicy
 from corral.supervisor.runner import Handle, RunContext, Runner
@@ -51,6 +53,9 @@ class _Unsupported:
 
     def command_line(self) -> list[str]:
         return []
+
+    def details(self, handle: Handle | None) -> dict[str, Any]:
+        return {}
 
 
 def policy_of(service: Declared) -> RespawnPolicy:
@@ -182,13 +187,10 @@ class Supervisor:
             return [self.owner(name).view()]
         return [self.owners[s.name].view() for s in self.ordered()]
 
-    def log_path(self, name: str) -> str:
-        runner: Any = self.owner(name).runner
-        spec = getattr(runner, "spec", None)
-        path = getattr(spec, "log_path", None)
-        if not path:
-            raise CorralError(f"{name} has no log file")
-        return str(path)
+    def log_source(self, name: str) -> dict[str, str]:
+        """Where ``name`` logs: a file, or the engine (see ``logsource``)."""
+        self.owner(name)
+        return log_source(self.config, name, self.context.state_dir)
 
     async def action(self, name: str, action: str) -> str:
         owner = self.owner(name)
@@ -199,21 +201,59 @@ class Supervisor:
             return f"{name} restarted"
         if action == "command-line":
             return act.command_line(owner.runner.command_line())
+        runner = owner.runner
+        if action == "pull":
+            if not isinstance(runner, ContainerRunner):
+                raise CorralError(
+                    f"{name}: pull is for containers, and {name} is a {owner.service.kind}"
+                )
+            return await runner.pull()
         record = owner.service.record
         declared = act.declared_action(getattr(record, "actions", ()), action)
         if declared is None:
-            if action == "pull":
-                raise CorralError(f"{name}: pull is for containers with a string image")
             raise CorralError(f"{name} has no action {action!r}")
-        return await act.run_action(declared, name, self.context.reaper)
+        container = name if isinstance(runner, ContainerRunner) else None
+        return await act.run_action(declared, name, self.context.reaper, container)
 
     # -- reload ---------------------------------------------------------------
 
-    def plan(self, config: Config) -> list[Change]:
-        return plan(list(self.services.values()), declared_services(config))
+    async def plan(self, config: Config) -> list[Change]:
+        """What ``reload`` would do: the declarations' diff, then what the engine
+        holds — drifted networks and volumes, containers of services gone."""
+        changes = plan(list(self.services.values()), declared_services(config))
+        hub = self.context.engines
+        touched = {c.name for c in changes}
+        for name, why in (await housekeeping.drifted_objects(hub, config)).items():
+            if name in self.services and name not in touched:
+                changes.append(Change("restart", name, why))
+        for orphan in await housekeeping.orphans(hub, config):
+            if orphan.service not in self.services:
+                changes.append(
+                    Change(
+                        "remove",
+                        orphan.service,
+                        f"container {orphan.container_id[:12]} is labelled by corral "
+                        "but no longer declared",
+                    )
+                )
+        return changes
+
+    async def down(self, volumes: bool = False) -> dict[str, str]:
+        """Stop every service, remove every container corral labelled, and with
+        ``volumes`` the declared networks and volumes too."""
+        failures = await self.stop_all()
+        hub = self.context.engines
+        try:
+            every = await housekeeping.orphans(hub, self.config, keep=set())
+            await housekeeping.remove_orphans(hub, every)
+            if volumes:
+                await housekeeping.remove_objects(hub, self.config)
+        except CorralError as error:
+            failures["engine"] = str(error)
+        return failures
 
     async def reload(self, config: Config) -> list[Change]:
-        changes = self.plan(config)
+        changes = await self.plan(config)
         wanted = {s.name: s for s in declared_services(config)}
         was_active = {n for n, o in self.owners.items() if o.state.status != "stopped"}
         for change in changes:
@@ -237,4 +277,9 @@ class Supervisor:
             or any(c.op == "start" and c.name == s.name and s.auto_start for c in changes)
         ]
         await self._each(self.start, to_start)
+        removed = [c for c in changes if c.op == "remove"]
+        if removed:
+            hub = self.context.engines
+            found = await housekeeping.orphans(hub, config)
+            await housekeeping.remove_orphans(hub, [o for o in found if o.service not in wanted])
         return changes

@@ -1,0 +1,246 @@
+"""The container runner: a ``[[container]]`` as a supervised service.
+
+Start removes a stale container of the same name (unless it is adoptable),
+loads the image of an image record (skipped when the engine has that image
+ID), then creates the container with the CLI — as the declared user/group,
+host_environment in the CLI's environment only — and starts it, labelled with
+its service and the hash of its declaration. A running container whose labels
+match is adopted instead, so a restarted daemon (even after kill -9) takes
+its containers back without restarting them.
+
+Exits, health changes and log lines come through the runtime's one engine
+connection. Stop is graceful: stop_signal, stop_timeout, then removal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from corral.config import OciContainer, OciImage
+from corral.config.services import image_reference
+from corral.errors import CorralError
+from corral.render.engine import config_hash, corral_labels, create_command
+from corral.supervisor.engines import hash_key
+from corral.supervisor.runner import Handle, RunContext
+
+if TYPE_CHECKING:
+    from corral.engine.client import Engine
+
+#: Seconds beyond the worst case of a health check's own timing before
+#: a dependent stops waiting for the container to turn healthy.
+HEALTH_GRACE = 30.0
+
+
+def health_deadline(container: OciContainer) -> float:
+    """How long a start may wait for ``healthy``: start period, then every
+    retry at its interval and timeout, plus a grace."""
+    per_try = container.health_interval + container.health_timeout
+    return container.health_start_period + (container.health_retries + 1) * per_try + HEALTH_GRACE
+
+
+class ContainerRunner:
+    one_shot = False
+
+    def __init__(
+        self, name: str, container: OciContainer, runtime: str, context: RunContext
+    ) -> None:
+        self.name = name
+        self.container = container
+        self.runtime = runtime
+        self.context = context
+        self.health: str | None = None
+        self.adopted = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._unhealthy = asyncio.Event()
+        self._stopping: asyncio.Future[int | None] | None = None
+
+    # -- start ----------------------------------------------------------------
+
+    async def start(self) -> Handle:
+        from corral.engine import containers, health
+
+        engine = await self.context.engines.get(self.runtime)
+        image_id = await self._image(engine)
+        key = hash_key(self.context.state_dir)
+        hash_ = config_hash(self.container, self.runtime, image_id, key)
+        container_id = await containers.adoptable(engine, self.name, hash_)
+        self.adopted = container_id is not None
+        if container_id is None:
+            await containers.remove_stale(engine, self.name, None, self.container.stop_timeout)
+            container_id = await containers.create_and_start(
+                engine, self.container, self.name, hash_
+            )
+        self._unhealthy.clear()
+        self._stopping = None
+        self.health = None
+        self._side_task(self._follow_logs(engine, container_id))
+        if self.container.health_cmd is not None:
+            self._side_task(self._watch_health(engine, container_id))
+            if health.needs_driving(engine, self.container):
+                self._side_task(health.drive_podman_health(engine, self.name, self.container))
+        return Handle(id=container_id)
+
+    async def _image(self, engine: Engine) -> str | None:
+        """The image ID the container is made from: an image record is loaded first."""
+        image = self.container.image
+        if isinstance(image, OciImage):
+            return await load_image_record(image, self.runtime, self.context.state_dir)
+        data: dict[str, Any] | None = None
+        with contextlib.suppress(Exception):  # absent here: the CLI's create pulls it
+            data = await engine.api.images.inspect(image)
+        return str(data["Id"]) if data and "Id" in data else None
+
+    def _side_task(self, coroutine: Any) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _follow_logs(self, engine: Engine, container_id: str) -> None:
+        path = self.container.log_file
+        if path is None:
+            return  # `corral logs` reads the engine's log
+        from corral.engine.logs import follow_to_file
+
+        since = None
+        if self.adopted:
+            with contextlib.suppress(OSError):
+                since = os.stat(path).st_mtime  # what the last daemon wrote is kept
+        with contextlib.suppress(Exception):
+            await follow_to_file(engine, container_id, path, since=since)
+
+    async def _watch_health(self, engine: Engine, container_id: str) -> None:
+        from corral.engine.health import health_changes
+
+        with contextlib.suppress(Exception):
+            async for status in health_changes(engine, container_id):
+                self.health = status
+                if status == "unhealthy" and self.container.on_unhealthy == "restart":
+                    self._unhealthy.set()
+
+    # -- ready, wait, stop -----------------------------------------------------
+
+    async def ready(self, handle: Handle) -> None:
+        """Running once healthy, when a health check is declared: dependents wait
+        for that on every start (up, restart, respawn, reload)."""
+        if self.container.health_cmd is None:
+            return
+        from corral.engine.health import health_changes
+
+        engine = await self.context.engines.get(self.runtime)
+
+        async def verdict() -> str | None:
+            async for status in health_changes(engine, handle.id):
+                if status in ("healthy", "unhealthy"):
+                    return status
+            return None  # it died first
+
+        deadline = health_deadline(self.container)
+        try:
+            status = await asyncio.wait_for(verdict(), deadline)
+        except TimeoutError:
+            raise CorralError(f"not healthy within {deadline:g} s") from None
+        if status is None:
+            raise CorralError("exited before its health check passed")
+        self.health = status
+        if status == "unhealthy":
+            raise CorralError(f"unhealthy: {self.container.health_cmd!r} kept failing")
+
+    async def wait(self, handle: Handle) -> int | None:
+        from corral.engine.containers import wait_exit
+
+        engine = await self.context.engines.get(self.runtime)
+        exited = asyncio.ensure_future(wait_exit(engine, handle.id))
+        unhealthy = asyncio.ensure_future(self._unhealthy.wait())
+        try:
+            await asyncio.wait({exited, unhealthy}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            unhealthy.cancel()
+        if not exited.done():
+            # on_unhealthy = "restart": stop it; its death goes through the respawn policy
+            self._stop(engine, handle)
+        code = await exited
+        if self._stopping is not None:
+            # the service is stopped once its container is gone, not merely dead
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._stopping)
+        return code
+
+    async def stop(self, handle: Handle) -> int | None:
+        engine = await self.context.engines.get(self.runtime)
+        return await asyncio.shield(self._stop(engine, handle))
+
+    def _stop(self, engine: Engine, handle: Handle) -> asyncio.Future[int | None]:
+        """The one graceful stop of this run (signal, timeout, then removal)."""
+        from corral.engine.containers import stop
+
+        if self._stopping is None:
+
+            async def stopping() -> int | None:
+                try:
+                    return await stop(
+                        engine, handle.id, self.container.stop_timeout, self.container.stop_signal
+                    )
+                finally:
+                    for task in list(self._tasks):
+                        task.cancel()
+
+            self._stopping = asyncio.ensure_future(stopping())
+        return self._stopping
+
+    async def pull(self) -> str:
+        """The ``pull`` action: fetch a string image anew from its registry."""
+        from corral.engine.containers import invocation_for
+        from corral.engine.pull import pull
+
+        image = self.container.image
+        if isinstance(image, OciImage):
+            raise CorralError(
+                f"{self.name}: pull is for images named by a string; {image.reference} is "
+                "built or loaded by corral (`corral image build`)"
+            )
+        await pull(self.runtime, image, invocation_for(self.container, self.runtime, 600))
+        return f"pulled {image}"
+
+    # -- for people -------------------------------------------------------------
+
+    def describe(self, handle: Handle) -> str:
+        return f"container {handle.id[:12]}"
+
+    def command_line(self) -> list[str]:
+        """The exact command corral runs to create the container (labels included)."""
+        hash_ = config_hash(self.container, self.runtime, None, hash_key(self.context.state_dir))
+        return create_command(
+            self.container, self.name, self.runtime, corral_labels(self.name, hash_)
+        )
+
+    def details(self, handle: Handle | None) -> dict[str, Any]:
+        return {
+            "container_id": handle.id[:12] if handle is not None else None,
+            "health": self.health if handle is not None else None,
+            "image": image_reference(self.container.image),
+        }
+
+
+async def load_image_record(image: OciImage, runtime: str, state_dir: str) -> str:
+    """Build (or take the tarball of) ``image`` and load it unless the engine has it.
+
+    The image layer is synchronous; it runs in a thread, and its CLI calls go
+    back to the event loop's CLI runner, so the daemon's reaper sees them."""
+    from corral.engine.runner import Invocation, run_cli
+    from corral.image.load import load_image
+
+    loop = asyncio.get_running_loop()
+
+    def run(argv: Sequence[str]) -> str:
+        future = asyncio.run_coroutine_threadsafe(
+            run_cli(argv, Invocation(timeout=1800)), loop
+        )
+        return future.result().stdout
+
+    cache = os.path.join(state_dir, "images")
+    return await asyncio.to_thread(load_image, image, runtime, cache_dir=cache, runner=run)
+

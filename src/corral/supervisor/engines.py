@@ -1,0 +1,65 @@
+"""The daemon's engine connections: one per runtime, opened on first use.
+
+Every container service of a runtime shares its connection and its single
+events stream, so supervision costs O(1) engine connections, not a CLI
+process per container as the seed's foreground ``docker run`` did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from corral.engine.client import Engine
+
+HASH_KEY_FILE = "hash.key"
+
+
+class EngineHub:
+    def __init__(self, sockets: dict[str, str] | None = None) -> None:
+        self._sockets = dict(sockets or {})
+        self._engines: dict[str, Engine] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(self, runtime: str) -> Engine:
+        """The connection to ``runtime`` ("docker" or "podman"), opened if needed."""
+        async with self._lock:
+            engine = self._engines.get(runtime)
+            if engine is None:
+                from corral.engine.client import connect
+
+                engine = await connect(runtime, self._sockets.get(runtime))
+                self._engines[runtime] = engine
+            return engine
+
+    def connected(self) -> list[Engine]:
+        return list(self._engines.values())
+
+    async def close(self) -> None:
+        """Close every connection; a Podman API service corral started is stopped."""
+        for engine in self._engines.values():
+            await engine.close()
+            if engine.service is not None:
+                await engine.service.stop()
+        self._engines.clear()
+
+
+def hash_key(state_dir: str) -> bytes:
+    """This host's key for config hashes (created 0600 on first use)."""
+    path = os.path.join(state_dir, HASH_KEY_FILE)
+    try:
+        with open(path, "rb") as stream:
+            key = stream.read()
+        if key:
+            return key
+    except FileNotFoundError:
+        pass
+    os.makedirs(state_dir, exist_ok=True)
+    key = secrets.token_bytes(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as stream:
+        stream.write(key)
+    return key

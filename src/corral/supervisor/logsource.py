@@ -1,0 +1,24 @@
+"""Where a service's log is: a file corral writes, or the engine's own log of
+a container declared without ``log_file``. Pure; the daemon and the client
+(when no daemon answers) both ask it."""
+
+from __future__ import annotations
+
+from corral.config import Config, OciContainer, declared_services
+from corral.errors import CorralError
+from corral.supervisor.logs import default_log_path
+
+
+def log_source(config: Config, name: str, state_dir: str) -> dict[str, str]:
+    """``{"path": FILE}``, or ``{"runtime": R, "container": NAME}`` for the engine's log."""
+    for service in declared_services(config):
+        if service.name != name:
+            continue
+        record = service.record
+        if isinstance(record, OciContainer) and record.log_file is None:
+            return {"runtime": config.runtime, "container": name}
+        if service.kind in ("network", "volume"):
+            raise CorralError(f"{name} is a {service.kind}: it has no log")
+        log_file = getattr(record, "log_file", None)
+        return {"path": str(log_file or default_log_path(state_dir, name))}
+    raise CorralError(f"no service named {name!r}")
