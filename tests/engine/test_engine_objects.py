@@ -86,11 +86,11 @@ def test_ensure_podman_service_starts_one_when_none_answers(podman_engine: str) 
         assert not await socket_answers(path)
         service = await ensure_podman_service(path)
         try:
-            assert service.process is not None and await socket_answers(path)
+            assert service.pid is not None and await socket_answers(path)
             again = await ensure_podman_service(path)
-            assert again.process is None  # answered: not started twice
+            assert again.pid == service.pid  # answered: not started twice, taken over
             engine = await connect("podman", path)
-            assert engine.service is not None and engine.service.process is None
+            assert engine.service is not None and engine.service.pid == service.pid
             version = await engine.api.version()
             assert version["Version"].startswith("4.")
             await engine.close()
@@ -101,8 +101,9 @@ def test_ensure_podman_service_starts_one_when_none_answers(podman_engine: str) 
     try:
         asyncio.run(scenario())
     finally:
-        if os.path.exists(path):
-            os.unlink(path)
+        for leftover in (path, path + ".log", path + ".pid"):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
 
 
 @pytest.mark.parametrize(

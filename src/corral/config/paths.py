@@ -29,7 +29,8 @@ def anchored_image(image: OciImage, base: str) -> OciImage:
 
 
 def anchored(config: Config, base: str) -> Config:
-    """``config`` with every image's host paths made absolute against ``base``."""
+    """``config`` with its state_dir and every image's host paths made absolute
+    against ``base``."""
     containers: list[OciContainer] = []
     for container in config.containers:
         if isinstance(container.image, OciImage):
@@ -37,4 +38,5 @@ def anchored(config: Config, base: str) -> Config:
                 update={"image": anchored_image(container.image, base)}
             )
         containers.append(container)
-    return config.model_copy(update={"containers": tuple(containers)})
+    state_dir = None if config.state_dir is None else _anchor(base, config.state_dir)
+    return config.model_copy(update={"containers": tuple(containers), "state_dir": state_dir})

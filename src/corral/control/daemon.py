@@ -18,6 +18,7 @@ from corral.control.paths import state_dir
 from corral.control.server import ControlServer, claim_socket
 from corral.engine.runner import use_child_waiter
 from corral.errors import CorralError
+from corral.supervisor.engines import EngineHub
 from corral.supervisor.logs import LogFiles, Rotation
 from corral.supervisor.reaper import Reaper
 from corral.supervisor.respawn import SystemClock
@@ -55,7 +56,13 @@ async def _serve(config: Config, socket_path: str, rotation: Rotation) -> None:
     directory = state_dir(config.state_dir)
     os.makedirs(os.path.join(directory, "logs"), exist_ok=True)
     use_child_waiter(reaper)  # engine CLI exits come through the one reaper
-    context = RunContext(clock=SystemClock(), reaper=reaper, logs=logs, state_dir=directory)
+    context = RunContext(
+        clock=SystemClock(),
+        reaper=reaper,
+        logs=logs,
+        state_dir=directory,
+        engines=EngineHub({"podman": os.path.join(directory, "podman.sock")}),
+    )
     await _activate(config)
     supervisor = Supervisor(config, context)
     finish = asyncio.Event()

@@ -15,12 +15,13 @@ def default_socket() -> str:
 
 
 def state_dir(configured: str | None = None) -> str:
-    """``CORRAL_STATE_DIR``, else the configured one, else the per-user default."""
+    """``CORRAL_STATE_DIR``, else the configured one, else the per-user default
+    (always absolute: it also names this corral instance on its containers)."""
     override = os.environ.get("CORRAL_STATE_DIR")
     if override:
-        return override
+        return os.path.abspath(override)
     if configured:
-        return configured
+        return os.path.abspath(configured)
     if os.geteuid() == 0:
         return "/var/lib/corral"
     base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")

@@ -1,9 +1,9 @@
 """One Engine API connection per engine, with aiodocker.
 
 Docker: the daemon's socket (``/var/run/docker.sock`` by default). Podman:
-its Docker-compatible API, served by ``podman system service`` on
-``/run/corral/podman.sock``, which corral starts itself when nothing answers
-there. Checked against dockerd 20.10 and Podman 4.3.
+its Docker-compatible API, served by ``podman system service`` on a socket of
+corral's (the daemon uses ``<state_dir>/podman.sock``), which corral starts
+itself when nothing answers there. Checked against dockerd 20.10 and Podman 4.3.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING
 import aiodocker
 import aiohttp
 
+from corral.engine.runner import watch_child
 from corral.errors import CorralError
 
 if TYPE_CHECKING:
@@ -54,59 +57,98 @@ async def socket_answers(path: str, timeout: float = 5.0) -> bool:
 
 @dataclass
 class PodmanService:
-    """A ``podman system service`` corral started (None when one already answered)."""
+    """The ``podman system service`` behind a socket, when corral owns it.
+
+    ``pid`` is None when a service corral did not start answered already. The
+    service runs in its own session with its output in ``PATH.log`` and its pid
+    in ``PATH.pid``, so it outlives a daemon killed with -9 and the next daemon
+    takes it over (and stops it when it stops)."""
 
     path: str
-    process: asyncio.subprocess.Process | None
+    pid: int | None
 
     async def stop(self) -> None:
-        """Stop the service if corral started it."""
-        if self.process is None or self.process.returncode is not None:
+        """Stop the service if corral owns it: SIGTERM, then SIGKILL after 10 s."""
+        if self.pid is None or not _alive(self.pid):
             return
-        self.process.terminate()
-        try:
-            await asyncio.wait_for(self.process.wait(), 10)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGTERM)
+        for _ in range(100):
+            if not _alive(self.pid):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path + ".pid")
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(") ", 1)[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def _owned_pid(path: str) -> int | None:
+    """The pid in ``PATH.pid`` when it is a live podman service, else None."""
+    try:
+        with open(path + ".pid") as stream:
+            pid = int(stream.read().strip())
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            argv = cmdline.read().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    return pid if b"system" in argv and b"service" in argv and _alive(pid) else None
 
 
 async def ensure_podman_service(path: str = PODMAN_SOCKET) -> PodmanService:
     """Make Podman's compatible API answer on ``path``; start
     ``podman system service --time=0 unix://PATH`` when nothing answers."""
     if await socket_answers(path):
-        return PodmanService(path, None)
+        return PodmanService(path, _owned_pid(path))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)  # a stale socket of a dead service
     argv = ["podman", "system", "service", "--time=0", f"unix://{path}"]
     log.debug("starting %s", " ".join(argv))
-    try:
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        raise EngineError(f"cannot start podman system service: {exc}") from exc
+    with open(path + ".log", "ab") as output:
+        try:
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=output,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise EngineError(f"cannot start podman system service: {exc}") from exc
+    exited = watch_child(process)
+    with open(path + ".pid", "w") as pid_file:
+        pid_file.write(f"{process.pid}\n")
+    service = PodmanService(path, process.pid)
     deadline = asyncio.get_running_loop().time() + SERVICE_START_TIMEOUT
-    while asyncio.get_running_loop().time() < deadline:
+    while asyncio.get_running_loop().time() < deadline and not exited.done():
         if await socket_answers(path, timeout=2):
-            return PodmanService(path, process)
-        if process.returncode is not None:
-            break
+            return service
         await asyncio.sleep(0.1)
-    service = PodmanService(path, process)
     await service.stop()
-    err = b""
-    if process.stderr is not None:
-        err = await process.stderr.read()
     raise EngineError(
         f"podman system service did not answer on {path} within "
-        f"{SERVICE_START_TIMEOUT:g}s: {err.decode(errors='replace').strip()[-500:]}"
+        f"{SERVICE_START_TIMEOUT:g}s: {_tail(path + '.log')}"
     )
+
+
+def _tail(path: str, size: int = 500) -> str:
+    try:
+        with open(path, "rb") as stream:
+            stream.seek(max(0, os.path.getsize(path) - size))
+            return stream.read().decode(errors="replace").strip()
+    except OSError:
+        return "(no log)"
 
 
 @dataclass

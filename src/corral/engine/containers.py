@@ -24,6 +24,7 @@ from corral.engine.client import Engine, EngineError
 from corral.engine.runner import Invocation, cli_identity, run_cli
 from corral.render.engine import (
     HASH_LABEL,
+    INSTANCE_LABEL,
     SERVICE_LABEL,
     config_hash,
     corral_labels,
@@ -92,26 +93,28 @@ def _labelled(data: dict[str, Any]) -> LabelledContainer:
     )
 
 
-async def labelled(engine: Engine) -> list[LabelledContainer]:
-    """Every container (running or not) that carries corral's service label."""
+async def labelled(engine: Engine, instance: str = "") -> list[LabelledContainer]:
+    """Every container (running or not) that carries corral's service label —
+    of ``instance`` only, when given."""
+    wanted = [SERVICE_LABEL] + ([f"{INSTANCE_LABEL}={instance}"] if instance else [])
     try:
-        found = await engine.api.containers.list(
-            all=True, filters=json.dumps({"label": [SERVICE_LABEL]})
-        )
+        found = await engine.api.containers.list(all=True, filters=json.dumps({"label": wanted}))
     except aiodocker.DockerError as exc:
         raise EngineError(f"list containers: {exc.message}") from exc
     docs = await asyncio.gather(*(inspect(engine, c.id) for c in found))
     return [_labelled(d) for d in docs if d is not None and SERVICE_LABEL in _labels(d)]
 
 
-async def adoptable(engine: Engine, name: str, hash_: str) -> str | None:
-    """The ID of the running container ``name`` created by corral for service
-    ``name`` from a declaration hashing to ``hash_``, else None."""
+async def adoptable(engine: Engine, name: str, hash_: str, instance: str = "") -> str | None:
+    """The ID of the running container ``name`` created by corral (``instance``,
+    when given) for service ``name`` from a declaration hashing to ``hash_``."""
     data = await inspect(engine, name)
     if data is None or not (data.get("State") or {}).get("Running"):
         return None
     labels = _labels(data)
     if labels.get(SERVICE_LABEL) != name or labels.get(HASH_LABEL) != hash_:
+        return None
+    if instance and labels.get(INSTANCE_LABEL) != instance:
         return None
     return str(data["Id"])
 
@@ -130,11 +133,16 @@ async def remove_stale(
 
 
 async def create(
-    engine: Engine, container: OciContainer, name: str, hash_: str | None = None
+    engine: Engine,
+    container: OciContainer,
+    name: str,
+    hash_: str | None = None,
+    instance: str = "",
 ) -> str:
     """Create (not start) ``name`` through the CLI; return its full ID."""
     hash_ = hash_ if hash_ is not None else config_hash(container, engine.runtime)
-    argv = create_command(container, name, engine.runtime, corral_labels(name, hash_))
+    labels = corral_labels(name, hash_, instance)
+    argv = create_command(container, name, engine.runtime, labels)
     done = await run_cli(argv, invocation_for(container, engine.runtime))
     lines = done.stdout.strip().splitlines()
     if not lines:
@@ -150,11 +158,15 @@ async def start(engine: Engine, container_id: str) -> None:
 
 
 async def create_and_start(
-    engine: Engine, container: OciContainer, name: str, hash_: str | None = None
+    engine: Engine,
+    container: OciContainer,
+    name: str,
+    hash_: str | None = None,
+    instance: str = "",
 ) -> str:
     """Create ``name`` labelled with its service and config hash, start it,
     and return its ID. A container that fails to start is removed."""
-    container_id = await create(engine, container, name, hash_)
+    container_id = await create(engine, container, name, hash_, instance)
     try:
         await start(engine, container_id)
     except EngineError:

@@ -162,7 +162,7 @@ async def run_cli(argv: Sequence[str], invocation: Invocation | None = None) -> 
         )
     except OSError as exc:
         raise CommandError(argv, 127, stderr=f"cannot run {argv[0]}: {exc}") from exc
-    exited = _waiter.watch(proc)  # before any await: the reaper must know the pid first
+    exited = watch_child(proc)
     try:
         out, err, code = await asyncio.wait_for(_collect(proc, exited), invocation.timeout)
     except TimeoutError:
@@ -205,6 +205,12 @@ class ThreadWaiter:
 
 
 _waiter: ChildWaiter = ThreadWaiter()
+
+
+def watch_child(process: subprocess.Popen[bytes]) -> asyncio.Future[int]:
+    """A future of ``process``'s exit code. Call it right after spawning, before
+    any ``await``: inside the daemon its reaper must know the pid first."""
+    return _waiter.watch(process)
 
 
 def use_child_waiter(waiter: ChildWaiter | None) -> None:

@@ -28,6 +28,8 @@ from corral.render.commands import container_options
 SERVICE_LABEL = "corral.service"
 #: Label holding the hash of the declaration the container was created from.
 HASH_LABEL = "corral.config-hash"
+#: Label naming the corral instance (its state directory) that owns the container.
+INSTANCE_LABEL = "corral.instance"
 
 #: Fields that only steer corral's supervision (or the CLI's identity): a
 #: change to them never recreates a running container.
@@ -80,8 +82,14 @@ def config_hash(
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def corral_labels(name: str, hash_: str) -> dict[str, str]:
-    return {SERVICE_LABEL: name, HASH_LABEL: hash_}
+def corral_labels(name: str, hash_: str, instance: str = "") -> dict[str, str]:
+    """corral's labels on a container: its service, its declaration's hash, and
+    (when given) the corral instance that owns it — its state directory — so
+    two corral daemons on one host never take each other's containers."""
+    labels = {SERVICE_LABEL: name, HASH_LABEL: hash_}
+    if instance:
+        labels[INSTANCE_LABEL] = instance
+    return labels
 
 
 def create_command(

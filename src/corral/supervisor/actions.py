@@ -40,7 +40,11 @@ async def run_action(
     read_end, write_end = os.pipe()
     try:
         process = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=write_end, stderr=write_end, env=env,
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=write_end,
+            stderr=write_end,
+            env=env,
             start_new_session=True,
         )
     except OSError as error:

@@ -67,12 +67,13 @@ class ContainerRunner:
         image_id = await self._image(engine)
         key = hash_key(self.context.state_dir)
         hash_ = config_hash(self.container, self.runtime, image_id, key)
-        container_id = await containers.adoptable(engine, self.name, hash_)
+        instance = self.context.state_dir
+        container_id = await containers.adoptable(engine, self.name, hash_, instance)
         self.adopted = container_id is not None
         if container_id is None:
             await containers.remove_stale(engine, self.name, None, self.container.stop_timeout)
             container_id = await containers.create_and_start(
-                engine, self.container, self.name, hash_
+                engine, self.container, self.name, hash_, instance
             )
         self._unhealthy.clear()
         self._stopping = None
@@ -214,7 +215,10 @@ class ContainerRunner:
         """The exact command corral runs to create the container (labels included)."""
         hash_ = config_hash(self.container, self.runtime, None, hash_key(self.context.state_dir))
         return create_command(
-            self.container, self.name, self.runtime, corral_labels(self.name, hash_)
+            self.container,
+            self.name,
+            self.runtime,
+            corral_labels(self.name, hash_, self.context.state_dir),
         )
 
     def details(self, handle: Handle | None) -> dict[str, Any]:
@@ -236,11 +240,8 @@ async def load_image_record(image: OciImage, runtime: str, state_dir: str) -> st
     loop = asyncio.get_running_loop()
 
     def run(argv: Sequence[str]) -> str:
-        future = asyncio.run_coroutine_threadsafe(
-            run_cli(argv, Invocation(timeout=1800)), loop
-        )
+        future = asyncio.run_coroutine_threadsafe(run_cli(argv, Invocation(timeout=1800)), loop)
         return future.result().stdout
 
     cache = os.path.join(state_dir, "images")
     return await asyncio.to_thread(load_image, image, runtime, cache_dir=cache, runner=run)
-

@@ -58,7 +58,8 @@ def runner_for(service: Declared, config: Config, context: RunContext) -> Runner
                 argv=tuple(service_argv(config, service)),
                 environment=record.environment_variables,
                 log_path=record.log_file or log_default,
-                ready_socket=socket if "://" not in socket or socket.startswith("unix://")
+                ready_socket=socket
+                if "://" not in socket or socket.startswith("unix://")
                 else socket.split("://", 1)[1],
                 ready_timeout=DAEMON_READY_TIMEOUT,
                 stop_timeout=10.0,

@@ -22,9 +22,12 @@ def uses_engine(config: Config) -> bool:
     return bool(config.containers or config.networks or config.volumes)
 
 
-async def orphans(hub: EngineHub, config: Config, keep: set[str] | None = None) -> list[Orphan]:
-    """Containers labelled by corral for services outside ``keep`` (default: the
-    containers ``config`` declares), on its runtime and every connected engine."""
+async def orphans(
+    hub: EngineHub, config: Config, instance: str, keep: set[str] | None = None
+) -> list[Orphan]:
+    """Containers this corral ``instance`` labelled for services outside ``keep``
+    (default: the containers ``config`` declares), on its runtime and every
+    connected engine."""
     from corral.engine.containers import labelled
 
     declared = (
@@ -38,7 +41,7 @@ async def orphans(hub: EngineHub, config: Config, keep: set[str] | None = None) 
     found: list[Orphan] = []
     for runtime in sorted(runtimes):
         engine = await hub.get(runtime)
-        for container in await labelled(engine):
+        for container in await labelled(engine, instance):
             if container.service not in declared:
                 found.append(Orphan(runtime, container.service, container.id))
     return found

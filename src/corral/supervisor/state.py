@@ -136,5 +136,3 @@ def transition(state: State, event: Event, now: float) -> State:
             return moved("stopping", reason=None)
         case _:
             return state
-
-

@@ -226,7 +226,7 @@ class Supervisor:
         for name, why in (await housekeeping.drifted_objects(hub, config)).items():
             if name in self.services and name not in touched:
                 changes.append(Change("restart", name, why))
-        for orphan in await housekeeping.orphans(hub, config):
+        for orphan in await housekeeping.orphans(hub, config, self.context.state_dir):
             if orphan.service not in self.services:
                 changes.append(
                     Change(
@@ -244,7 +244,7 @@ class Supervisor:
         failures = await self.stop_all()
         hub = self.context.engines
         try:
-            every = await housekeeping.orphans(hub, self.config, keep=set())
+            every = await housekeeping.orphans(hub, self.config, self.context.state_dir, set())
             await housekeeping.remove_orphans(hub, every)
             if volumes:
                 await housekeeping.remove_objects(hub, self.config)
@@ -280,6 +280,6 @@ class Supervisor:
         removed = [c for c in changes if c.op == "remove"]
         if removed:
             hub = self.context.engines
-            found = await housekeeping.orphans(hub, config)
+            found = await housekeeping.orphans(hub, config, self.context.state_dir)
             await housekeeping.remove_orphans(hub, [o for o in found if o.service not in wanted])
         return changes
