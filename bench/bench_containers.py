@@ -1,110 +1,301 @@
-"""Create+start N busybox containers, K in flight, three ways, ratios in one run:
+"""corral's container supervision against its baselines, measured in one run.
 
-(engine) corral's engine layer: ``containers.create_and_start`` (CLI create
-         through the runner, start through the one API connection);
-(api)    raw Engine API calls (aiodocker create + start): the engine's floor;
-(run)    ``<runtime> run -d`` CLI calls.
+1. ``corral up`` of N busybox containers (daemon start included) against
+   (a) the engine's floor: N create+start calls straight to the Engine API,
+       8 in flight;
+   (b) N ``docker run -d`` CLI calls, 8 in flight;
+   (c) ``docker-compose up -d`` (Debian's docker-compose 1.29) of the same N.
+   Targets: <= 1.15x (a), <= 1.0x (b), <= 0.7x (c).
+2. RSS of corral's own processes while supervising M containers, against the
+   seed's design: M foreground ``docker run`` CLIs (their RSS summed).
+   Target: <= 80 MB total.
+3. Respawn latency (container exit -> its replacement running) against a bare
+   ``docker run -d`` of the same image. Target: <= 1.3x.
 
-    python bench/bench_containers.py [--runtime docker|podman] [-n 50] [-j 8]
+    python bench/bench_containers.py [-n 50] [-m 100] [--rounds 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
+import itertools
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from engines import busybox_image
+from engines import busybox_image, ensure_dockerd
 
-from corral.config import OciContainer
-from corral.engine import containers
-from corral.engine.client import Engine, connect
-from corral.engine.runner import run_cli
-
+INFLIGHT = 8
 COMMAND = ["sleep", "3600"]
 
 
-async def bounded(jobs: list[Callable[[], Awaitable[object]]], inflight: int) -> float:
-    gate = asyncio.Semaphore(inflight)
+def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, check=check)
 
-    async def one(job: Callable[[], Awaitable[object]]) -> None:
+
+def remove_all(prefix: str) -> None:
+    names = sh("docker", "ps", "-aq", "--filter", f"name={prefix}").stdout.split()
+    for start in range(0, len(names), 50):
+        sh("docker", "rm", "-f", *names[start : start + 50], check=False)
+
+
+def rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return 0
+
+
+# -- 1. up ------------------------------------------------------------------------
+
+
+async def api_floor(image: str, names: list[str]) -> float:
+    import aiodocker
+
+    docker = aiodocker.Docker(url="unix:///var/run/docker.sock")
+    gate = asyncio.Semaphore(INFLIGHT)
+
+    async def one(name: str) -> None:
         async with gate:
-            await job()
+            created = await docker.containers.create(
+                {"Image": image, "Cmd": COMMAND}, name=name
+            )
+            await created.start()
 
+    try:
+        began = time.perf_counter()
+        await asyncio.gather(*(one(n) for n in names))
+        return time.perf_counter() - began
+    finally:
+        await docker.close()
+
+
+def cli_runs(image: str, names: list[str]) -> float:
     began = time.perf_counter()
-    await asyncio.gather(*(one(j) for j in jobs))
+    pending = list(names)
+    running: list[subprocess.Popen[bytes]] = []
+    while pending or running:
+        while pending and len(running) < INFLIGHT:
+            running.append(
+                subprocess.Popen(
+                    ["docker", "run", "-d", "--name", pending.pop(), image, *COMMAND],
+                    stdout=subprocess.DEVNULL,
+                )
+            )
+        running[0].wait()
+        running = [p for p in running if p.poll() is None]
     return time.perf_counter() - began
 
 
-async def cleanup(engine: Engine, names: list[str], inflight: int) -> None:
-    async def remove(name: str) -> None:
-        with contextlib.suppress(Exception):  # best effort
-            await engine.api.containers.container(name).delete(force=True)
+def compose_up(image: str, names: list[str], directory: Path) -> float:
+    lines = ['version: "3"', "services:"]
+    for name in names:
+        lines += [f"  {name}:", f"    image: {image}", f"    container_name: {name}",
+                  f"    command: {json.dumps(COMMAND)}"]  # fmt: skip
+    (directory / "docker-compose.yml").write_text("\n".join(lines) + "\n")
+    began = time.perf_counter()
+    sh("docker-compose", "-f", str(directory / "docker-compose.yml"), "-p", "corralbench",
+       "up", "-d")  # fmt: skip
+    elapsed = time.perf_counter() - began
+    sh("docker-compose", "-f", str(directory / "docker-compose.yml"), "-p", "corralbench",
+       "down", "-t", "0", check=False)  # fmt: skip
+    return elapsed
 
-    await bounded([partial(remove, x) for x in names], inflight)
+
+def corral_config(image: str, names: list[str], directory: Path, extra: str = "") -> Path:
+    body = "".join(
+        f'[[container]]\nprovision = "{n}"\nimage = "{image}"\n'
+        f"command = {json.dumps(COMMAND)}\nstop_timeout = 0\n{extra}\n"
+        for n in names
+    )
+    path = directory / "corral.toml"
+    path.write_text('runtime = "docker"\n' + body)
+    return path
 
 
-async def main(runtime: str, n: int, inflight: int, socket: str | None) -> None:
-    image = busybox_image(runtime)
-    engine = await connect(runtime, socket)
-    run_id = uuid.uuid4().hex[:6]
-    results: dict[str, float] = {}
+class Corral:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.socket = directory / "corral.sock"
+        self.env = {**os.environ, "CORRAL_STATE_DIR": str(directory / "state")}
+
+    def run(self, config: Path, *args: str) -> float:
+        began = time.perf_counter()
+        subprocess.run(
+            ["corral", "-c", str(config), "--socket", str(self.socket), *args],
+            env=self.env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        return time.perf_counter() - began
+
+    def daemon_pid(self) -> int:
+        log = (self.directory / "state" / "daemon.log").read_text().splitlines()
+        line = next(x for x in reversed(log) if " serving " in x)
+        return int(line.split(" pid ", 1)[1].split()[0])
+
+
+def bench_up(image: str, n: int, rounds: int) -> dict[str, float]:
+    times: dict[str, list[float]] = {"api": [], "run": [], "compose": [], "corral": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        for r in range(rounds):
+            tag = uuid.uuid4().hex[:6]
+            names = [f"cb{tag}a{i}" for i in range(n)]
+            times["api"].append(asyncio.run(api_floor(image, names)))
+            remove_all(f"cb{tag}a")
+            names = [f"cb{tag}r{i}" for i in range(n)]
+            times["run"].append(cli_runs(image, names))
+            remove_all(f"cb{tag}r")
+            names = [f"cb{tag}c{i}" for i in range(n)]
+            times["compose"].append(compose_up(image, names, directory))
+            remove_all(f"cb{tag}c")
+            names = [f"cb{tag}k{i}" for i in range(n)]
+            corral = Corral(directory / f"k{r}")
+            corral.directory.mkdir()
+            config = corral_config(image, names, corral.directory)
+            times["corral"].append(corral.run(config, "up"))
+            corral.run(config, "down")
+            remove_all(f"cb{tag}k")
+            print(f"  round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()),
+                  flush=True)  # fmt: skip
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+# -- 2. RSS -----------------------------------------------------------------------
+
+
+def bench_rss(image: str, m: int) -> tuple[float, float]:
+    tag = uuid.uuid4().hex[:6]
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        corral = Corral(directory)
+        names = [f"cb{tag}m{i}" for i in range(m)]
+        config = corral_config(image, names, directory)
+        corral.run(config, "up")
+        time.sleep(2)
+        corral_kib = rss_kib(corral.daemon_pid())
+        corral.run(config, "down")
+    remove_all(f"cb{tag}m")
+    seeds: list[subprocess.Popen[bytes]] = []
     try:
-        names = [f"corral-bench-e-{run_id}-{i}" for i in range(n)]
-        decls = [OciContainer(image=image, provision=x, command=COMMAND) for x in names]
-        results["engine"] = await bounded(
-            [
-                partial(containers.create_and_start, engine, c, x)
-                for c, x in zip(decls, names, strict=True)
-            ],
-            inflight,
-        )
-        await cleanup(engine, names, inflight)
-
-        api_names = [f"corral-bench-a-{run_id}-{i}" for i in range(n)]
-
-        async def api_create_start(name: str) -> None:
-            made = await engine.api.containers.create({"Image": image, "Cmd": COMMAND}, name=name)
-            await made.start()
-
-        results["api"] = await bounded([partial(api_create_start, x) for x in api_names], inflight)
-        await cleanup(engine, api_names, inflight)
-
-        run_names = [f"corral-bench-r-{run_id}-{i}" for i in range(n)]
-        results["run"] = await bounded(
-            [
-                partial(run_cli, [runtime, "run", "-d", "--name", x, image, *COMMAND])
-                for x in run_names
-            ],
-            inflight,
-        )
-        await cleanup(engine, run_names, inflight)
+        for i in range(m):
+            seeds.append(
+                subprocess.Popen(
+                    ["docker", "run", "--rm", "--name", f"cb{tag}s{i}", image, *COMMAND],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            running = sh("docker", "ps", "-q", "--filter", f"name=cb{tag}s").stdout.split()
+            if len(running) >= m:
+                break
+            time.sleep(0.5)
+        time.sleep(2)
+        seed_kib = sum(rss_kib(p.pid) for p in seeds)
     finally:
-        await engine.close()
-    print(f"{runtime}: {n} containers, {inflight} in flight")
-    for key, label in (
-        ("engine", "corral engine layer"),
-        ("api", "raw Engine API"),
-        ("run", "run -d"),
-    ):
-        print(f"  {label:20s} {results[key]:6.2f} s")
-    print(f"  ratio engine/api = {results['engine'] / results['api']:.2f}  (target <= 1.15)")
-    print(f"  ratio engine/run = {results['engine'] / results['run']:.2f}  (target <= 1.0)")
+        for process in seeds:
+            process.send_signal(signal.SIGTERM)
+        remove_all(f"cb{tag}s")
+        for process in seeds:
+            process.wait(30)
+    return corral_kib / 1024, seed_kib / 1024
+
+
+# -- 3. respawn latency -------------------------------------------------------------
+
+
+def event_times(since: float, until: float, name_prefix: str) -> list[tuple[float, str]]:
+    out = sh("docker", "events", "--since", f"{since:.3f}", "--until", f"{until:.3f}",
+             "--filter", "type=container", "--format", "{{json .}}").stdout  # fmt: skip
+    found = []
+    for line in out.splitlines():
+        event = json.loads(line)
+        name = event.get("Actor", {}).get("Attributes", {}).get("name", "")
+        if name.startswith(name_prefix) and event.get("status") in ("die", "start"):
+            found.append((event["timeNano"] / 1e9, event["status"]))
+    return found
+
+
+def bench_respawn(image: str, rounds: int) -> tuple[float, float]:
+    tag = uuid.uuid4().hex[:6]
+    name = f"cb{tag}respawn"
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        corral = Corral(directory)
+        (directory / "corral.toml").write_text(
+            'runtime = "docker"\n[[container]]\n'
+            f'provision = "{name}"\nimage = "{image}"\n'
+            'command = ["sh", "-c", "sleep 1; exit 1"]\nrespawn = true\nrespawn_delay = 0\n'
+            f"respawn_limit = [{rounds + 5}, 600]\n"
+        )
+        began = time.time()
+        corral.run(directory / "corral.toml", "up")
+        time.sleep(1.6 * rounds + 2)
+        ended = time.time()
+        corral.run(directory / "corral.toml", "down")
+    events = event_times(began, ended, name)
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(events)
+            if a[1] == "die" and b[1] == "start"]  # fmt: skip
+    bare = []
+    for i in range(rounds):
+        began_run = time.perf_counter()
+        sh("docker", "run", "-d", "--name", f"cb{tag}bare{i}", image, *COMMAND)
+        bare.append(time.perf_counter() - began_run)
+    remove_all(f"cb{tag}")
+    return statistics.median(gaps), statistics.median(bare)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=50, help="containers for `up`")
+    parser.add_argument("-m", type=int, default=100, help="containers for RSS")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=["up", "rss", "respawn"], action="append")
+    args = parser.parse_args()
+    if shutil.which("docker-compose") is None:
+        sys.exit("docker-compose is needed: apt-get install docker-compose")
+    ensure_dockerd()
+    image = busybox_image("docker")
+    only = set(args.only or ["up", "rss", "respawn"])
+    rows: list[tuple[str, float, float, str]] = []
+    if "up" in only:
+        up = bench_up(image, args.n, args.rounds)
+        print(f"up of {args.n} (median of {args.rounds}): " + json.dumps(up))
+        rows += [
+            ("up vs API floor", up["corral"], up["corral"] / up["api"], "<= 1.15"),
+            ("up vs docker run -d", up["corral"], up["corral"] / up["run"], "<= 1.0"),
+            ("up vs docker-compose", up["corral"], up["corral"] / up["compose"], "<= 0.7"),
+        ]
+    if "rss" in only:
+        corral_mib, seed_mib = bench_rss(image, args.m)
+        print(f"RSS with {args.m} containers: corral {corral_mib:.1f} MiB, "
+              f"{args.m} docker run CLIs {seed_mib:.1f} MiB")  # fmt: skip
+        rows.append(("RSS MiB (vs seed)", corral_mib, corral_mib / seed_mib, "<= 80 MB"))
+    if "respawn" in only:
+        respawn, bare = bench_respawn(image, max(args.rounds, 5))
+        print(f"respawn: exit -> running {respawn:.3f} s; bare docker run -d {bare:.3f} s")
+        rows.append(("respawn latency", respawn, respawn / bare, "<= 1.3"))
+    print(f"\n{'':24}{'value':>10}{'ratio':>8}  target")
+    for label, value, ratio, target in rows:
+        print(f"{label:24}{value:10.3f}{ratio:8.2f}  {target}")
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runtime", default="docker", choices=["docker", "podman"])
-    parser.add_argument("-n", type=int, default=50)
-    parser.add_argument("-j", type=int, default=8)
-    parser.add_argument("--socket", default=None)
-    args = parser.parse_args()
-    asyncio.run(main(args.runtime, args.n, args.j, args.socket))
+    main()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from corral.config._fields import show
 from corral.config.container import OciContainer
+from corral.config.ports import PortSpecError, parse_port
 from corral.config.process import Process
 from corral.config.services import Declared, declared_services
 from corral.config.top import Config
@@ -124,55 +125,10 @@ class Published:
     protocol: str
 
 
-class PortSpecError(ValueError):
-    pass
-
-
 def published_ports(spec: str) -> list[Published]:
     """The host ports a ``-p`` spec binds (none for ``80`` or ``127.0.0.1::80``)."""
-    rest, _, protocol = spec.partition("/")
-    protocol = protocol or "tcp"
-    if protocol not in ("tcp", "udp", "sctp"):
-        raise PortSpecError(f"unknown protocol {show(protocol)}")
-    address = ""
-    if rest.startswith("["):
-        close = rest.find("]")
-        if close < 0 or rest[close + 1 : close + 2] != ":":
-            raise PortSpecError("an IPv6 address must be written [ADDRESS]:HOST:CONTAINER")
-        address, rest = rest[1:close], rest[close + 2 :]
-        parts = rest.split(":")
-        if len(parts) != 2:
-            raise PortSpecError("expected [ADDRESS]:HOST:CONTAINER")
-        host, container = parts
-    else:
-        parts = rest.split(":")
-        if len(parts) == 1:
-            host, container = "", parts[0]
-        elif len(parts) == 2:
-            host, container = parts
-        elif len(parts) == 3:
-            address, host, container = parts
-        else:
-            raise PortSpecError("expected [ADDRESS:]HOST:CONTAINER")
-    _port_range(container)
-    if not host:
-        return []
-    first, last = _port_range(host)
-    if address in ("0.0.0.0", "::"):
-        address = ""
-    return [Published(address, port, protocol) for port in range(first, last + 1)]
-
-
-def _port_range(text: str) -> tuple[int, int]:
-    low, _, high = text.partition("-")
-    try:
-        first = int(low)
-        last = int(high) if high else first
-    except ValueError:
-        raise PortSpecError(f"{show(text)} is not a port or port range") from None
-    if not (1 <= first <= last <= 65535):
-        raise PortSpecError(f"{show(text)} is not a port or port range between 1 and 65535")
-    return first, last
+    mapping = parse_port(spec)
+    return [Published(mapping.address, port, mapping.protocol) for port in mapping.host_ports()]
 
 
 def _ports(config: Config, spell: Spelling) -> Iterator[Problem]:

@@ -28,6 +28,7 @@ from corral.render.engine import (
     SERVICE_LABEL,
     config_hash,
     corral_labels,
+    create_body,
     create_command,
 )
 
@@ -119,6 +120,27 @@ async def adoptable(engine: Engine, name: str, hash_: str, instance: str = "") -
     return str(data["Id"])
 
 
+async def claim(
+    engine: Engine, name: str, hash_: str, instance: str = "", timeout: float = 10.0
+) -> str | None:
+    """One look at the container called ``name``: the ID of a running one that
+    is adoptable (service, hash and instance match), else None after removing
+    whatever stood under that name (stopped gracefully first)."""
+    data = await inspect(engine, name)
+    if data is None:
+        return None
+    labels = _labels(data)
+    if (
+        (data.get("State") or {}).get("Running")
+        and labels.get(SERVICE_LABEL) == name
+        and labels.get(HASH_LABEL) == hash_
+        and (not instance or labels.get(INSTANCE_LABEL) == instance)
+    ):
+        return str(data["Id"])
+    await stop(engine, str(data["Id"]), timeout)
+    return None
+
+
 async def remove_stale(
     engine: Engine, name: str, hash_: str | None = None, timeout: float = 10.0
 ) -> bool:
@@ -139,9 +161,17 @@ async def create(
     hash_: str | None = None,
     instance: str = "",
 ) -> str:
-    """Create (not start) ``name`` through the CLI; return its full ID."""
+    """Create (not start) ``name`` — through the Engine API when the declaration
+    allows (``create_body``), else the CLI as the container's user; its full ID."""
     hash_ = hash_ if hash_ is not None else config_hash(container, engine.runtime)
     labels = corral_labels(name, hash_, instance)
+    body = create_body(container, labels)
+    if body is not None:
+        try:
+            created = await engine.api.containers.create(config=body, name=name)
+        except aiodocker.DockerError as exc:
+            raise EngineError(f"create {name}: {exc.message}") from exc
+        return str(created.id)
     argv = create_command(container, name, engine.runtime, labels)
     done = await run_cli(argv, invocation_for(container, engine.runtime))
     lines = done.stdout.strip().splitlines()

@@ -8,8 +8,11 @@ engine connection (not one CLI per container) watches it::
         --label corral.config-hash=H OPTIONS… IMAGE CMD…
 
 OPTIONS are exactly ``container_options`` (the seed's options, then corral's
-additions, then extra_arguments). No I/O happens here; host_environment
-values never enter an argv and enter the config hash only as a hash.
+additions, then extra_arguments). When no option needs the CLI, corral sends
+the same declaration as an Engine API create document (``create_body``)
+instead, sparing a CLI process per container. No I/O happens here;
+host_environment values never enter an argv and enter the config hash only
+as a keyed hash.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from corral.config import OciContainer
+from corral.config.ports import parse_port
 from corral.config.services import image_reference
-from corral.render.commands import container_options
+from corral.render.commands import ENGINE_STOP_TIMEOUT, container_options
 
 #: Label naming the corral service a container belongs to.
 SERVICE_LABEL = "corral.service"
@@ -111,6 +115,66 @@ def create_command(
         image_reference(container.image),
         *container.command,
     ]
+
+
+def create_body(container: OciContainer, labels: Mapping[str, str]) -> dict[str, Any] | None:
+    """The Engine API's create document for what ``create_command`` says, or
+    None when only the CLI can say it: free-form extra_arguments, or an
+    environment entry without a value (which the CLI takes from its own
+    environment, where host_environment lives)."""
+    if container.extra_arguments or any("=" not in e for e in container.environment):
+        return None
+    body: dict[str, Any] = {
+        "Image": image_reference(container.image),
+        "Labels": {**container.labels, **labels},
+        "Env": list(container.environment),
+    }
+    if container.command or container.entrypoint is not None:
+        body["Cmd"] = list(container.command)
+    if container.entrypoint is not None:
+        body["Entrypoint"] = [container.entrypoint]
+    optional = {
+        "User": container.container_user,
+        "WorkingDir": container.workdir,
+        "Hostname": container.hostname,
+        "StopSignal": container.stop_signal,
+    }
+    body.update({k: v for k, v in optional.items() if v is not None})
+    if container.stop_timeout != ENGINE_STOP_TIMEOUT:
+        body["StopTimeout"] = round(container.stop_timeout)
+    if container.health_cmd is not None:
+        body["Healthcheck"] = {
+            "Test": ["CMD-SHELL", container.health_cmd],
+            "Interval": _nanoseconds(container.health_interval),
+            "Timeout": _nanoseconds(container.health_timeout),
+            "Retries": container.health_retries,
+            "StartPeriod": _nanoseconds(container.health_start_period),
+        }
+    host: dict[str, Any] = {}
+    if container.ports:
+        exposed: dict[str, dict[str, str]] = {}
+        bindings: dict[str, list[dict[str, str]]] = {}
+        for spec in container.ports:
+            mapping = parse_port(spec)
+            for host_port, port in mapping.bindings():
+                key = f"{port}/{mapping.protocol}"
+                exposed[key] = {}
+                bindings.setdefault(key, []).append(
+                    {"HostIp": mapping.address, "HostPort": host_port}
+                )
+        body["ExposedPorts"] = exposed
+        host["PortBindings"] = bindings
+    if container.volumes:
+        host["Binds"] = list(container.volumes)
+    if container.network is not None:
+        host["NetworkMode"] = container.network
+    if host:
+        body["HostConfig"] = host
+    return body
+
+
+def _nanoseconds(seconds: float) -> int:
+    return round(seconds * 1_000_000_000)
 
 
 def stop_command(runtime: str, name: str, timeout: float) -> list[str]:

@@ -68,10 +68,10 @@ class ContainerRunner:
         key = hash_key(self.context.state_dir)
         hash_ = config_hash(self.container, self.runtime, image_id, key)
         instance = self.context.state_dir
-        container_id = await containers.adoptable(engine, self.name, hash_, instance)
+        timeout = self.container.stop_timeout
+        container_id = await containers.claim(engine, self.name, hash_, instance, timeout)
         self.adopted = container_id is not None
         if container_id is None:
-            await containers.remove_stale(engine, self.name, None, self.container.stop_timeout)
             container_id = await containers.create_and_start(
                 engine, self.container, self.name, hash_, instance
             )

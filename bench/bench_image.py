@@ -1,0 +1,163 @@
+"""Benchmark corral's image builder on a ~1 GB tree of mixed large and small files.
+
+    python bench/bench_image.py [--tree DIR] [--runs N] [--no-docker]
+
+Measures, in one run:
+  * build throughput against ``sha256sum`` of the same bytes (warm page cache;
+    target: corral ≥ 0.6× sha256sum's speed);
+  * build + ``docker load`` (``load_image``, as container services call it)
+    against ``docker build`` of ``FROM scratch`` +
+    ``COPY`` of the same tree (legacy builder, ``--no-cache``; target ≥ 3×).
+
+The tree is generated once under /tmp (random bytes) and reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from corral.config import OciImage
+from corral.image import build_image
+from corral.image.load import load_image
+
+TREE = Path(tempfile.gettempdir()) / "corral-bench-tree"
+LARGE = [(f"large/blob{i}.bin", 96 << 20) for i in range(8)]  # 768 MiB
+SMALL_COUNT = 24_000  # ~256 MiB in files of 1 KiB … 21 KiB
+MiB = 1 << 20
+
+
+def generate(tree: Path) -> None:
+    done = tree / ".complete"
+    if done.exists():
+        return
+    if tree.exists():
+        shutil.rmtree(tree)
+    print(f"generating {tree} …", flush=True)
+    for name, size in LARGE:
+        path = tree / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as fh:
+            for _ in range(size // MiB):
+                fh.write(os.urandom(MiB))
+    pool = os.urandom(32 * MiB)
+    for i in range(SMALL_COUNT):
+        path = tree / f"small/d{i % 97:02d}/s{i % 7}/f{i}.dat"  # ~35 files a directory
+        path.parent.mkdir(parents=True, exist_ok=True)
+        size = 1024 + (i * 7919) % (20 * 1024)
+        start = (i * 104729) % (len(pool) - size)
+        path.write_bytes(pool[start : start + size])
+    done.write_text("ok\n")
+
+
+def tree_bytes(tree: Path) -> tuple[int, int]:
+    total = count = 0
+    for dirpath, _, files in os.walk(tree):
+        for name in files:
+            total += os.lstat(os.path.join(dirpath, name)).st_size
+            count += 1
+    return total, count
+
+
+def timed(fn: object, *args: object, **kwargs: object) -> float:
+    os.sync()  # start each phase without the previous one's dirty pages
+    start = time.perf_counter()
+    fn(*args, **kwargs)  # type: ignore[operator]
+    return time.perf_counter() - start
+
+
+def sha256sum(tree: Path) -> None:
+    subprocess.run(
+        f"find {tree}/large {tree}/small -type f -print0 | xargs -0 -n 4096 sha256sum >/dev/null",
+        shell=True,
+        check=True,
+    )
+
+
+def image_for(tree: Path, tag: str) -> OciImage:
+    return OciImage(repository="localhost/corral-bench/tree", tag=tag, files=[(str(tree), "/data")])
+
+
+def docker_build(tree: Path, ref: str) -> None:
+    with tempfile.TemporaryDirectory(prefix="corral-bench-ctx-") as ctx:
+        (Path(ctx) / "Dockerfile").write_text("FROM scratch\nCOPY tree /data\n")
+        # hard links: the context holds the same bytes without copying them
+        subprocess.run(["cp", "-al", str(tree), str(Path(ctx) / "tree")], check=True)
+        subprocess.run(
+            ["docker", "build", "--no-cache", "-q", "-t", ref, ctx],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            env={**os.environ, "DOCKER_BUILDKIT": "0"},
+        )
+
+
+def _fmt(values: list[float]) -> str:
+    return ", ".join(f"{v:.2f}" for v in values)
+
+
+def rmi(ref: str) -> None:
+    subprocess.run(["docker", "rmi", "-f", ref], capture_output=True, check=False)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tree", type=Path, default=TREE)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--docker-runs", type=int, default=2)
+    parser.add_argument("--no-docker", action="store_true")
+    args = parser.parse_args()
+    tree: Path = args.tree
+    generate(tree)
+    total, count = tree_bytes(tree)
+    print(f"tree: {tree}, {count} files, {total / MiB:.0f} MiB")
+    out_dir = Path(tempfile.mkdtemp(prefix="corral-bench-out-"))
+    try:
+        sha256sum(tree)  # warm the page cache
+        sha = min(timed(sha256sum, tree) for _ in range(args.runs))
+        builds = []
+        for _ in range(args.runs):
+            out = out_dir / "img.tar"
+            builds.append(timed(build_image, image_for(tree, "x"), str(out), sbom=False))
+            out.unlink()
+        build = min(builds)
+        print(f"  (build runs: {_fmt(builds)})")
+        print(f"sha256sum:     {sha:6.2f} s  {total / MiB / sha:7.0f} MiB/s")
+        print(f"corral build:  {build:6.2f} s  {total / MiB / build:7.0f} MiB/s")
+        print(f"  ratio build/sha256sum speed: {sha / build:.2f}x (target >= 0.6x)")
+        if args.no_docker:
+            return 0
+        tag = f"b{uuid.uuid4().hex[:10]}"
+        ours_ref, theirs_ref = f"localhost/corral-bench/tree:{tag}", f"corral-bench/docker:{tag}"
+        try:
+            image = image_for(tree, tag)
+
+            def build_and_load() -> None:
+                load_image(image, "docker", cache_dir=out_dir)  # what container services call
+
+            ours_runs, theirs_runs = [], []
+            for _ in range(args.docker_runs):
+                rmi(ours_ref)
+                rmi(theirs_ref)
+                ours_runs.append(timed(build_and_load))
+                theirs_runs.append(timed(docker_build, tree, theirs_ref))
+            ours, theirs = min(ours_runs), min(theirs_runs)
+            print(f"corral build+load:          {ours:6.2f} s  (runs: {_fmt(ours_runs)})")
+            print(f"docker build (no buildkit): {theirs:6.2f} s  (runs: {_fmt(theirs_runs)})")
+            print(f"  ratio docker build / corral build+load: {theirs / ours:.2f}x (target >= 3x)")
+        finally:
+            rmi(ours_ref)
+            rmi(theirs_ref)
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

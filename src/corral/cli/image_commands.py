@@ -1,0 +1,130 @@
+"""``corral image build|load|inspect``: the reproducible image builder at the terminal."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from corral.cli._app import Options, app, pass_options, reports_errors
+from corral.config import OciContainer, OciImage, declared_services
+from corral.config.services import image_reference
+from corral.errors import ImageError
+from corral.image.build import build_image, prepare
+from corral.image.inspect import inspect_archive
+from corral.image.load import default_cache_dir, load_image
+from corral.image.tarball import Progress as ProgressCallback
+
+PROGRESS_FROM = 64 << 20  # show a bar for inputs of 64 MiB or more
+
+
+@app.group("image")
+def image() -> None:
+    """Build, load and inspect images made by corral's reproducible builder."""
+
+
+def find_image(options: Options, name: str) -> tuple[OciImage, str]:
+    """The image NAME stands for (``repository:tag`` or a service using it), and the
+    directory relative host paths are read from (the configuration file's)."""
+    loaded = options.loaded()
+    known: list[str] = []
+    for service in declared_services(loaded.config):
+        record = service.record
+        if not isinstance(record, OciContainer) or not isinstance(record.image, OciImage):
+            continue
+        reference = image_reference(record.image)
+        known.append(reference)
+        if name in (service.name, reference):
+            return record.image, os.path.dirname(os.path.abspath(loaded.path))
+    listing = ", ".join(sorted(set(known))) or "none"
+    raise ImageError(
+        f"{name}: no image record or container service of that name in {loaded.path} "
+        f"(images declared: {listing})"
+    )
+
+
+@contextmanager
+def progress_bar(total: int) -> Iterator[ProgressCallback | None]:
+    if total < PROGRESS_FROM:
+        yield None
+        return
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("writing layers", total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def default_output(image_record: OciImage) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", image_record.reference) + ".tar"
+
+
+@image.command("build")
+@click.argument("name")
+@click.option("-o", "--output", metavar="FILE", help="Archive to write (default ./REPO_TAG.tar).")
+@click.option("--no-sbom", is_flag=True, help="Don't write FILE.spdx.json.")
+@pass_options
+@reports_errors
+def build(options: Options, name: str, output: str | None, no_sbom: bool) -> None:
+    """Build NAME's image (repository:tag, or a container service using it) into one
+    archive that docker load and podman load both accept."""
+    record, base_dir = find_image(options, name)
+    prepared = prepare(record, base_dir=base_dir)
+    for note in prepared[0].notes:
+        click.echo(f"note: {note}", err=True)
+    target = output or default_output(record)
+    with progress_bar(prepared[0].size) as progress:
+        result = build_image(
+            record, target, base_dir=base_dir, progress=progress, prepared=prepared,
+            sbom=not no_sbom,
+        )
+    click.echo(f"{target}: {record.reference} {result.image_id}")
+    click.echo(f"  {len(result.layers)} layers, {result.built.size} bytes")
+    if result.sbom:
+        click.echo(f"  contents: {result.sbom}")
+
+
+@image.command("load")
+@click.argument("name")
+@pass_options
+@reports_errors
+def load(options: Options, name: str) -> None:
+    """Build NAME's image and load it into the configured engine, tagged; skipped
+    when the engine already has that image ID."""
+    record, base_dir = find_image(options, name)
+    runtime = options.loaded().config.runtime
+    image_id = load_image(record, runtime, cache_dir=default_cache_dir(), base_dir=base_dir)
+    click.echo(f"{record.reference} {image_id} ({runtime})")
+
+
+@image.command("inspect")
+@click.argument("file", type=click.Path(dir_okay=False))
+@reports_errors
+def inspect(file: str) -> None:
+    """Show an image archive's reference, ID, platform, layers, sizes and digests."""
+    info = inspect_archive(file)
+    click.echo(f"reference:  {info.reference or '-'}")
+    click.echo(f"image ID:   {info.image_id or '-'}")
+    click.echo(f"platform:   {info.os or '?'}/{info.architecture or '?'}")
+    click.echo(f"layers:     {len(info.layers)}, {info.size} bytes")
+    for i, layer in enumerate(info.layers):
+        click.echo(f"  {i:3d} {layer.digest} {layer.size:>12d}  {layer.comment}")
+    for problem in info.problems:
+        click.echo(f"problem: {problem}", err=True)
+    if info.problems:
+        raise ImageError(f"{file}: {len(info.problems)} structural problem(s)")

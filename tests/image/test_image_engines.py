@@ -1,0 +1,148 @@
+"""Built archives load with real ``docker load`` and ``podman load``, and run."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import engines
+import pytest
+
+from corral.config import OciImage
+from corral.errors import CommandError
+from corral.image import build_image
+from corral.image.load import load_archive, load_image, run
+
+pytestmark = pytest.mark.engine
+
+C_PROGRAM = r"""
+#include <stdio.h>
+#include <math.h>
+int main(int argc, char **argv) {
+    printf("hello from corral, sqrt=%.1f, args=%d\n", sqrt((double)argc * 16.0), argc);
+    return 0;
+}
+"""
+
+
+def sh(*argv: str, timeout: float = 120) -> str:
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    assert result.returncode == 0, f"{argv}: {result.stderr}"
+    return result.stdout
+
+
+@pytest.fixture(params=["docker", "podman"])
+def runtime(request: pytest.FixtureRequest) -> str:
+    name = str(request.param)
+    request.getfixturevalue(f"{name}_engine")
+    return name
+
+
+@pytest.fixture
+def tag() -> str:
+    return f"t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def cleanup(runtime: str) -> Iterator[list[str]]:
+    """Names of images/containers to remove afterwards."""
+    refs: list[str] = []
+    yield refs
+    for ref in refs:
+        subprocess.run([runtime, "rm", "-f", ref], capture_output=True, check=False)
+        subprocess.run([runtime, "rmi", "-f", ref], capture_output=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def hello(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.fail("gcc is needed to compile the dynamically linked test program")
+    out = tmp_path_factory.mktemp("hello")
+    (out / "hello.c").write_text(C_PROGRAM)
+    sh(gcc, "-O1", "-o", str(out / "hello"), str(out / "hello.c"), "-lm")
+    assert "interpreter" in sh("file", str(out / "hello")) if shutil.which("file") else True
+    return out / "hello"
+
+
+def test_busybox_httpd_serves_a_file(
+    runtime: str, tag: str, cleanup: list[str], tmp_path: Path
+) -> None:
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "index.html").write_text(f"served by corral {tag}\n")
+    image = OciImage(
+        repository="localhost/corral-test/httpd",
+        tag=tag,
+        programs=["/bin/busybox"],
+        files=[(str(www), "/www")],
+        symlinks=["/bin/sh:busybox"],
+        entrypoint=["/bin/busybox", "httpd", "-f", "-v", "-p", "8080", "-h", "/www"],
+        exposed_ports=["8080"],
+    )
+    cleanup.append(image.reference)
+    image_id = load_image(image, runtime, cache_dir=tmp_path / "cache")
+    port = engines.free_port()
+    name = f"corral-test-httpd-{tag}"
+    cleanup.insert(0, name)
+    sh(runtime, "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8080", image.reference)
+    assert engines.http_get(f"http://127.0.0.1:{port}/index.html", timeout=30) == (
+        f"served by corral {tag}\n"
+    )
+    inspected = sh(runtime, "image", "inspect", "--format", "{{.Id}}", image.reference).strip()
+    assert inspected.removeprefix("sha256:") == image_id.removeprefix("sha256:")
+
+
+def test_dynamic_c_program_runs_with_its_closure(
+    runtime: str, tag: str, cleanup: list[str], tmp_path: Path, hello: Path
+) -> None:
+    image = OciImage(
+        repository="localhost/corral-test/hello",
+        tag=tag,
+        programs=[(str(hello), "/usr/local/bin/hello")],
+        cmd=["/usr/local/bin/hello", "a", "b", "c"],
+    )
+    cleanup.append(image.reference)
+    result = build_image(image, str(tmp_path / "hello.tar"), sbom=False)
+    packed = {e.path for layer in result.layers for e in layer.entries}
+    assert any(p.endswith("libm.so.6") for p in packed)
+    assert any(p.endswith("libc.so.6") for p in packed)
+    load_archive(result.built.path, image.reference, runtime)
+    out = sh(runtime, "run", "--rm", image.reference)
+    assert out == "hello from corral, sqrt=8.0, args=4\n"
+
+
+def test_load_is_skipped_when_the_engine_has_the_image(
+    runtime: str, tag: str, cleanup: list[str], tmp_path: Path
+) -> None:
+    image = OciImage(repository="localhost/corral-test/skip", tag=tag, programs=["/bin/busybox"])
+    cleanup.append(image.reference)
+    calls: list[list[str]] = []
+
+    def recording(argv: Sequence[str]) -> str:
+        calls.append(list(argv))
+        return run(argv)
+
+    first = load_image(image, runtime, cache_dir=tmp_path, runner=recording)
+    assert [runtime, "load"] in [c[:2] for c in calls]
+    calls.clear()
+    second = load_image(image, runtime, cache_dir=tmp_path, runner=recording)
+    assert first == second
+    assert all(c[1] not in ("load", "tag") for c in calls), calls
+    # Untag it: the next load finds the ID, and only tags.
+    sh(runtime, "tag", image.reference, f"{image.reference}-keep")
+    cleanup.append(f"{image.reference}-keep")
+    sh(runtime, "rmi", image.reference)
+    calls.clear()
+    assert load_image(image, runtime, cache_dir=tmp_path, runner=recording) == first
+    assert [c[1] for c in calls if c[1] in ("load", "tag")] == ["tag"]
+
+
+def test_a_failing_engine_command_is_a_command_error(runtime: str, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.tar"
+    bad.write_bytes(b"not a tar")
+    with pytest.raises(CommandError, match=r"load -i .*bad\.tar"):
+        run([runtime, "load", "-i", str(bad)])
