@@ -35,7 +35,7 @@ config = Config(
             actions=[
                 Action(
                     name="hits",
-                    command=["sh", "-c", "docker logs web 2>&1 | grep -c GET || true"],
+                    command=["sh", "-c", 'docker logs "$CORRAL_CONTAINER" 2>&1 | grep -c response: || true'],
                     documentation="How many requests web has answered.",
                 )
             ],

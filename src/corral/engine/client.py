@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 import aiodocker
 import aiohttp
 
-from corral.engine.runner import watch_child
 from corral.errors import CorralError
 
 if TYPE_CHECKING:
@@ -126,12 +125,11 @@ async def ensure_podman_service(path: str = PODMAN_SOCKET) -> PodmanService:
             )
         except OSError as exc:
             raise EngineError(f"cannot start podman system service: {exc}") from exc
-    exited = watch_child(process)
     with open(path + ".pid", "w") as pid_file:
         pid_file.write(f"{process.pid}\n")
     service = PodmanService(path, process.pid)
     deadline = asyncio.get_running_loop().time() + SERVICE_START_TIMEOUT
-    while asyncio.get_running_loop().time() < deadline and not exited.done():
+    while asyncio.get_running_loop().time() < deadline and process.poll() is None:
         if await socket_answers(path, timeout=2):
             return service
         await asyncio.sleep(0.1)

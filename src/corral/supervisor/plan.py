@@ -8,7 +8,11 @@ from typing import Literal
 
 from corral.config import Declared
 
-Op = Literal["start", "stop", "restart", "remove"]
+Op = Literal["start", "stop", "restart", "update", "remove"]
+
+#: Fields that only steer supervision: a change to them alone is applied in
+#: place ("update"), without restarting the service.
+IN_PLACE = frozenset({"actions", "auto_start", "respawn", "respawn_limit", "respawn_delay"})
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,8 @@ def plan(running: Sequence[Declared], wanted: Sequence[Declared]) -> list[Change
             changes.append(Change("start", name, why))
             continue
         fields = changed_fields(old[name], service)
-        if fields:
+        if fields and set(fields) <= IN_PLACE:
+            changes.append(Change("update", name, "changed " + ", ".join(fields) + " (no restart)"))
+        elif fields:
             changes.append(Change("restart", name, "changed " + ", ".join(fields)))
     return changes

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from corral.config import Config, Declared, declared_services, dependency_order
+from corral.config import Config, Declared, OciContainer, declared_services, dependency_order
 from corral.errors import CorralError
 from corral.supervisor import actions as act
 from corral.supervisor import graph, housekeeping
@@ -103,6 +103,15 @@ class Supervisor:
         self.services[service.name] = service
         self.owners[service.name] = owner
         self._group.create_task(owner.run(), name=f"service {service.name}")
+
+    def _update(self, service: Declared) -> None:
+        """Apply a supervision-only change (actions, respawn…) without a restart."""
+        owner = self.owners[service.name]
+        owner.service = service
+        owner.policy = policy_of(service)
+        self.services[service.name] = service
+        if isinstance(owner.runner, ContainerRunner) and isinstance(service.record, OciContainer):
+            owner.runner.container = service.record
 
     async def _forget(self, name: str) -> None:
         owner = self.owners.pop(name)
@@ -265,6 +274,8 @@ class Supervisor:
                 await self._forget(change.name)
             if change.op in ("start", "restart"):
                 self._adopt(wanted[change.name])
+            if change.op == "update":
+                self._update(wanted[change.name])
         # keep the dependency order of the new file
         ordered = dependency_order(list(wanted.values()))
         self.services = {s.name: self.services[s.name] for s in ordered}
