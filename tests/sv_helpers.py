@@ -145,6 +145,17 @@ def children_of(pid: int) -> list[tuple[int, str]]:
     return out
 
 
+def labelled_ids(runtime: str, state: Path) -> list[str]:
+    """Containers of the corral instance whose state directory is ``state``."""
+    done = subprocess.run(
+        [runtime, "ps", "-aq", "--filter", f"label=corral.instance={state.resolve()}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.split()
+
+
 @pytest.fixture
 def corral(tmp_path: Path) -> Iterator[Corral]:
     instance = Corral(

@@ -7,59 +7,15 @@ import json
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import engines
 import pytest
-from sv_helpers import Corral, wait_for
+from sv_helpers import Corral, labelled_ids, wait_for
 
 pytestmark = pytest.mark.engine
 
 SECRET = "s3cr3t-Value-7f1e"
-
-
-@pytest.fixture(params=["docker", "podman"])
-def runtime(request: pytest.FixtureRequest) -> str:
-    request.getfixturevalue(f"busybox_ref_{request.param}")
-    return str(request.param)
-
-
-@pytest.fixture
-def corral(tmp_path: Path, runtime: str) -> Iterator[Corral]:
-    instance = Corral(
-        tmp=tmp_path,
-        config=tmp_path / "corral.toml",
-        socket=tmp_path / "run" / "corral.sock",
-        state=tmp_path / "state",
-    )
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    shared.chmod(0o777)
-    try:
-        yield instance
-    finally:
-        if instance.answers():
-            instance.run("down", check=False, timeout=120)
-        instance.teardown()
-        _remove_labelled(runtime, instance.state)
-
-
-def _remove_labelled(runtime: str, state: Path) -> None:
-    for container_id in _labelled_ids(runtime, state):
-        extra = ["--time", "0"] if runtime == "podman" else []
-        subprocess.run([runtime, "rm", "-f", *extra, container_id], capture_output=True)
-
-
-def _labelled_ids(runtime: str, state: Path) -> list[str]:
-    done = subprocess.run(
-        [runtime, "ps", "-aq", "--filter", f"label=corral.instance={state.resolve()}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.split()
 
 
 def _inspect(runtime: str, name: str) -> dict[str, Any]:
@@ -201,8 +157,8 @@ def test_kill_9_then_up_adopts_with_zero_restarts(corral: Corral, runtime: str) 
         assert after["Id"] == before[name]["Id"]
         assert after["State"]["StartedAt"] == before[name]["State"]["StartedAt"]
         assert status[name]["restarts"] == 0 and status[name]["state"] == "running"
-    assert sorted(_labelled_ids(runtime, corral.state)) == sorted(
-        before[n]["Id"][: len(_labelled_ids(runtime, corral.state)[0])] for n in names
+    assert sorted(labelled_ids(runtime, corral.state)) == sorted(
+        before[n]["Id"][: len(labelled_ids(runtime, corral.state)[0])] for n in names
     )
 
 
@@ -269,7 +225,7 @@ def test_sigterm_trap_finishes_its_shutdown_work(corral: Corral, runtime: str) -
     assert time.monotonic() - began < 8
     assert (shared / "shutdown").read_text() == "finished\n"
     assert corral.status()[name]["last_exit"] == 0
-    assert _labelled_ids(runtime, corral.state) == []
+    assert labelled_ids(runtime, corral.state) == []
 
 
 def test_host_environment_secret_stays_secret(corral: Corral, runtime: str) -> None:
@@ -324,7 +280,7 @@ def test_no_labelled_container_survives_down(corral: Corral, runtime: str) -> No
                     requirement=[names[0]])
     )  # fmt: skip
     corral.run("up", timeout=120)
-    assert len(_labelled_ids(runtime, corral.state)) == 2
+    assert len(labelled_ids(runtime, corral.state)) == 2
     corral.run("down", timeout=120)
-    assert _labelled_ids(runtime, corral.state) == []
+    assert labelled_ids(runtime, corral.state) == []
     assert not corral.answers()

@@ -7,7 +7,6 @@ import asyncio
 import json
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,35 +20,6 @@ from corral.engine.client import connect
 from corral.render.engine import create_body
 
 pytestmark = pytest.mark.engine
-
-
-@pytest.fixture(params=["docker", "podman"])
-def runtime(request: pytest.FixtureRequest) -> str:
-    request.getfixturevalue(f"busybox_ref_{request.param}")
-    return str(request.param)
-
-
-@pytest.fixture
-def corral(tmp_path: Path, runtime: str) -> Iterator[Corral]:
-    instance = Corral(
-        tmp=tmp_path,
-        config=tmp_path / "corral.toml",
-        socket=tmp_path / "run" / "corral.sock",
-        state=tmp_path / "state",
-    )
-    try:
-        yield instance
-    finally:
-        if instance.answers():
-            instance.run("down", "--volumes", check=False, timeout=120)
-        instance.teardown()
-        ids = subprocess.run(
-            [runtime, "ps", "-aq", "--filter", f"label=corral.instance={instance.state.resolve()}"],
-            capture_output=True,
-            text=True,
-        ).stdout.split()
-        for container_id in ids:
-            subprocess.run([runtime, "rm", "-f", container_id], capture_output=True)
 
 
 def unique(what: str) -> str:
@@ -68,7 +38,7 @@ def test_api_and_cli_creation_agree(runtime: str, tmp_path: Path) -> None:
     """The same declaration through the Engine API and through the CLI gives the
     same container (the CLI path is taken when extra_arguments are present)."""
     image = engines.busybox_image(runtime)
-    shared = tmp_path / "shared"
+    shared = tmp_path / "api-and-cli"
     shared.mkdir()
     port = engines.free_port()
     base: dict[str, Any] = {
@@ -146,7 +116,6 @@ def engines_socket(runtime: str) -> str | None:
 
 def test_unhealthy_container_is_restarted(corral: Corral, runtime: str) -> None:
     shared = corral.tmp / "shared"
-    shared.mkdir(mode=0o777)
     (shared / "healthy").touch()
     name = unique("sick")
     corral.write(
