@@ -21,6 +21,7 @@ import aiodocker
 
 from corral.config import OciContainer
 from corral.engine.client import Engine, EngineError
+from corral.engine.pull import pull
 from corral.engine.runner import Invocation, cli_identity, run_cli
 from corral.render.engine import (
     HASH_LABEL,
@@ -34,6 +35,10 @@ from corral.render.engine import (
 
 #: Seconds the API may take beyond a stop timeout before corral gives up.
 API_GRACE = 30.0
+
+
+class NameTaken(EngineError):
+    """Another container already has the name (created meanwhile)."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,15 @@ async def adoptable(engine: Engine, name: str, hash_: str, instance: str = "") -
     return str(data["Id"])
 
 
+async def names(engine: Engine) -> set[str]:
+    """The names of every container the engine has, running or not (one call)."""
+    try:
+        found = await engine.api.containers.list(all=True)
+    except aiodocker.DockerError as exc:
+        raise EngineError(f"list containers: {exc.message}") from exc
+    return {str(n).lstrip("/") for c in found for n in (c["Names"] or [])}
+
+
 async def claim(
     engine: Engine, name: str, hash_: str, instance: str = "", timeout: float = 10.0
 ) -> str | None:
@@ -170,7 +184,17 @@ async def create(
         try:
             created = await engine.api.containers.create(config=body, name=name)
         except aiodocker.DockerError as exc:
-            raise EngineError(f"create {name}: {exc.message}") from exc
+            if exc.status == 409:
+                raise NameTaken(f"create {name}: {exc.message}") from exc
+            if exc.status != 404:
+                raise EngineError(f"create {name}: {exc.message}") from exc
+            # no such image: fetch it, as `run` and `create` on the CLI do
+            invocation = invocation_for(container, engine.runtime, 600)
+            await pull(engine.runtime, body["Image"], invocation)
+            try:
+                created = await engine.api.containers.create(config=body, name=name)
+            except aiodocker.DockerError as again:
+                raise EngineError(f"create {name}: {again.message}") from again
         return str(created.id)
     argv = create_command(container, name, engine.runtime, labels)
     done = await run_cli(argv, invocation_for(container, engine.runtime))

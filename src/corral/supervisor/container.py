@@ -63,18 +63,35 @@ class ContainerRunner:
     async def start(self) -> Handle:
         from corral.engine import containers, health
 
-        engine = await self.context.engines.get(self.runtime)
-        image_id = await self._image(engine)
+        hub = self.context.engines
+        engine = await hub.get(self.runtime)
+        image = self.container.image
+        image_id = await hub.once(f"{self.runtime} image {image_reference(image)}",
+                                  lambda: self._image(engine))  # fmt: skip
         key = hash_key(self.context.state_dir)
         hash_ = config_hash(self.container, self.runtime, image_id, key)
         instance = self.context.state_dir
         timeout = self.container.stop_timeout
-        container_id = await containers.claim(engine, self.name, hash_, instance, timeout)
-        self.adopted = container_id is not None
-        if container_id is None:
-            container_id = await containers.create_and_start(
-                engine, self.container, self.name, hash_, instance
-            )
+        taken = await hub.once(f"{self.runtime} names", lambda: containers.names(engine))
+        async with hub.gate:
+            container_id = None
+            if self.name in taken:  # one listing spares an inspect per new container
+                container_id = await containers.claim(engine, self.name, hash_, instance, timeout)
+            self.adopted = container_id is not None
+            if container_id is None:
+                try:
+                    container_id = await containers.create_and_start(
+                        engine, self.container, self.name, hash_, instance
+                    )
+                except containers.NameTaken:  # appeared since the listing
+                    container_id = await containers.claim(
+                        engine, self.name, hash_, instance, timeout
+                    )
+                    self.adopted = container_id is not None
+                    if container_id is None:
+                        container_id = await containers.create_and_start(
+                            engine, self.container, self.name, hash_, instance
+                        )
         self._unhealthy.clear()
         self._stopping = None
         self.health = None
@@ -104,14 +121,15 @@ class ContainerRunner:
         path = self.container.log_file
         if path is None:
             return  # `corral logs` reads the engine's log
-        from corral.engine.logs import follow_to_file
+        from corral.engine.logs import follow
 
         since = None
         if self.adopted:
             with contextlib.suppress(OSError):
                 since = os.stat(path).st_mtime  # what the last daemon wrote is kept
+        log = self.context.logs.get(path)  # created 0640, rotated as processes' logs
         with contextlib.suppress(Exception):
-            await follow_to_file(engine, container_id, path, since=since)
+            await follow(engine, container_id, log.write, since=since)
 
     async def _watch_health(self, engine: Engine, container_id: str) -> None:
         from corral.engine.health import health_changes

@@ -10,12 +10,18 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from corral.engine.client import Engine
 
 HASH_KEY_FILE = "hash.key"
+#: Engine calls that create or start containers, at most this many at once:
+#: more only makes the engine thrash (it is what `docker-compose` does too).
+INFLIGHT = 8
+
+T = TypeVar("T")
 
 
 class EngineHub:
@@ -23,6 +29,9 @@ class EngineHub:
         self._sockets = dict(sockets or {})
         self._engines: dict[str, Engine] = {}
         self._lock = asyncio.Lock()
+        self._flights: dict[str, asyncio.Future[Any]] = {}
+        #: bounds the container creations and starts in flight
+        self.gate = asyncio.Semaphore(INFLIGHT)
 
     async def get(self, runtime: str) -> Engine:
         """The connection to ``runtime`` ("docker" or "podman"), opened if needed."""
@@ -34,6 +43,17 @@ class EngineHub:
                 engine = await connect(runtime, self._sockets.get(runtime))
                 self._engines[runtime] = engine
             return engine
+
+    async def once(self, key: str, work: Callable[[], Awaitable[T]]) -> T:
+        """``work()``, shared by every caller asking for ``key`` while it runs
+        (so fifty containers of one image inspect or load it once)."""
+        flight: asyncio.Future[Any] | None = self._flights.get(key)
+        if flight is None:
+            flight = asyncio.ensure_future(work())
+            self._flights[key] = flight
+            flight.add_done_callback(lambda _: self._flights.pop(key, None))
+        result: T = await asyncio.shield(flight)
+        return result
 
     def connected(self) -> list[Engine]:
         return list(self._engines.values())
