@@ -21,6 +21,7 @@ import aiodocker
 
 from corral.config import OciContainer
 from corral.engine.client import Engine, EngineError
+from corral.engine.events import Subscription
 from corral.engine.pull import pull
 from corral.engine.runner import Invocation, cli_identity, run_cli
 from corral.render.engine import (
@@ -260,6 +261,32 @@ async def stop(
         ) from None
     code = (data.get("State") or {}).get("ExitCode")
     return int(code) if code is not None else None
+
+
+async def start_watched(engine: Engine, container_id: str) -> Subscription:
+    """Subscribe to the container's events, then start it: its exit cannot be
+    missed, so ``wait_subscribed`` needs no inspect (``wait_exit`` does)."""
+    subscription = engine.events.subscribe(container_id)
+    try:
+        await engine.events.connected()
+        await start(engine, container_id)
+    except BaseException:
+        subscription.close()
+        raise
+    return subscription
+
+
+async def wait_subscribed(engine: Engine, subscription: Subscription, container_id: str) -> int:
+    """The exit code of a container started by ``start_watched``."""
+    with subscription:
+        while True:
+            event = await subscription.get()
+            if event.kind != "die":
+                continue
+            if event.exit_code is not None:
+                return event.exit_code
+            data = await inspect(engine, container_id)
+            return int(((data or {}).get("State") or {}).get("ExitCode", -1))
 
 
 async def wait_exit(engine: Engine, container_id: str) -> int:

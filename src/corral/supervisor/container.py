@@ -29,6 +29,7 @@ from corral.supervisor.runner import Handle, RunContext
 
 if TYPE_CHECKING:
     from corral.engine.client import Engine
+    from corral.engine.events import Subscription
 
 #: Seconds beyond the worst case of a health check's own timing before
 #: a dependent stops waiting for the container to turn healthy.
@@ -57,6 +58,8 @@ class ContainerRunner:
         self._tasks: set[asyncio.Task[None]] = set()
         self._unhealthy = asyncio.Event()
         self._stopping: asyncio.Future[int | None] | None = None
+        #: the events of the container this runner started (None when adopted)
+        self._exit_watch: Subscription | None = None
 
     # -- start ----------------------------------------------------------------
 
@@ -79,19 +82,9 @@ class ContainerRunner:
                 container_id = await containers.claim(engine, self.name, hash_, instance, timeout)
             self.adopted = container_id is not None
             if container_id is None:
-                try:
-                    container_id = await containers.create_and_start(
-                        engine, self.container, self.name, hash_, instance
-                    )
-                except containers.NameTaken:  # appeared since the listing
-                    container_id = await containers.claim(
-                        engine, self.name, hash_, instance, timeout
-                    )
-                    self.adopted = container_id is not None
-                    if container_id is None:
-                        container_id = await containers.create_and_start(
-                            engine, self.container, self.name, hash_, instance
-                        )
+                container_id, self.adopted = await self._create(engine, hash_, instance, timeout)
+            if not self.adopted:
+                self._exit_watch = await self._start_watched(engine, container_id)
         self._unhealthy.clear()
         self._stopping = None
         self.health = None
@@ -101,6 +94,35 @@ class ContainerRunner:
             if health.needs_driving(engine, self.container):
                 self._side_task(health.drive_podman_health(engine, self.name, self.container))
         return Handle(id=container_id)
+
+    async def _create(
+        self, engine: Engine, hash_: str, instance: str, timeout: float
+    ) -> tuple[str, bool]:
+        """A new container's ID, or — when one of that name appeared since the
+        listing — the adopted one's: (ID, adopted)."""
+        from corral.engine import containers
+
+        try:
+            created = await containers.create(engine, self.container, self.name, hash_, instance)
+        except containers.NameTaken:
+            adopted = await containers.claim(engine, self.name, hash_, instance, timeout)
+            if adopted is not None:
+                return adopted, True
+            created = await containers.create(engine, self.container, self.name, hash_, instance)
+        return created, False
+
+    async def _start_watched(self, engine: Engine, container_id: str) -> Subscription:
+        """Start it, watching its events from before: a container that fails to
+        start is removed, as the seed's ``run --rm`` would."""
+        from corral.engine import containers
+        from corral.engine.client import EngineError
+
+        try:
+            return await containers.start_watched(engine, container_id)
+        except EngineError:
+            with contextlib.suppress(Exception):
+                await engine.api.containers.container(container_id).delete(force=True, v=True)
+            raise
 
     async def _image(self, engine: Engine) -> str | None:
         """The image ID the container is made from: an image record is loaded first."""
@@ -169,10 +191,15 @@ class ContainerRunner:
             raise CorralError(f"unhealthy: {self.container.health_cmd!r} kept failing")
 
     async def wait(self, handle: Handle) -> int | None:
-        from corral.engine.containers import wait_exit
+        from corral.engine.containers import wait_exit, wait_subscribed
 
         engine = await self.context.engines.get(self.runtime)
-        exited = asyncio.ensure_future(wait_exit(engine, handle.id))
+        watch, self._exit_watch = self._exit_watch, None
+        exited = asyncio.ensure_future(
+            wait_exit(engine, handle.id)
+            if watch is None
+            else wait_subscribed(engine, watch, handle.id)
+        )
         unhealthy = asyncio.ensure_future(self._unhealthy.wait())
         try:
             await asyncio.wait({exited, unhealthy}, return_when=asyncio.FIRST_COMPLETED)
