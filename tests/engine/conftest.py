@@ -7,35 +7,14 @@ import contextlib
 import os
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from engine_runtime import Runtime
 
 ENGINES = ["docker", "podman"]
 PODMAN_TEST_SOCKET = f"/run/corral/podman-test-{os.getpid()}.sock"
-
-
-@dataclass(frozen=True)
-class Runtime:
-    name: str
-    image: str
-    socket: str
-
-    def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [self.name, *args], capture_output=True, text=True, timeout=timeout, check=False
-        )
-
-    def force_remove(self, *names: str) -> None:
-        for name in names:
-            extra = ["--time", "0"] if self.name == "podman" else []
-            self.cli("rm", "-f", *extra, name)
-
-    def unique(self, what: str) -> str:
-        return f"corral-t-{what}-{self.name}-{uuid.uuid4().hex[:8]}"
 
 
 def _answers(path: str) -> bool:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from conftest import Runtime
+from engine_runtime import Runtime
 from engines import free_port, http_get
 
 from corral.config import OciContainer

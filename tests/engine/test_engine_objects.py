@@ -7,7 +7,7 @@ import os
 import uuid
 
 import pytest
-from conftest import Runtime
+from engine_runtime import Runtime
 
 from corral.config import Network, Volume
 from corral.engine import networks

@@ -291,23 +291,22 @@ async def wait_subscribed(engine: Engine, subscription: Subscription, container_
 
 async def wait_exit(engine: Engine, container_id: str) -> int:
     """Wait until ``container_id`` (full ID) exits; its exit code. Learnt from
-    the engine's one events stream, not a connection per container."""
-    with engine.events.subscribe(container_id) as events:
+    the engine's one events stream, not a connection per container; the
+    inspect after subscribing catches an exit that came before."""
+    subscription = engine.events.subscribe(container_id)
+    try:
         await engine.events.connected()
         data = await inspect(engine, container_id)
         if data is None:
             raise EngineError(f"container {container_id[:12]} does not exist")
         state = data.get("State") or {}
         if not state.get("Running") and state.get("Status") != "created":
+            subscription.close()
             return int(state.get("ExitCode", -1))
-        while True:
-            event = await events.get()
-            if event.kind != "die":
-                continue
-            if event.exit_code is not None:
-                return event.exit_code
-            data = await inspect(engine, container_id)
-            return int(((data or {}).get("State") or {}).get("ExitCode", -1))
+    except BaseException:
+        subscription.close()
+        raise
+    return await wait_subscribed(engine, subscription, container_id)
 
 
 async def inspect_health(engine: Engine, container_id: str) -> str | None:
