@@ -70,11 +70,11 @@ def test_httpd_serves_on_published_port_labelled_and_adoptable(rt: Runtime, tmp_
         mine = [c for c in await containers.labelled(engine) if c.service == name]
         assert [(c.id, c.config_hash, c.state) for c in mine] == [(container_id, hash_, "running")]
         assert mine[0].started_at
-        # Adoptable: remove_stale leaves it alone.
-        assert await containers.remove_stale(engine, name, hash_) is False
+        # Adoptable: claim returns it and leaves it alone.
+        assert await containers.claim(engine, name, hash_) == container_id
         assert (await containers.inspect(engine, name) or {})["Id"] == container_id
         # A changed declaration: stale, removed.
-        assert await containers.remove_stale(engine, name, "0" * 64, timeout=1) is True
+        assert await containers.claim(engine, name, "0" * 64, timeout=1) is None
         assert await containers.inspect(engine, name) is None
         assert await containers.stop(engine, name) is None  # already gone
 
@@ -238,7 +238,9 @@ def test_logs_follow_to_file_from_first_byte_and_tail(rt: Runtime, tmp_path: Pat
 
     async def scenario(engine: Engine) -> tuple[int, list[str], list[str]]:
         container_id = await containers.create_and_start(engine, talker, name)
-        written = await asyncio.wait_for(logs.follow_to_file(engine, container_id, log_file), 20)
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_file, "ab", buffering=0) as stream:
+            written = await asyncio.wait_for(logs.follow(engine, container_id, stream.write), 20)
         last = await logs.tail(engine, name, 2)
         since_now = await logs.tail(engine, name, 0)
         return written, last, since_now

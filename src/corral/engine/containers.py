@@ -156,19 +156,6 @@ async def claim(
     return None
 
 
-async def remove_stale(
-    engine: Engine, name: str, hash_: str | None = None, timeout: float = 10.0
-) -> bool:
-    """Remove a container called ``name`` unless it is adoptable (with
-    ``hash_``); a running one is stopped gracefully first. True if removed."""
-    if hash_ is not None and await adoptable(engine, name, hash_) is not None:
-        return False
-    if await inspect(engine, name) is None:
-        return False
-    await stop(engine, name, timeout)
-    return True
-
-
 async def create(
     engine: Engine,
     container: OciContainer,

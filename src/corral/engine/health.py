@@ -66,14 +66,16 @@ async def health_changes(engine: Engine, container_id: str) -> AsyncIterator[str
 
 
 async def wait_healthy(engine: Engine, container_id: str, timeout: float | None = None) -> None:
-    """Return once the container is healthy; ``EngineError`` if it dies, has
-    no health check, or ``timeout`` passes first."""
+    """Return once the container is healthy; ``EngineError`` if it turns
+    unhealthy, dies, has no health check, or ``timeout`` passes first."""
 
     async def until_healthy() -> None:
         async for status in health_changes(engine, container_id):
             if status == "healthy":
                 return
-        raise EngineError(f"container {container_id[:12]} exited or has no health check")
+            if status == "unhealthy":
+                raise EngineError("unhealthy: its health check kept failing")
+        raise EngineError("exited, or has no health check, before turning healthy")
 
     try:
         await asyncio.wait_for(until_healthy(), timeout)
@@ -81,6 +83,4 @@ async def wait_healthy(engine: Engine, container_id: str, timeout: float | None 
         status = None
         with contextlib.suppress(EngineError):
             status = await inspect_health(engine, container_id)
-        raise EngineError(
-            f"container {container_id[:12]} not healthy within {timeout:g}s (health: {status})"
-        ) from None
+        raise EngineError(f"not healthy within {timeout:g} s (health: {status})") from None

@@ -4,7 +4,6 @@ file from the first byte, or the last lines read back for ``corral logs``."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import aiodocker
 
@@ -35,15 +34,6 @@ async def follow(
         if exc.status != 404:
             raise EngineError(f"logs of {container_id[:12]}: {exc.message}") from exc
     return written
-
-
-async def follow_to_file(
-    engine: Engine, container_id: str, path: str | Path, since: float | None = None
-) -> int:
-    """``follow`` appending to a plain file at ``path`` (created if needed)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "ab", buffering=0) as stream:
-        return await follow(engine, container_id, stream.write, since)
 
 
 async def tail(engine: Engine, name_or_id: str, n: int = 10) -> list[str]:

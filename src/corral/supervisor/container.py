@@ -169,26 +169,11 @@ class ContainerRunner:
         for that on every start (up, restart, respawn, reload)."""
         if self.container.health_cmd is None:
             return
-        from corral.engine.health import health_changes
+        from corral.engine.health import wait_healthy
 
         engine = await self.context.engines.get(self.runtime)
-
-        async def verdict() -> str | None:
-            async for status in health_changes(engine, handle.id):
-                if status in ("healthy", "unhealthy"):
-                    return status
-            return None  # it died first
-
-        deadline = health_deadline(self.container)
-        try:
-            status = await asyncio.wait_for(verdict(), deadline)
-        except TimeoutError:
-            raise CorralError(f"not healthy within {deadline:g} s") from None
-        if status is None:
-            raise CorralError("exited before its health check passed")
-        self.health = status
-        if status == "unhealthy":
-            raise CorralError(f"unhealthy: {self.container.health_cmd!r} kept failing")
+        await wait_healthy(engine, handle.id, health_deadline(self.container))
+        self.health = "healthy"
 
     async def wait(self, handle: Handle) -> int | None:
         from corral.engine.containers import wait_exit, wait_subscribed
