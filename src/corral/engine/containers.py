@@ -112,18 +112,22 @@ async def labelled(engine: Engine, instance: str = "") -> list[LabelledContainer
     return [_labelled(d) for d in docs if d is not None and SERVICE_LABEL in _labels(d)]
 
 
-async def adoptable(engine: Engine, name: str, hash_: str, instance: str = "") -> str | None:
-    """The ID of the running container ``name`` created by corral (``instance``,
-    when given) for service ``name`` from a declaration hashing to ``hash_``."""
-    data = await inspect(engine, name)
-    if data is None or not (data.get("State") or {}).get("Running"):
-        return None
+def _adoptable(data: dict[str, Any], name: str, hash_: str, instance: str) -> bool:
+    """Running, and created by corral (``instance``, when given) for service
+    ``name`` from a declaration hashing to ``hash_``."""
     labels = _labels(data)
-    if labels.get(SERVICE_LABEL) != name or labels.get(HASH_LABEL) != hash_:
-        return None
-    if instance and labels.get(INSTANCE_LABEL) != instance:
-        return None
-    return str(data["Id"])
+    return bool(
+        (data.get("State") or {}).get("Running")
+        and labels.get(SERVICE_LABEL) == name
+        and labels.get(HASH_LABEL) == hash_
+        and (not instance or labels.get(INSTANCE_LABEL) == instance)
+    )
+
+
+async def adoptable(engine: Engine, name: str, hash_: str, instance: str = "") -> str | None:
+    """The ID of the container ``name`` when it is adoptable, else None."""
+    data = await inspect(engine, name)
+    return str(data["Id"]) if data is not None and _adoptable(data, name, hash_, instance) else None
 
 
 async def names(engine: Engine) -> set[str]:
@@ -144,13 +148,7 @@ async def claim(
     data = await inspect(engine, name)
     if data is None:
         return None
-    labels = _labels(data)
-    if (
-        (data.get("State") or {}).get("Running")
-        and labels.get(SERVICE_LABEL) == name
-        and labels.get(HASH_LABEL) == hash_
-        and (not instance or labels.get(INSTANCE_LABEL) == instance)
-    ):
+    if _adoptable(data, name, hash_, instance):
         return str(data["Id"])
     await stop(engine, str(data["Id"]), timeout)
     return None
@@ -209,12 +207,7 @@ async def create_and_start(
     """Create ``name`` labelled with its service and config hash, start it,
     and return its ID. A container that fails to start is removed."""
     container_id = await create(engine, container, name, hash_, instance)
-    try:
-        await start(engine, container_id)
-    except EngineError:
-        with contextlib.suppress(EngineError, aiodocker.DockerError):
-            await engine.api.containers.container(container_id).delete(force=True, v=True)
-        raise
+    (await start_watched(engine, container_id)).close()
     return container_id
 
 
@@ -252,13 +245,16 @@ async def stop(
 
 async def start_watched(engine: Engine, container_id: str) -> Subscription:
     """Subscribe to the container's events, then start it: its exit cannot be
-    missed, so ``wait_subscribed`` needs no inspect (``wait_exit`` does)."""
+    missed, so ``wait_subscribed`` needs no inspect (``wait_exit`` does). A
+    container that fails to start is removed, as the seed's ``run --rm`` was."""
     subscription = engine.events.subscribe(container_id)
     try:
         await engine.events.connected()
         await start(engine, container_id)
     except BaseException:
         subscription.close()
+        with contextlib.suppress(EngineError, aiodocker.DockerError):
+            await engine.api.containers.container(container_id).delete(force=True, v=True)
         raise
     return subscription
 

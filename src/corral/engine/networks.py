@@ -75,26 +75,34 @@ class Ensured:
     drift: tuple[Drift, ...] = ()
 
 
-async def inspect_network(engine: Engine, name: str) -> dict[str, Any] | None:
-    """The engine's network document, or None when absent."""
+async def _show(obj: DockerNetwork | DockerVolume, what: str) -> dict[str, Any] | None:
     try:
-        data: dict[str, Any] = await DockerNetwork(engine.api, name).show()  # type: ignore[no-untyped-call]
+        data: dict[str, Any] = await obj.show()
     except aiodocker.DockerError as exc:
         if exc.status == 404:
             return None
-        raise EngineError(f"inspect network {name}: {exc.message}") from exc
+        raise EngineError(f"inspect {what}: {exc.message}") from exc
     return data
+
+
+async def _delete(obj: DockerNetwork | DockerVolume, what: str) -> bool:
+    try:
+        await obj.delete()
+    except aiodocker.DockerError as exc:
+        if exc.status == 404:
+            return False
+        raise EngineError(f"remove {what}: {exc.message}") from exc
+    return True
+
+
+async def inspect_network(engine: Engine, name: str) -> dict[str, Any] | None:
+    """The engine's network document, or None when absent."""
+    return await _show(DockerNetwork(engine.api, name), f"network {name}")  # type: ignore[no-untyped-call]
 
 
 async def inspect_volume(engine: Engine, name: str) -> dict[str, Any] | None:
     """The engine's volume document, or None when absent."""
-    try:
-        data: dict[str, Any] = await DockerVolume(engine.api, name).show()  # type: ignore[no-untyped-call]
-    except aiodocker.DockerError as exc:
-        if exc.status == 404:
-            return None
-        raise EngineError(f"inspect volume {name}: {exc.message}") from exc
-    return data
+    return await _show(DockerVolume(engine.api, name), f"volume {name}")  # type: ignore[no-untyped-call]
 
 
 async def ensure_network(engine: Engine, network: Network) -> Ensured:
@@ -129,21 +137,9 @@ async def volume_drift_of(engine: Engine, volume: Volume) -> list[Drift] | None:
 
 async def remove_network(engine: Engine, name: str) -> bool:
     """Delete a network — only on explicit request. False when absent."""
-    try:
-        await DockerNetwork(engine.api, name).delete()  # type: ignore[no-untyped-call]
-    except aiodocker.DockerError as exc:
-        if exc.status == 404:
-            return False
-        raise EngineError(f"remove network {name}: {exc.message}") from exc
-    return True
+    return await _delete(DockerNetwork(engine.api, name), f"network {name}")  # type: ignore[no-untyped-call]
 
 
 async def remove_volume(engine: Engine, name: str) -> bool:
     """Delete a volume — only with ``corral down --volumes``. False when absent."""
-    try:
-        await DockerVolume(engine.api, name).delete()  # type: ignore[no-untyped-call]
-    except aiodocker.DockerError as exc:
-        if exc.status == 404:
-            return False
-        raise EngineError(f"remove volume {name}: {exc.message}") from exc
-    return True
+    return await _delete(DockerVolume(engine.api, name), f"volume {name}")  # type: ignore[no-untyped-call]

@@ -84,7 +84,7 @@ class ContainerRunner:
             if container_id is None:
                 container_id, self.adopted = await self._create(engine, hash_, instance, timeout)
             if not self.adopted:
-                self._exit_watch = await self._start_watched(engine, container_id)
+                self._exit_watch = await containers.start_watched(engine, container_id)
         self._unhealthy.clear()
         self._stopping = None
         self.health = None
@@ -110,19 +110,6 @@ class ContainerRunner:
                 return adopted, True
             created = await containers.create(engine, self.container, self.name, hash_, instance)
         return created, False
-
-    async def _start_watched(self, engine: Engine, container_id: str) -> Subscription:
-        """Start it, watching its events from before: a container that fails to
-        start is removed, as the seed's ``run --rm`` would."""
-        from corral.engine import containers
-        from corral.engine.client import EngineError
-
-        try:
-            return await containers.start_watched(engine, container_id)
-        except EngineError:
-            with contextlib.suppress(Exception):
-                await engine.api.containers.container(container_id).delete(force=True, v=True)
-            raise
 
     async def _image(self, engine: Engine) -> str | None:
         """The image ID the container is made from: an image record is loaded first."""

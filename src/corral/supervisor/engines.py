@@ -8,6 +8,7 @@ process per container as the seed's foreground ``docker run`` did.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import secrets
 from collections.abc import Awaitable, Callable
@@ -67,8 +68,9 @@ class EngineHub:
         self._engines.clear()
 
 
+@functools.cache
 def hash_key(state_dir: str) -> bytes:
-    """This host's key for config hashes (created 0600 on first use)."""
+    """This host's key for config hashes (created 0600 on first use; read once)."""
     path = os.path.join(state_dir, HASH_KEY_FILE)
     try:
         with open(path, "rb") as stream:
