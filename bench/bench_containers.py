@@ -36,6 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from engines import busybox_image, ensure_dockerd
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from installed import compile_corral, corral_argv
+
 INFLIGHT = 8
 COMMAND = ["sleep", "3600"]
 
@@ -136,7 +140,7 @@ class Corral:
     def run(self, config: Path, *args: str) -> float:
         began = time.perf_counter()
         subprocess.run(
-            ["corral", "-c", str(config), "--socket", str(self.socket), *args],
+            [*corral_argv(), "-c", str(config), "--socket", str(self.socket), *args],
             env=self.env,
             check=True,
             stdout=subprocess.DEVNULL,
@@ -149,28 +153,41 @@ class Corral:
         return int(line.split(" pid ", 1)[1].split()[0])
 
 
+def settle() -> None:
+    """Let the engine finish the previous phase's clean-up (and the disk its writeback)."""
+    os.sync()
+    time.sleep(1.0)
+
+
 def bench_up(image: str, n: int, rounds: int) -> dict[str, float]:
     times: dict[str, list[float]] = {"api": [], "run": [], "compose": [], "corral": []}
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        for r in range(rounds):
-            tag = uuid.uuid4().hex[:6]
-            names = [f"cb{tag}a{i}" for i in range(n)]
-            times["api"].append(asyncio.run(api_floor(image, names)))
-            remove_all(f"cb{tag}a")
-            names = [f"cb{tag}r{i}" for i in range(n)]
-            times["run"].append(cli_runs(image, names))
-            remove_all(f"cb{tag}r")
-            names = [f"cb{tag}c{i}" for i in range(n)]
-            times["compose"].append(compose_up(image, names, directory))
-            remove_all(f"cb{tag}c")
-            names = [f"cb{tag}k{i}" for i in range(n)]
+
+        def corral_up(names: list[str], r: int) -> float:
             corral = Corral(directory / f"k{r}")
             corral.directory.mkdir()
             config = corral_config(image, names, corral.directory)
-            times["corral"].append(corral.run(config, "up"))
+            elapsed = corral.run(config, "up")
             corral.run(config, "down")
-            remove_all(f"cb{tag}k")
+            return elapsed
+
+        phases = {
+            "api": lambda names, r: asyncio.run(api_floor(image, names)),
+            "run": lambda names, r: cli_runs(image, names),
+            "compose": lambda names, r: compose_up(image, names, directory),
+            "corral": corral_up,
+        }
+        order = list(phases)
+        letter = {"api": "a", "run": "r", "compose": "c", "corral": "k"}
+        for r in range(rounds):
+            tag = uuid.uuid4().hex[:6]
+            # Each round shifts the order, so no way of starting always follows the same one.
+            for key in order[r % len(order) :] + order[: r % len(order)]:
+                names = [f"cb{tag}{letter[key]}{i}" for i in range(n)]
+                settle()
+                times[key].append(phases[key](names, r))
+                remove_all(f"cb{tag}{letter[key]}")
             print(f"  round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()),
                   flush=True)  # fmt: skip
     return {k: statistics.median(v) for k, v in times.items()}
@@ -272,6 +289,7 @@ def main() -> None:
     if shutil.which("docker-compose") is None:
         sys.exit("docker-compose is needed: apt-get install docker-compose")
     ensure_dockerd()
+    compile_corral()
     image = busybox_image("docker")
     only = set(args.only or ["up", "rss", "respawn"])
     rows: list[tuple[str, float, float, str]] = []

@@ -5,8 +5,9 @@
 Measures, in one run:
   * build throughput against ``sha256sum`` of the same bytes (warm page cache;
     target: corral ≥ 0.6× sha256sum's speed);
-  * build + ``docker load`` (``load_image``, as container services call it)
-    against ``docker build`` of ``FROM scratch`` +
+  * build + ``docker load`` (``load_image``, as container services call it: a
+    digest pass over the layers, then the archive streamed into ``docker load``'s
+    stdin, never written to disk) against ``docker build`` of ``FROM scratch`` +
     ``COPY`` of the same tree (legacy builder, ``--no-cache``; target ≥ 3×).
 
 The tree is generated once under /tmp (random bytes) and reused.
@@ -139,7 +140,7 @@ def main() -> int:
             image = image_for(tree, tag)
 
             def build_and_load() -> None:
-                load_image(image, "docker", cache_dir=out_dir)  # what container services call
+                load_image(image, "docker")  # what container services call
 
             ours_runs, theirs_runs = [], []
             for _ in range(args.docker_runs):

@@ -5,9 +5,10 @@ spawns the daemon, against `supervisorctl start all` on a running supervisord),
 the daemon's RSS once all run, and the median latency of `corral status`
 against `supervisorctl status`. Prints each figure and the ratio corral/supervisord.
 
-    python bench/bench_supervisor.py [--services 200] [--rounds 10] [--corral 'corral']
+    python bench/bench_supervisor.py [--services 200] [--rounds 10] [--corral CMD]
 
-``--corral`` is the command that runs corral (split on spaces), for comparing builds.
+``--corral`` is the command that runs corral (split on spaces), for comparing builds;
+by default this interpreter's ``-m corral``, compiled (see installed.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from installed import compile_corral, corral_argv
 
 TARGETS = {"up": 1.0, "rss": 1.5, "status": 0.7}
 
@@ -116,13 +121,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--services", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--corral", default="corral", help="The command that runs corral.")
+    parser.add_argument("--corral", default=None, help="The command that runs corral.")
     args = parser.parse_args()
+    compile_corral()
+    program = shlex.split(args.corral) if args.corral else corral_argv()
     with tempfile.TemporaryDirectory(prefix="corral-bench-") as directory:
         tmp = Path(directory)
         (tmp / "c").mkdir()
         (tmp / "s").mkdir()
-        corral = bench_corral(tmp / "c", args.services, args.rounds, shlex.split(args.corral))
+        corral = bench_corral(tmp / "c", args.services, args.rounds, program)
         supervisord = bench_supervisord(tmp / "s", args.services, args.rounds)
     units = {"up": "s", "rss": "MiB", "status": "s"}
     print(f"{args.services} /bin/sleep services; status: median of {args.rounds}")

@@ -73,9 +73,7 @@ def test_origin_rpath_follows_the_image_location(origin_app: Path) -> None:
 
 
 @pytest.mark.engine
-def test_origin_program_runs(
-    origin_app: Path, docker_engine: str, tmp_path: Path
-) -> None:
+def test_origin_program_runs(origin_app: Path, docker_engine: str) -> None:
     from corral.image.load import load_image
 
     image = OciImage(
@@ -84,7 +82,7 @@ def test_origin_program_runs(
         programs=[(str(origin_app / "bin/greet"), "/opt/greet/bin/greet")],
         cmd=["/opt/greet/bin/greet"],
     )
-    load_image(image, "docker", cache_dir=tmp_path)
+    load_image(image, "docker")
     try:
         out = subprocess.run(
             ["docker", "run", "--rm", image.reference], capture_output=True, text=True, check=True

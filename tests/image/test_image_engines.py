@@ -1,7 +1,10 @@
-"""Built archives load with real ``docker load`` and ``podman load``, and run."""
+"""Built archives load with real ``docker load`` and ``podman load`` (streamed into
+their stdin, or from a file), and run."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import shutil
 import subprocess
 import uuid
@@ -14,7 +17,9 @@ import pytest
 from corral.config import OciImage
 from corral.errors import CommandError
 from corral.image import build_image
-from corral.image.load import load_archive, load_image, run
+from corral.image.build import digest_image
+from corral.image.load import Feed, load_archive, load_image, load_streamed, run
+from corral.supervisor.container import load_image_record
 
 pytestmark = pytest.mark.engine
 
@@ -84,7 +89,7 @@ def test_busybox_httpd_serves_a_file(
         exposed_ports=["8080"],
     )
     cleanup.append(image.reference)
-    image_id = load_image(image, runtime, cache_dir=tmp_path / "cache")
+    image_id = load_image(image, runtime)
     port = engines.free_port()
     name = f"corral-test-httpd-{tag}"
     cleanup.insert(0, name)
@@ -115,21 +120,25 @@ def test_dynamic_c_program_runs_with_its_closure(
     assert out == "hello from corral, sqrt=8.0, args=4\n"
 
 
-def test_load_is_skipped_when_the_engine_has_the_image(
-    runtime: str, tag: str, cleanup: list[str], tmp_path: Path
+def test_load_is_streamed_then_skipped_then_only_tagged(
+    runtime: str, tag: str, cleanup: list[str]
 ) -> None:
     image = OciImage(repository="localhost/corral-test/skip", tag=tag, programs=["/bin/busybox"])
     cleanup.append(image.reference)
     calls: list[list[str]] = []
+    fed: list[bool] = []
 
-    def recording(argv: Sequence[str]) -> str:
+    def recording(argv: Sequence[str], feed: Feed | None = None) -> str:
         calls.append(list(argv))
-        return run(argv)
+        fed.append(feed is not None)
+        return run(argv, feed=feed)
 
-    first = load_image(image, runtime, cache_dir=tmp_path, runner=recording)
-    assert [runtime, "load"] in [c[:2] for c in calls]
+    first = load_image(image, runtime, runner=recording)
+    loads = [i for i, c in enumerate(calls) if c[1] == "load"]
+    assert [calls[i] for i in loads] == [[runtime, "load"]]  # no -i FILE: streamed
+    assert [fed[i] for i in loads] == [True] and fed.count(True) == 1
     calls.clear()
-    second = load_image(image, runtime, cache_dir=tmp_path, runner=recording)
+    second = load_image(image, runtime, runner=recording)
     assert first == second
     assert all(c[1] not in ("load", "tag") for c in calls), calls
     # Untag it: the next load finds the ID, and only tags.
@@ -137,8 +146,25 @@ def test_load_is_skipped_when_the_engine_has_the_image(
     cleanup.append(f"{image.reference}-keep")
     sh(runtime, "rmi", image.reference)
     calls.clear()
-    assert load_image(image, runtime, cache_dir=tmp_path, runner=recording) == first
+    assert load_image(image, runtime, runner=recording) == first
     assert [c[1] for c in calls if c[1] in ("load", "tag")] == ["tag"]
+
+
+def test_the_daemon_streams_through_run_cli(
+    runtime: str, tag: str, cleanup: list[str], tmp_path: Path
+) -> None:
+    """``load_image_record``: the load's stdin is a pipe handed to run_cli."""
+    image = OciImage(
+        repository="localhost/corral-test/daemon", tag=tag, programs=["/bin/busybox"],
+        cmd=["/bin/busybox", "echo", "streamed"],
+    )
+    cleanup.append(image.reference)
+    fds = set(os.listdir("/proc/self/fd"))
+    image_id = asyncio.run(load_image_record(image, runtime, str(tmp_path)))
+    assert sh(runtime, "run", "--rm", image.reference) == "streamed\n"
+    assert asyncio.run(load_image_record(image, runtime, str(tmp_path))) == image_id
+    assert list(tmp_path.iterdir()) == []  # nothing written
+    assert set(os.listdir("/proc/self/fd")) <= fds  # no pipe end left open
 
 
 def test_a_failing_engine_command_is_a_command_error(runtime: str, tmp_path: Path) -> None:
@@ -146,3 +172,61 @@ def test_a_failing_engine_command_is_a_command_error(runtime: str, tmp_path: Pat
     bad.write_bytes(b"not a tar")
     with pytest.raises(CommandError, match=r"load -i .*bad\.tar"):
         run([runtime, "load", "-i", str(bad)])
+
+
+def dangling(runtime: str) -> set[str]:
+    return set(sh(runtime, "images", "-q", "--no-trunc", "--filter", "dangling=true").split())
+
+
+def test_a_big_base_layer_goes_into_docker_by_import(
+    docker_engine: object, tag: str, tmp_path: Path
+) -> None:
+    """docker: the base layer by ``import``, then ``load`` without its blob; the image
+    is ours bit for bit, runs, and the image ``import`` made is gone."""
+    image = OciImage(
+        repository="localhost/corral-test/import", tag=tag, programs=["/bin/busybox"],
+        cmd=["/bin/busybox", "echo", "imported"],
+    )  # fmt: skip
+    calls: list[list[str]] = []
+
+    def recording(argv: Sequence[str], feed: Feed | None = None) -> str:
+        calls.append(list(argv))
+        return run(argv, feed=feed)
+
+    before = dangling("docker")
+    digested = digest_image(image)
+    try:
+        image_id = load_streamed(digested, "docker", runner=recording, import_at=0)
+        assert [c[1] for c in calls if c[1] in ("import", "load", "rmi")] == [
+            "import", "load", "rmi",
+        ]  # fmt: skip
+        assert image_id == digested.image_id
+        assert sh("docker", "image", "inspect", "--format", "{{.Id}}", image.reference).strip() == (
+            image_id
+        )
+        assert sh("docker", "run", "--rm", image.reference) == "imported\n"
+        assert dangling("docker") <= before  # the imported image was removed
+        calls.clear()
+        assert load_streamed(digested, "docker", runner=recording, import_at=0) == image_id
+        assert all(c[1] not in ("import", "load") for c in calls), calls
+    finally:
+        subprocess.run(["docker", "rmi", "-f", image.reference], capture_output=True, check=False)
+
+
+def test_a_failed_load_after_import_leaves_no_image(
+    docker_engine: object, tag: str, tmp_path: Path
+) -> None:
+    image = OciImage(repository="localhost/corral-test/import", tag=tag, programs=["/bin/busybox"])
+    before = dangling("docker")
+
+    def failing_load(argv: Sequence[str], feed: Feed | None = None) -> str:
+        if argv[1] == "load":
+            raise CommandError(argv, 1, "", "load refused (test)")
+        return run(argv, feed=feed)
+
+    with pytest.raises(CommandError, match="load refused"):
+        load_streamed(digest_image(image), "docker", runner=failing_load, import_at=0)
+    assert dangling("docker") <= before
+    assert subprocess.run(
+        ["docker", "image", "inspect", image.reference], capture_output=True, check=False
+    ).returncode != 0

@@ -79,7 +79,7 @@ def test_rootfs_image_runs_a_packed_program(tmp_path: Path, docker_engine: str) 
         programs=[("/usr/bin/cat", "/bin/cat")],
         cmd=["/bin/cat", "/etc/motd", "/etc/os-release"],
     )
-    load_image(image, "docker", cache_dir=tmp_path / "cache")
+    load_image(image, "docker")
     try:
         out = subprocess.run(
             ["docker", "run", "--rm", image.reference], capture_output=True, text=True, check=True

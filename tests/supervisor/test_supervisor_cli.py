@@ -100,6 +100,25 @@ def test_up_names_the_failures(corral: Corral) -> None:
     assert corral.status()["good"]["state"] == "running"
 
 
+def test_daemon_up_starts_at_boot_and_a_client_up_shares_it(corral: Corral) -> None:
+    record = corral.tmp / "record"
+    slow_fail = (  # records each attempt; its pid file never comes, so the start fails
+        f'[[process]]\nname = "bad"\ncommand = ["sh", "-c", "echo try >> {record}; sleep 60"]\n'
+        f'pid_file = "{corral.tmp / "never.pid"}"\npid_file_timeout = 1.5\nrespawn = false\n'
+    )
+    corral.write(
+        recorder("web", record) + recorder("off", record, extra="auto_start = false\n") + slow_fail
+    )
+    corral.start_daemon("--up")  # no request: the daemon starts the auto_start ones itself
+    wait_for(lambda: corral.status()["web"]["state"] == "running")
+    done = corral.run("up", check=False)  # arrives while the boot's start of bad runs
+    assert done.returncode == 1 and "bad" in done.stderr
+    assert lines(record).count("try") == 1  # one attempt, shared, not one per caller
+    status = corral.status()
+    assert status["web"]["state"] == "running" and status["off"]["state"] == "stopped"
+    assert "start off" not in lines(record)
+
+
 def test_client_without_daemon_says_one_line(corral: Corral) -> None:
     corral.write('[[process]]\nname = "x"\ncommand = ["true"]\n')
     done = corral.run("status", check=False)

@@ -22,7 +22,7 @@ from corral.config.services import image_reference
 from corral.errors import ImageError
 from corral.image.build import build_image, prepare
 from corral.image.inspect import inspect_archive
-from corral.image.load import default_cache_dir, load_image
+from corral.image.load import load_image
 from corral.image.tarball import Progress as ProgressCallback
 
 PROGRESS_FROM = 64 << 20  # show a bar for inputs of 64 MiB or more
@@ -108,7 +108,7 @@ def load(options: Options, name: str) -> None:
     when the engine already has that image ID."""
     record, base_dir = find_image(options, name)
     runtime = options.loaded().config.runtime
-    image_id = load_image(record, runtime, cache_dir=default_cache_dir(), base_dir=base_dir)
+    image_id = load_image(record, runtime, base_dir=base_dir)
     click.echo(f"{record.reference} {image_id} ({runtime})")
 
 

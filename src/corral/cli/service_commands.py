@@ -6,11 +6,12 @@ unless it needs them, so a status query costs little more than the socket.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -56,23 +57,31 @@ def _config_path(options: Options, validate: bool = True) -> str:
 @command("daemon")
 @click.option("--log-max-bytes", type=int, default=None, help="Rotate logs past this size.")
 @click.option("--log-keep", type=int, default=None, help="Rotated logs to keep.")
-@click.option("--detached", is_flag=True, hidden=True, help="Log to <state_dir>/daemon.log.")
+@click.option(
+    "--up", "start_up", is_flag=True,
+    help="Start every auto_start service once serving, as `corral up` does (for boot).",
+)  # fmt: skip
 @pass_options
 def daemon(
-    options: Options, log_max_bytes: int | None, log_keep: int | None, detached: bool
+    options: Options, log_max_bytes: int | None, log_keep: int | None, start_up: bool
 ) -> None:
     """Run the supervisor in the foreground (for systemd: Type=notify)."""
-    from corral.control.daemon import run_daemon
     from corral.supervisor.logs import DEFAULT_KEEP, DEFAULT_MAX_BYTES, Rotation
 
     rotation = Rotation(
         max_bytes=log_max_bytes if log_max_bytes is not None else DEFAULT_MAX_BYTES,
         keep=log_keep if log_keep is not None else DEFAULT_KEEP,
     )
+    _serve(options, rotation, up=start_up, detached=False)
+
+
+def _serve(options: Options, rotation: Any, *, up: bool, detached: bool) -> None:
+    from corral.control.daemon import run_daemon
+
     config = options.loaded().config
     if detached:
         _log_to(_daemon_log(config.state_dir))
-    run_daemon(config, _socket(options), rotation)
+    run_daemon(config, _socket(options), rotation, up=up)
 
 
 def _daemon_log(configured: str | None) -> str:
@@ -90,42 +99,95 @@ def _log_to(path: str) -> None:
     os.close(fd)
 
 
-def _spawn_daemon(options: Options) -> None:
-    """Start ``corral daemon --detached`` in its own session; wait until it answers.
+def _spawn_daemon(options: Options, up: bool = False) -> None:
+    """Start the daemon in its own session, logging to ``<state_dir>/daemon.log``;
+    wait until it answers. With ``up`` it starts the auto_start services as soon
+    as it serves, without waiting for this client's request.
 
-    The configuration is only located here: the daemon validates it, and the
-    client loads it only to explain a daemon that exited at once."""
-    import subprocess
+    The daemon is this process, forked: it starts with the interpreter, click
+    and corral's CLI already loaded, which is most of a fresh ``corral
+    daemon``'s start-up. The configuration is only located here; the child
+    validates it, and this side loads it only to explain a child that exited
+    at once."""
+    socket_path = _socket(options)
+    daemon_options = Options(_config_path(options, validate=False), socket_path)
+    early_r, early_w = os.pipe()  # the child's stderr until it logs to its file
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        os.close(early_r)
+        _daemon_child(daemon_options, early_w, up)
+    os.close(early_w)
+    try:
+        _wait_until_serving(options, socket_path, pid, early_r)
+    finally:
+        os.close(early_r)
 
+
+def _daemon_child(options: Options, stderr_fd: int, up: bool) -> NoReturn:
+    """The forked daemon: detach (session, stdio, inherited descriptors), serve, exit."""
+    code = 1
+    try:
+        os.setsid()
+        devnull = os.open(os.devnull, os.O_RDWR)
+        os.dup2(devnull, 0)
+        os.dup2(devnull, 1)
+        os.dup2(stderr_fd, 2)
+        # What the caller let this CLI inherit (pipes, locks) is not the daemon's.
+        os.closerange(3, _max_fd())
+        from corral.supervisor.logs import DEFAULT_KEEP, DEFAULT_MAX_BYTES, Rotation
+
+        _serve(options, Rotation(DEFAULT_MAX_BYTES, DEFAULT_KEEP), up=up, detached=True)
+        code = 0
+    except CorralError as error:
+        print(f"corral daemon: {error}", file=sys.stderr)
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else 1
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def _max_fd() -> int:
+    import resource
+
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return soft if 0 < soft < 1 << 20 else 1 << 16
+
+
+def _wait_until_serving(options: Options, socket_path: str, pid: int, early_r: int) -> None:
     from corral.control.client import answers
 
-    argv = [sys.executable, "-m", "corral", "-c", _config_path(options, validate=False)]
-    argv += ["--socket", _socket(options), "daemon", "--detached"]
-    process = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
     deadline = time.monotonic() + DAEMON_START_TIMEOUT
     while time.monotonic() < deadline:
-        if answers(_socket(options)):
-            if process.stderr is not None:
-                process.stderr.close()
+        if answers(socket_path):
             return
-        if process.poll() is not None:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
             config = options.loaded().config  # an invalid file is reported as such (exit 2)
-            early = process.stderr.read().decode(errors="replace") if process.stderr else ""
-            last = early.strip().splitlines()[-1] if early.strip() else ""
+            early = _read_all(early_r).strip()
+            last = early.splitlines()[-1] if early else ""
             raise CorralError(
                 f"the daemon exited at once: {last or _last_line(_daemon_log(config.state_dir))}"
             )
-        time.sleep(0.02)
+        time.sleep(0.01)
     log_path = _daemon_log(options.loaded().config.state_dir)
     raise CorralError(
         f"the daemon did not answer within {DAEMON_START_TIMEOUT:g} s; see {log_path}"
     )
+
+
+def _read_all(fd: int) -> str:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
 
 
 def _last_line(path: str) -> str:
@@ -146,7 +208,7 @@ def up(options: Options) -> None:
     from corral.control.client import answers
 
     if not answers(_socket(options)):
-        _spawn_daemon(options)
+        _spawn_daemon(options, up=True)
     outcome: dict[str, Any] = {}
 
     def run_up() -> None:

@@ -40,15 +40,16 @@ def say(text: str) -> None:
     print(f"corral daemon: {text}", file=sys.stderr, flush=True)
 
 
-def run_daemon(config: Config, socket_path: str, rotation: Rotation) -> None:
+def run_daemon(config: Config, socket_path: str, rotation: Rotation, up: bool = False) -> None:
+    """Serve until SIGTERM; with ``up``, start every auto_start service once serving."""
     lock = claim_socket(socket_path)
     try:
-        asyncio.run(_serve(config, socket_path, rotation))
+        asyncio.run(_serve(config, socket_path, rotation, up))
     finally:
         lock.close()
 
 
-async def _serve(config: Config, socket_path: str, rotation: Rotation) -> None:
+async def _serve(config: Config, socket_path: str, rotation: Rotation, up: bool) -> None:
     loop = asyncio.get_running_loop()
     reaper = Reaper()
     reaper.install(loop)
@@ -77,6 +78,8 @@ async def _serve(config: Config, socket_path: str, rotation: Rotation) -> None:
             await server.open()
             say(f"pid {os.getpid()} serving {socket_path}, state in {directory}")
             notify("READY=1")
+            if up:
+                group.create_task(_up(supervisor))
             await finish.wait()
             notify("STOPPING=1")
             say("stopping every service")
@@ -87,6 +90,12 @@ async def _serve(config: Config, socket_path: str, rotation: Rotation) -> None:
         use_child_waiter(None)
         reaper.uninstall()
     say("stopped")
+
+
+async def _up(supervisor: Supervisor) -> None:
+    failures = await supervisor.up()
+    for name, reason in failures.items():
+        say(f"up: {name} failed: {reason}")
 
 
 async def _activate(config: Config) -> None:

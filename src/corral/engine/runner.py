@@ -45,6 +45,9 @@ class Invocation:
     host_environment: tuple[str, ...] = ()
     timeout: float | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    #: The child's standard input (else /dev/null), e.g. a pipe's read end. ``run_cli``
+    #: takes ownership: it closes it in corral as soon as the child has it, or fails.
+    stdin_fd: int | None = None
 
 
 @dataclass(frozen=True)
@@ -130,38 +133,11 @@ async def run_cli(argv: Sequence[str], invocation: Invocation | None = None) -> 
     argv = tuple(argv)
     invocation = invocation or Invocation()
     secrets = secret_values(invocation.host_environment)
-    for arg in argv:
-        if any(s in arg for s in secrets):
-            # Never run it: the secret would be visible in ps and /proc.
-            raise CommandError(
-                tuple(redact(a, secrets) for a in argv),
-                -1,
-                stderr="refusing to run: a host_environment value appears in the argv",
-            )
-    identity = invocation.identity
-    log.debug(
-        "%s%s",
-        shlex.join(argv),
-        f" (as {identity.user or '-'}:{identity.group or '-'})"
-        if identity.user or identity.group
-        else "",
-    )
-    env = child_environment(invocation.host_environment, identity, extra=invocation.extra_env)
     try:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            user=identity.user,
-            group=identity.group,
-            # Without this, a switched user keeps root's supplementary groups.
-            extra_groups=[identity.group] if identity.group else ([] if identity.user else None),
-            cwd="/",
-        )
-    except OSError as exc:
-        raise CommandError(argv, 127, stderr=f"cannot run {argv[0]}: {exc}") from exc
+        proc = _spawn(argv, invocation, secrets)
+    finally:
+        if invocation.stdin_fd is not None:
+            os.close(invocation.stdin_fd)  # the child has its own copy now
     exited = watch_child(proc)
     try:
         out, err, code = await asyncio.wait_for(_collect(proc, exited), invocation.timeout)
@@ -179,6 +155,45 @@ async def run_cli(argv: Sequence[str], invocation: Invocation | None = None) -> 
     if code != 0:
         raise CommandError(argv, code, stdout, stderr)
     return Completed(argv, stdout, stderr)
+
+
+def _spawn(
+    argv: tuple[str, ...], invocation: Invocation, secrets: Sequence[str]
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` (never with a secret in it), logged, in its environment."""
+    for arg in argv:
+        if any(s in arg for s in secrets):
+            # Never run it: the secret would be visible in ps and /proc.
+            raise CommandError(
+                tuple(redact(a, secrets) for a in argv),
+                -1,
+                stderr="refusing to run: a host_environment value appears in the argv",
+            )
+    identity = invocation.identity
+    log.debug(
+        "%s%s",
+        shlex.join(argv),
+        f" (as {identity.user or '-'}:{identity.group or '-'})"
+        if identity.user or identity.group
+        else "",
+    )
+    env = child_environment(invocation.host_environment, identity, extra=invocation.extra_env)
+    stdin = subprocess.DEVNULL if invocation.stdin_fd is None else invocation.stdin_fd
+    try:
+        return subprocess.Popen(
+            argv,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            user=identity.user,
+            group=identity.group,
+            # Without this, a switched user keeps root's supplementary groups.
+            extra_groups=[identity.group] if identity.group else ([] if identity.user else None),
+            cwd="/",
+        )
+    except OSError as exc:
+        raise CommandError(argv, 127, stderr=f"cannot run {argv[0]}: {exc}") from exc
 
 
 async def _collect(

@@ -1,13 +1,29 @@
-"""Build an ``OciImage``'s archive: collect, plan layers, write, list (the edge with I/O)."""
+"""Build an ``OciImage``'s archive: collect, plan layers, write, list (the edge with I/O).
+
+``build_image`` writes the archive to a file; ``digest_image`` only hashes the
+layers, so the image ID is known before anything is written, and the archive
+can then be streamed (``Digested.stream``) into ``docker load`` or ``podman load``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from corral.config.image import OciImage
 from corral.errors import ImageError
-from corral.image.archive import Built, write_archive
+from corral.image.archive import (
+    Archive,
+    Built,
+    Documents,
+    Stamp,
+    documents,
+    layer_digests,
+    stream_archive,
+    stream_layer,
+    write_archive,
+)
 from corral.image.content import Content, collect
 from corral.image.layers import Layer, plan
 from corral.image.sbom import write_sbom
@@ -52,3 +68,52 @@ def build_image(
     built = write_archive(output, layers, image, mtime, progress)
     listing = write_sbom(content, built, image.reference, mtime) if sbom else None
     return BuildResult(built, tuple(layers), content.notes, listing)
+
+
+@dataclass(frozen=True)
+class Digested:
+    """An image whose layers were hashed, not written: its ID is known, and its
+    archive can be streamed to a file object that need not seek."""
+
+    image: OciImage
+    layers: tuple[Layer, ...]
+    mtime: int
+    documents: Documents
+    stamps: Mapping[str, Stamp]
+
+    @property
+    def image_id(self) -> str:
+        return self.documents.image_id
+
+    def stream(
+        self, fh: BinaryIO, progress: Progress | None = None, held: Collection[int] = ()
+    ) -> Archive:
+        """Write the archive to ``fh`` (without the blobs of the ``held`` layers):
+        ``ImageError`` if a file changed since hashing."""
+        return stream_archive(
+            fh, self.layers, self.image, self.mtime, self.documents.layers, progress,
+            self.stamps, held,
+        )  # fmt: skip
+
+    def stream_layer(self, fh: BinaryIO, number: int) -> None:
+        """Write layer ``number``'s (from 1) bare tar to ``fh``, checked the same way."""
+        stream_layer(
+            fh, number, self.layers[number - 1], self.mtime, self.documents.layers[number - 1],
+            self.stamps,
+        )  # fmt: skip
+
+
+def digest_image(
+    image: OciImage,
+    *,
+    base_dir: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    prepared: tuple[Content, list[Layer]] | None = None,
+) -> Digested:
+    """Plan ``image``'s layers and hash them (reading every file once), writing nothing."""
+    mtime = source_date_epoch(environ)
+    _, layers = prepared if prepared is not None else prepare(image, base_dir=base_dir)
+    stamps: dict[str, Stamp] = {}
+    digests = layer_digests(layers, mtime, stamps)
+    docs = documents(image, layers, digests, mtime)
+    return Digested(image, tuple(layers), mtime, docs, stamps)

@@ -11,6 +11,7 @@ its header is always the size written.
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import tarfile
@@ -28,6 +29,8 @@ _MAX_MTIME = 8**11 - 1  # what a ustar header holds without extensions
 Kind = Literal["dir", "file", "symlink", "char", "block", "fifo"]
 Sink = Callable[[bytes | memoryview], object]
 Progress = Callable[[int], object]
+#: Told ``(source, os.fstat of the open file)`` for each file read.
+Opened = Callable[[str, os.stat_result], object]
 
 _TYPES: dict[str, bytes] = {
     "dir": tarfile.DIRTYPE,
@@ -155,23 +158,41 @@ def tar_size(entries: Sequence[Entry], mtime: int, heads: Sequence[bytes] | None
     return total
 
 
-def _copy(entry: Entry, sink: Sink, buffer: bytearray, progress: Progress | None) -> None:
+def _read(fh: io.FileIO, view: memoryview, source: str) -> int:
+    try:
+        return fh.readinto(view) or 0
+    except OSError as exc:
+        raise ImageError(f"{source}: cannot be read: {exc.strerror}") from exc
+
+
+def _copy(
+    entry: Entry,
+    sink: Sink,
+    buffer: bytearray,
+    progress: Progress | None,
+    opened: Opened | None,
+) -> None:
+    """Stream one file's bytes into ``sink``. Only reading errors become ``ImageError``:
+    the sink's own (a closed pipe) pass through as they are."""
     assert entry.source is not None
     view = memoryview(buffer)
     written = 0
     try:
-        with open(entry.source, "rb", buffering=0) as fh:
-            while written < entry.size:
-                n = fh.readinto(view[: min(CHUNK, entry.size - written)])
-                if not n:
-                    break
-                sink(view[:n])
-                written += n
-                if progress is not None:
-                    progress(n)
-            grew = fh.read(1)
+        fh = open(entry.source, "rb", buffering=0)  # noqa: SIM115 (closed below)
     except OSError as exc:
         raise ImageError(f"{entry.source}: cannot be read: {exc.strerror}") from exc
+    with fh:
+        if opened is not None:
+            opened(entry.source, os.fstat(fh.fileno()))
+        while written < entry.size:
+            n = _read(fh, view[: min(CHUNK, entry.size - written)], entry.source)
+            if not n:
+                break
+            sink(view[:n])
+            written += n
+            if progress is not None:
+                progress(n)
+        grew = _read(fh, view[:1], entry.source)
     if written != entry.size or grew:
         raise ImageError(f"{entry.source}: changed size while the image was being written")
 
@@ -182,14 +203,16 @@ def write_tar(
     sink: Sink,
     progress: Progress | None = None,
     heads: Sequence[bytes] | None = None,
+    opened: Opened | None = None,
 ) -> None:
-    """Stream a tar of ``entries`` (with their precomputed ``heads``) into ``sink``."""
+    """Stream a tar of ``entries`` (with their precomputed ``heads``) into ``sink``;
+    ``opened`` is told each source file's status as it is opened."""
     buffer = bytearray(CHUNK)
     heads = headers(entries, mtime) if heads is None else heads
     for entry, head in zip(entries, heads, strict=True):
         sink(head)
         if entry.kind == "file":
-            _copy(entry, sink, buffer, progress)
+            _copy(entry, sink, buffer, progress, opened)
             pad = padding(entry.size)
             if pad:
                 sink(bytes(pad))

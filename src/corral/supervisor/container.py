@@ -250,15 +250,50 @@ async def load_image_record(image: OciImage, runtime: str, state_dir: str) -> st
     """Build (or take the tarball of) ``image`` and load it unless the engine has it.
 
     The image layer is synchronous; it runs in a thread, and its CLI calls go
-    back to the event loop's CLI runner, so the daemon's reaper sees them."""
-    from corral.engine.runner import Invocation, run_cli
-    from corral.image.load import load_image
+    back to the event loop's CLI runner, so the daemon's reaper sees them. A
+    built archive is streamed into ``load`` through a pipe; nothing is written
+    under ``state_dir``."""
+    from concurrent.futures import Future
+
+    from corral.engine.runner import Completed, Invocation, run_cli
+    from corral.image.load import (
+        LOAD_TIMEOUT,
+        Feed,
+        close_quietly,
+        load_image,
+        open_feed,
+        write_feed,
+    )
 
     loop = asyncio.get_running_loop()
 
-    def run(argv: Sequence[str]) -> str:
-        future = asyncio.run_coroutine_threadsafe(run_cli(argv, Invocation(timeout=1800)), loop)
+    def submit(argv: Sequence[str], stdin_fd: int | None = None) -> Future[Completed]:
+        invocation = Invocation(timeout=LOAD_TIMEOUT, stdin_fd=stdin_fd)
+        return asyncio.run_coroutine_threadsafe(run_cli(argv, invocation), loop)
+
+    def fed(argv: Sequence[str], feed: Feed) -> str:
+        r, w = os.pipe()
+        try:
+            future = submit(argv, r)  # run_cli owns r from here on
+        except BaseException:
+            os.close(r)
+            os.close(w)
+            raise
+        fh = open_feed(w)
+        try:
+            write_feed(fh, feed)
+        except BaseException:
+            close_quietly(fh)  # the CLI reads a cut archive, and fails
+            with contextlib.suppress(Exception):
+                future.result()  # no child left behind
+            raise
+        finally:
+            close_quietly(fh)
         return future.result().stdout
 
-    cache = os.path.join(state_dir, "images")
-    return await asyncio.to_thread(load_image, image, runtime, cache_dir=cache, runner=run)
+    def run(argv: Sequence[str], feed: Feed | None = None) -> str:
+        if feed is not None:
+            return fed(argv, feed)
+        return submit(argv).result().stdout
+
+    return await asyncio.to_thread(load_image, image, runtime, runner=run)

@@ -80,6 +80,7 @@ class Supervisor:
         self._wanted = declared_services(config)
         #: set once every declared service has its owner
         self.ready = asyncio.Event()
+        self._up: asyncio.Future[dict[str, str]] | None = None
 
     # -- lifetime -------------------------------------------------------------
 
@@ -183,8 +184,13 @@ class Supervisor:
         return failures
 
     async def up(self) -> dict[str, str]:
-        names = [s.name for s in self.ordered() if s.auto_start]
-        return await self._each(self.start, names)
+        """Start every auto_start service; the failures, by name. Callers that
+        arrive while an ``up`` runs share it (the daemon's own ``--up`` and the
+        client's request), so a failing service is not tried twice."""
+        if self._up is None or self._up.done():
+            names = [s.name for s in self.ordered() if s.auto_start]
+            self._up = asyncio.ensure_future(self._each(self.start, names))
+        return await asyncio.shield(self._up)
 
     async def stop_all(self) -> dict[str, str]:
         return await self._each(self.stop, list(self.owners))
