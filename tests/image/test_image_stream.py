@@ -114,3 +114,37 @@ def test_run_without_a_feed() -> None:
     with pytest.raises(CommandError) as missing:
         run(["corral-no-such-program"])
     assert missing.value.returncode == 127
+
+
+def test_layers_alone_and_archives_without_held_blobs(image: OciImage, tmp_path: Path) -> None:
+    """What ``import_then_load`` sends: a layer's bare tar (the blob's bytes), and the
+    archive without that blob (every other member as in the file)."""
+    import tarfile
+
+    built = build_image(image, str(tmp_path / "img.tar"), sbom=False)
+    digested = digest_image(image)
+    assert digested.image_id == built.image_id
+    with tarfile.open(tmp_path / "img.tar") as whole:
+        members = {m.name: whole.extractfile(m).read() for m in whole if m.isfile()}  # type: ignore[union-attr]
+    for number, (digest, size) in enumerate(built.built.layers, 1):
+        bare = io.BytesIO()
+        digested.stream_layer(bare, number)
+        assert bare.getvalue() == members["blobs/" + digest.replace(":", "/")]
+        assert len(bare.getvalue()) == size and size % 512 == 0
+    slim = io.BytesIO()
+    digested.stream(slim, held={1})
+    first = "blobs/" + built.built.layers[0][0].replace(":", "/")
+    with tarfile.open(fileobj=io.BytesIO(slim.getvalue())) as held:
+        got = {m.name: held.extractfile(m).read() for m in held if m.isfile()}  # type: ignore[union-attr]
+    assert got == {name: data for name, data in members.items() if name != first}
+
+
+def test_a_layer_changed_after_hashing_stops_its_import(image: OciImage, tmp_path: Path) -> None:
+    digested = digest_image(image)
+    big = next(Path(s) for la in digested.layers for e in la.entries
+               if (s := e.source) and s.endswith("big.bin"))  # fmt: skip
+    number = next(n for n, la in enumerate(digested.layers, 1)
+                  if any(e.source == str(big) for e in la.entries))  # fmt: skip
+    big.write_bytes(os.urandom(3 * MiB + 123))  # same size, other bytes
+    with pytest.raises(ImageError, match=r"big\.bin"):
+        digested.stream_layer(io.BytesIO(), number)

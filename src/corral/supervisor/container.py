@@ -115,7 +115,7 @@ class ContainerRunner:
         """The image ID the container is made from: an image record is loaded first."""
         image = self.container.image
         if isinstance(image, OciImage):
-            return await load_image_record(image, self.runtime, self.context.state_dir)
+            return await load_image_record(image, self.runtime)
         data: dict[str, Any] | None = None
         with contextlib.suppress(Exception):  # absent here: the CLI's create pulls it
             data = await engine.api.images.inspect(image)
@@ -246,13 +246,12 @@ class ContainerRunner:
         }
 
 
-async def load_image_record(image: OciImage, runtime: str, state_dir: str) -> str:
+async def load_image_record(image: OciImage, runtime: str) -> str:
     """Build (or take the tarball of) ``image`` and load it unless the engine has it.
 
     The image layer is synchronous; it runs in a thread, and its CLI calls go
     back to the event loop's CLI runner, so the daemon's reaper sees them. A
-    built archive is streamed into ``load`` through a pipe; nothing is written
-    under ``state_dir``."""
+    built archive is streamed into ``load`` through a pipe, never written."""
     from concurrent.futures import Future
 
     from corral.engine.runner import Completed, Invocation, run_cli
