@@ -130,6 +130,8 @@ def _daemon_child(options: Options, stderr_fd: int, up: bool) -> NoReturn:
     code = 1
     try:
         os.setsid()
+        with contextlib.suppress(OSError), open("/proc/self/comm", "w") as comm:
+            comm.write("corral-daemon")  # its name in ps -e and top (argv stays the CLI's)
         devnull = os.open(os.devnull, os.O_RDWR)
         os.dup2(devnull, 0)
         os.dup2(devnull, 1)
