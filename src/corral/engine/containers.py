@@ -243,6 +243,16 @@ async def stop(
     return int(code) if code is not None else None
 
 
+async def remove(engine: Engine, container_id: str) -> None:
+    """Remove a container that is no longer running (with its anonymous volumes);
+    one that is already gone is fine."""
+    try:
+        await engine.api.containers.container(container_id).delete(force=True, v=True)
+    except aiodocker.DockerError as exc:
+        if exc.status != 404:
+            raise EngineError(f"remove {container_id[:12]}: {exc.message}") from exc
+
+
 async def start_watched(engine: Engine, container_id: str) -> Subscription:
     """Subscribe to the container's events, then start it: its exit cannot be
     missed, so ``wait_subscribed`` needs no inspect (``wait_exit`` does). A
@@ -253,8 +263,8 @@ async def start_watched(engine: Engine, container_id: str) -> Subscription:
         await start(engine, container_id)
     except BaseException:
         subscription.close()
-        with contextlib.suppress(EngineError, aiodocker.DockerError):
-            await engine.api.containers.container(container_id).delete(force=True, v=True)
+        with contextlib.suppress(EngineError):
+            await remove(engine, container_id)
         raise
     return subscription
 

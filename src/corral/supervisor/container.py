@@ -60,6 +60,9 @@ class ContainerRunner:
         self._stopping: asyncio.Future[int | None] | None = None
         #: the events of the container this runner started (None when adopted)
         self._exit_watch: Subscription | None = None
+        #: this runner's container that exited by itself, kept (for its logs) until
+        #: the next start removes it
+        self._dead: str | None = None
 
     # -- start ----------------------------------------------------------------
 
@@ -75,7 +78,14 @@ class ContainerRunner:
         hash_ = config_hash(self.container, self.runtime, image_id, key)
         instance = self.context.state_dir
         timeout = self.container.stop_timeout
-        taken = await hub.once(f"{self.runtime} names", lambda: containers.names(engine))
+        dead, self._dead = self._dead, None
+        if dead is not None:
+            # A respawn: the name is held by this runner's own dead container, so
+            # removing it by ID frees it, without a listing, an inspect or a stop.
+            await containers.remove(engine, dead)
+            taken: set[str] = set()
+        else:
+            taken = await hub.once(f"{self.runtime} names", lambda: containers.names(engine))
         async with hub.gate:
             container_id = None
             if self.name in taken:  # one listing spares an inspect per new container
@@ -181,7 +191,9 @@ class ContainerRunner:
             # on_unhealthy = "restart": stop it; its death goes through the respawn policy
             self._stop(engine, handle)
         code = await exited
-        if self._stopping is not None:
+        if self._stopping is None:
+            self._dead = handle.id  # it died on its own; the next start removes it
+        else:
             # the service is stopped once its container is gone, not merely dead
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._stopping)
