@@ -105,7 +105,13 @@ def test_api_and_cli_creation_agree(runtime: str, tmp_path: Path) -> None:
         assert docs[1]["Config"]["Labels"]["path"] == "cli"
     finally:
         for name in names:
-            subprocess.run([runtime, "rm", "-f", name], capture_output=True)
+            # podman may still hold the container while its API service stops: retry
+            wait_for(lambda n=name: remove(runtime, n), every=0.25)
+
+
+def remove(runtime: str, name: str) -> bool:
+    subprocess.run([runtime, "rm", "-f", name], capture_output=True)
+    return inspect(runtime, "container", name) is None
 
 
 def engines_socket(runtime: str) -> str | None:
