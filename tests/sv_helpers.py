@@ -129,6 +129,11 @@ def _pid_from_log(path: Path) -> int | None:
     return None
 
 
+def own_children() -> set[int]:
+    """The pids of this process's children (any thread's, zombies included)."""
+    return {pid for pid, _ in children_of(os.getpid())}
+
+
 def children_of(pid: int) -> list[tuple[int, str]]:
     """(pid, state letter) of every process whose parent is ``pid``."""
     out = []

@@ -9,6 +9,7 @@ import subprocess
 import uuid
 
 import pytest
+from sv_helpers import own_children
 
 from corral.engine.accounts import (
     AccountAction,
@@ -91,17 +92,9 @@ def test_missing_program_and_timeout_are_command_errors() -> None:
     assert "timed out" in str(slow.value)
 
 
-def _children() -> set[int]:
-    out: set[int] = set()
-    for task in os.listdir("/proc/self/task"):
-        with open(f"/proc/self/task/{task}/children") as fh:
-            out.update(int(pid) for pid in fh.read().split())
-    return out
-
-
 def test_stdin_fd_feeds_the_child_and_run_cli_closes_it() -> None:
     data = os.urandom(3 << 20)  # more than any pipe buffer
-    fds, children = set(os.listdir("/proc/self/fd")), _children()
+    fds, children = set(os.listdir("/proc/self/fd")), own_children()
 
     async def scenario() -> str:
         r, w = os.pipe()
@@ -117,7 +110,7 @@ def test_stdin_fd_feeds_the_child_and_run_cli_closes_it() -> None:
     out = asyncio.run(scenario())
     assert out.split()[0] == hashlib.sha256(data).hexdigest()
     assert set(os.listdir("/proc/self/fd")) <= fds
-    assert _children() <= children
+    assert own_children() <= children
 
 
 @pytest.mark.parametrize("case", ["refused", "missing"])

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pytest
+from sv_helpers import own_children
 
 from corral.config import OciImage
 from corral.errors import CommandError, ImageError
@@ -18,15 +19,6 @@ from corral.image.build import digest_image, prepare
 from corral.image.load import run
 
 MiB = 1 << 20
-
-
-def children() -> set[int]:
-    """The pids of this process's children (any thread's)."""
-    out: set[int] = set()
-    for task in os.listdir("/proc/self/task"):
-        with open(f"/proc/self/task/{task}/children") as fh:
-            out.update(int(pid) for pid in fh.read().split())
-    return out
 
 
 @pytest.fixture
@@ -69,10 +61,10 @@ def test_stream_through_a_pipe(image: OciImage, tmp_path: Path) -> None:
     def feed(fh: BinaryIO) -> None:
         digested.stream(fh)
 
-    before = children()
+    before = own_children()
     out = run(["sha256sum"], feed=feed)
     assert out.split()[0] == hashlib.sha256((tmp_path / "img.tar").read_bytes()).hexdigest()
-    assert children() <= before
+    assert own_children() <= before
 
 
 def test_a_failing_feed_kills_the_command_and_is_raised(tmp_path: Path) -> None:
@@ -80,12 +72,12 @@ def test_a_failing_feed_kills_the_command_and_is_raised(tmp_path: Path) -> None:
         fh.write(b"x" * (3 * MiB))
         raise ImageError("a file changed")
 
-    before, fds = children(), set(os.listdir("/proc/self/fd"))
+    before, fds = own_children(), set(os.listdir("/proc/self/fd"))
     marker = tmp_path / "finished"
     with pytest.raises(ImageError, match="a file changed"):
         run(["sh", "-c", f"cat >/dev/null; touch {marker}"], feed=feed)
     assert not marker.exists()  # killed before it saw the end of its input
-    assert children() <= before
+    assert own_children() <= before
     assert set(os.listdir("/proc/self/fd")) <= fds
 
 

@@ -11,13 +11,16 @@ import json
 import os
 import sys
 import time
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from corral.cli._app import Options, command, pass_options
 from corral.errors import CorralError
 from corral.locations import find_config
+
+if TYPE_CHECKING:
+    from corral.supervisor.logs import Rotation
 
 DAEMON_START_TIMEOUT = 15.0
 
@@ -75,7 +78,7 @@ def daemon(
     _serve(options, rotation, up=start_up, detached=False)
 
 
-def _serve(options: Options, rotation: Any, *, up: bool, detached: bool) -> None:
+def _serve(options: Options, rotation: Rotation, *, up: bool, detached: bool) -> None:
     from corral.control.daemon import run_daemon
 
     config = options.loaded().config
