@@ -100,6 +100,38 @@ def test_exiting_container_is_respawned_then_disabled(corral: Corral, runtime: s
     assert status["last_exit"] == 3
     assert status["restarts"] == 2
     assert status["state"] == "stopped"
+    # each respawn set the dead one aside and removed it; the last stays (its logs)
+    assert wait_for(lambda: _of_service(runtime, name) == [name] or None, timeout=30)
+
+
+def _of_service(runtime: str, name: str) -> list[str]:
+    """The names of the containers labelled for service ``name``."""
+    return subprocess.run(
+        [runtime, "ps", "-a", "--filter", f"label=corral.service={name}", "--format",
+         "{{.Names}}"], capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+
+
+def test_a_dead_container_left_aside_is_removed_at_the_next_start(
+    corral: Corral, runtime: str
+) -> None:
+    """A respawn renames the dead container out of the way and removes it once the
+    next one runs; one that a crash left aside goes at the next start — if it is
+    this corral's."""
+    name = unique("aside")
+    ours, theirs = f"{name}.exited-0123456789ab", f"{name}.exited-ba9876543210"
+    for leftover, instance in ((ours, str(corral.state.resolve())), (theirs, "/elsewhere")):
+        subprocess.run(
+            [runtime, "create", "--name", leftover, "--label", f"corral.service={name}",
+             "--label", f"corral.instance={instance}", image_of(runtime), "true"],
+            capture_output=True, check=True,
+        )  # fmt: skip
+    try:
+        corral.write(header(runtime) + container(name, image_of(runtime), "exec sleep 600"))
+        corral.run("up", timeout=120)
+        assert sorted(_of_service(runtime, name)) == sorted([name, theirs])
+    finally:
+        subprocess.run([runtime, "rm", "-f", theirs], capture_output=True, check=False)
 
 
 def test_dependent_waits_for_health(corral: Corral, runtime: str) -> None:

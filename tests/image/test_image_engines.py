@@ -15,9 +15,10 @@ import engines
 import pytest
 
 from corral.config import OciImage
-from corral.errors import CommandError
+from corral.errors import CommandError, ImageError
 from corral.image import build_image
 from corral.image.build import digest_image
+from corral.image.docker_api import ApiImporter, CliImporter
 from corral.image.load import Feed, load_archive, load_image, load_streamed, run
 from corral.supervisor.container import load_image_record
 
@@ -175,11 +176,13 @@ def dangling(runtime: str) -> set[str]:
     return set(sh(runtime, "images", "-q", "--no-trunc", "--filter", "dangling=true").split())
 
 
+@pytest.mark.parametrize("through", ["api", "cli"])
 def test_a_big_base_layer_goes_into_docker_by_import(
-    docker_engine: object, tag: str, tmp_path: Path
+    docker_engine: object, tag: str, tmp_path: Path, through: str
 ) -> None:
-    """docker: the base layer by ``import``, then ``load`` without its blob; the image
-    is ours bit for bit, runs, and the image ``import`` made is gone."""
+    """docker: the base layer by ``import`` (through the Engine API on the socket, or
+    the CLI), then ``load`` without its blob; the image is ours bit for bit, runs,
+    and the image ``import`` made is gone."""
     image = OciImage(
         repository="localhost/corral-test/import", tag=tag, programs=["/bin/busybox"],
         cmd=["/bin/busybox", "echo", "imported"],
@@ -190,13 +193,15 @@ def test_a_big_base_layer_goes_into_docker_by_import(
         calls.append(list(argv))
         return run(argv, feed=feed)
 
+    importer = CliImporter(recording) if through == "cli" else None  # None: the API
+    through_cli = ["import", "load", "rmi"] if through == "cli" else ["load"]
     before = dangling("docker")
     digested = digest_image(image)
     try:
-        image_id = load_streamed(digested, "docker", runner=recording, import_at=0)
-        assert [c[1] for c in calls if c[1] in ("import", "load", "rmi")] == [
-            "import", "load", "rmi",
-        ]  # fmt: skip
+        image_id = load_streamed(
+            digested, "docker", runner=recording, import_at=0, importer=importer
+        )
+        assert [c[1] for c in calls if c[1] in ("import", "load", "rmi")] == through_cli
         assert image_id == digested.image_id
         assert sh("docker", "image", "inspect", "--format", "{{.Id}}", image.reference).strip() == (
             image_id
@@ -208,6 +213,35 @@ def test_a_big_base_layer_goes_into_docker_by_import(
         assert all(c[1] not in ("import", "load") for c in calls), calls
     finally:
         subprocess.run(["docker", "rmi", "-f", image.reference], capture_output=True, check=False)
+
+
+def test_a_layer_cut_short_is_never_imported(docker_engine: str, tmp_path: Path) -> None:
+    """A source file changed after hashing: the import over the API stops before the
+    tar's end, and dockerd, promised more bytes, registers nothing."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.bin").write_bytes(os.urandom(1 << 20))
+    (data / "b.bin").write_bytes(os.urandom(1 << 20))
+    image = OciImage(repository="localhost/corral-test/cut", tag="1", files=[(str(data), "/d")])
+    digested = digest_image(image)
+    (data / "b.bin").write_bytes(os.urandom(1 << 20))  # same size, other bytes
+    before = set(sh("docker", "images", "-aq", "--no-trunc").split())
+    importer = ApiImporter(docker_engine, 60)
+    with pytest.raises(ImageError, match=r"b\.bin in layer 1 .*changed while"):
+        importer.import_layer(digested.layer_size(1), lambda fh: digested.stream_layer(fh, 1))
+    assert set(sh("docker", "images", "-aq", "--no-trunc").split()) <= before
+
+
+def test_the_api_importer_reports_what_went_wrong(docker_engine: str, tmp_path: Path) -> None:
+    missing = ApiImporter(str(tmp_path / "no.sock"), 5)
+    with pytest.raises(ImageError, match=rf"docker at {tmp_path}/no\.sock: import: "):
+        missing.import_layer(1024, lambda fh: fh.write(bytes(1024)))
+    importer = ApiImporter(docker_engine, 60)
+    with pytest.raises(ImageError, match=r"docker at .*: inspect sha256:0+: .*No such image"):
+        importer.base_layer("sha256:" + "0" * 64)
+    importer.remove("sha256:" + "0" * 64)  # gone already: fine
+    with pytest.raises(ImageError, match=r"docker at .*: import: "):
+        importer.import_layer(1024, lambda fh: fh.write(b"not a tar" + bytes(1015)))
 
 
 def test_a_failed_load_after_import_leaves_no_image(

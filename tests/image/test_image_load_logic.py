@@ -160,3 +160,31 @@ def test_a_file_changed_after_hashing_is_named_and_never_loaded(tmp_path: Path) 
     assert engine.received  # the layer went out, but not the manifests after it
     assert b"manifest.json" not in engine.received and b"index.json" not in engine.received
     assert engine.images == {}
+
+
+def test_docker_socket_follows_docker_host() -> None:
+    from corral.image.docker_api import (
+        ApiImporter,
+        CliImporter,
+        docker_importer,
+        docker_socket,
+    )
+
+    assert docker_socket({}) == "/var/run/docker.sock"
+    assert docker_socket({"DOCKER_HOST": "unix:///run/d.sock"}) == "/run/d.sock"
+    assert docker_socket({"DOCKER_HOST": "tcp://10.0.0.1:2375"}) is None
+    runner = FakeEngine("docker")
+    assert isinstance(docker_importer(runner, 5, {"DOCKER_HOST": "ssh://h"}), CliImporter)
+    api = docker_importer(runner, 5, {"DOCKER_HOST": "unix:///run/d.sock"})
+    assert isinstance(api, ApiImporter) and api.path == "/run/d.sock"
+
+
+def test_an_import_answer_gives_the_image_or_its_error() -> None:
+    from corral.image.docker_api import progress_result
+
+    assert progress_result(b'{"status":"sha256:abc"}\r\n\r\n') == "sha256:abc"
+    ended = b'{"status":"x"}\n{"errorDetail":{"message":"no space"},"error":"no space"}\n'
+    with pytest.raises(ImageError, match="docker import: no space"):
+        progress_result(ended)
+    with pytest.raises(ImageError, match="unreadable answer"):
+        progress_result(b"<html>")

@@ -243,6 +243,34 @@ async def stop(
     return int(code) if code is not None else None
 
 
+#: What a runner's dead container is renamed with (``set_aside``).
+ASIDE = ".exited-"
+
+
+def aside_name(name: str, container_id: str) -> str:
+    """The name the dead container ``container_id`` of service ``name`` takes while
+    its successor starts (unique: it holds the container's ID)."""
+    return f"{name}{ASIDE}{container_id[:12]}"
+
+
+def set_aside_of(service: str, name: str) -> bool:
+    """Whether container ``name`` is a dead container of ``service`` set aside."""
+    return name.startswith(f"{service}{ASIDE}")
+
+
+async def set_aside(engine: Engine, name: str, container_id: str) -> bool:
+    """Free ``name``, held by its dead container ``container_id``, by renaming that
+    one (``aside_name``): the engine has no layer to delete before the successor
+    is created, and the old one is removed afterwards. False when it was gone."""
+    try:
+        await engine.api.containers.container(container_id).rename(aside_name(name, container_id))
+    except aiodocker.DockerError as exc:
+        if exc.status == 404:
+            return False
+        raise EngineError(f"rename {container_id[:12]}: {exc.message}") from exc
+    return True
+
+
 async def remove(engine: Engine, container_id: str) -> None:
     """Remove a container that is no longer running (with its anonymous volumes);
     one that is already gone is fine."""

@@ -25,10 +25,12 @@ digest, since each layer's size is known beforehand from its entries:
   rewritten with the digest (same length). The files are read once.
 * ``stream_archive`` (a pipe, e.g. ``docker load``'s standard input): the
   digests come from a hash-only pass first (``layer_digests``), so each final
-  header is written at once and nothing seeks. The layers are hashed again as
-  they stream, and a layer whose digest differs from the first pass (a file
-  changed in between) is an ``ImageError`` before ``manifest.json``, the last
-  member, is written: a truncated archive cannot be loaded.
+  header is written at once and nothing seeks. The layers are not hashed
+  again: that pass recorded each source file's stamp (inode, size, mtime and
+  ctime, in ns; no write leaves all four as they were), and a layer whose
+  files' stamps changed since is an ``ImageError`` before ``manifest.json``,
+  the last member, is written: a truncated archive cannot be loaded. The
+  engine checks every layer's digest as it loads it, besides.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from corral.config.image import OciImage
 from corral.errors import ImageError
 from corral.image import elf
 from corral.image.layers import Layer
-from corral.image.tarball import BLOCK, Opened, Progress, headers, padding, tar_size, write_tar
+from corral.image.tarball import END, Opened, Progress, headers, padding, tar_size, write_tar
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -155,8 +157,7 @@ def image_config(
         "config": config,
         "rootfs": {"type": "layers", "diff_ids": list(diff_ids)},
         "history": [
-            {"created": created, "created_by": "corral image build", "comment": c}
-            for c in comments
+            {"created": created, "created_by": "corral image build", "comment": c} for c in comments
         ],
     }
 
@@ -170,8 +171,11 @@ def oci_manifest(config: dict[str, Any], layers: Sequence[dict[str, Any]]) -> di
 
 
 def oci_index(manifest: dict[str, Any], reference: str, plat: dict[str, str]) -> dict[str, Any]:
-    entry = {**manifest, "annotations": {CONTAINERD_NAME: reference, REF_NAME: reference},
-             "platform": plat}
+    entry = {
+        **manifest,
+        "annotations": {CONTAINERD_NAME: reference, REF_NAME: reference},
+        "platform": plat,
+    }
     return {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [entry]}
 
 
@@ -209,8 +213,13 @@ def documents(
         blob_name(config_digest), [blob_name(d) for d, _ in digests], image.reference
     )
     return Documents(
-        tuple(digests), config, config_digest, manifest, manifest_digest,
-        canonical_json(index), canonical_json(docker),
+        tuple(digests),
+        config,
+        config_digest,
+        manifest,
+        manifest_digest,
+        canonical_json(index),
+        canonical_json(docker),
     )
 
 
@@ -257,19 +266,15 @@ def changed_sources(layer: Layer, stamps: Mapping[str, Stamp]) -> list[str]:
     return changed
 
 
-def _mismatch(
-    number: int, layer: Layer, want: LayerDigest, got: LayerDigest,
-    stamps: Mapping[str, Stamp] | None,
-) -> ImageError:
-    changed = changed_sources(layer, stamps or {})
-    which = f"layer {number} ({layer.comment})"
+def check_unchanged(number: int, layer: Layer, stamps: Mapping[str, Stamp]) -> None:
+    """``ImageError`` naming the files of layer ``number`` whose stamps changed."""
+    changed = changed_sources(layer, stamps)
     if changed:
         more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
-        which = f"{', '.join(changed[:3])}{more} in {which}"
-    return ImageError(
-        f"{which}: changed while the image was being written "
-        f"(digest {got[0]}, {got[1]} bytes; {want[0]}, {want[1]} bytes when first read)"
-    )
+        raise ImageError(
+            f"{', '.join(changed[:3])}{more} in layer {number} ({layer.comment}): changed "
+            "while the image was being written (after it was hashed); it was not loaded"
+        )
 
 
 class _Writer:
@@ -301,7 +306,7 @@ class _Writer:
         self.write(bytes(padding(len(data))))
 
     def end(self) -> None:
-        self.write(bytes(2 * BLOCK))
+        self.write(END)
 
     def layer_body(
         self, layer: Layer, heads: Sequence[bytes], progress: Progress | None
@@ -341,19 +346,24 @@ class _Writer:
         return digest, size
 
     def layer_known(
-        self, number: int, layer: Layer, want: LayerDigest, progress: Progress | None,
-        stamps: Mapping[str, Stamp] | None,
+        self,
+        number: int,
+        layer: Layer,
+        want: LayerDigest,
+        progress: Progress | None,
+        stamps: Mapping[str, Stamp],
     ) -> LayerDigest:
-        """A layer whose digest is known: its final header, then the body, checked."""
+        """A layer whose digest is known: its final header, the body, its padding;
+        ``ImageError`` if a file changed since it was hashed."""
         heads = headers(layer.entries, self.mtime)
         size = tar_size(layer.entries, self.mtime, heads)
         if size != want[1]:
             raise ImageError(f"layer {number} ({layer.comment}): {size} bytes, not {want[1]}")
         self.write(self.header(blob_name(want[0]), size))
-        got = self.layer_body(layer, heads, progress)
-        if got != want:
-            raise _mismatch(number, layer, want, got, stamps)
-        return got
+        write_tar(layer.entries, self.mtime, self.write, progress, heads)
+        self.write(bytes(padding(size)))
+        check_unchanged(number, layer, stamps)
+        return want
 
 
 LayerOut = Callable[[int, Layer], LayerDigest]
@@ -403,14 +413,14 @@ def stream_archive(
     image: OciImage,
     mtime: int,
     digests: Sequence[LayerDigest],
+    stamps: Mapping[str, Stamp],
     progress: Progress | None = None,
-    stamps: Mapping[str, Stamp] | None = None,
     held: Collection[int] = (),
 ) -> Archive:
     """Write the archive of ``layers`` to ``fh``, which need not seek (a pipe), given
-    their ``digests`` from ``layer_digests``; the same bytes ``write_archive`` writes.
-    A layer that hashes differently now is an ``ImageError`` naming the files whose
-    ``stamps`` changed, raised before the manifests are written.
+    their ``digests`` and source ``stamps`` from ``layer_digests``; the same bytes
+    ``write_archive`` writes. A layer with a file whose stamp changed is an
+    ``ImageError`` naming it, raised before the manifests are written.
 
     The blobs of the layers numbered in ``held`` (from 1) are left out: that
     stream is only for an engine whose layer store already holds them, which
@@ -434,13 +444,14 @@ def stream_layer(
     number: int,
     layer: Layer,
     mtime: int,
-    want: LayerDigest,
-    stamps: Mapping[str, Stamp] | None = None,
+    stamps: Mapping[str, Stamp],
 ) -> None:
     """Write layer ``number``'s bare tar to ``fh`` (for ``docker import``), checked
-    against ``want`` from ``layer_digests`` as ``stream_archive`` checks it. (A
-    layer tar is whole blocks, so no padding follows it.)"""
-    got = _Writer(fh, mtime).layer_body(layer, headers(layer.entries, mtime), None)
-    if got != want:
-        raise _mismatch(number, layer, want, got, stamps)
+    against ``stamps`` as ``stream_archive`` checks it. The check comes before the
+    tar's end-of-archive blocks, so a reader that was promised the tar's size
+    (``Content-Length``) sees a cut stream when it fails. (A layer tar is whole
+    blocks, so no padding follows it.)"""
+    write_tar(layer.entries, mtime, fh.write, None, headers(layer.entries, mtime), end=False)
+    check_unchanged(number, layer, stamps)
+    fh.write(END)
     fh.flush()

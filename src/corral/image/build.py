@@ -42,9 +42,7 @@ class BuildResult:
         return self.built.image_id
 
 
-def prepare(
-    image: OciImage, *, base_dir: str | None = None
-) -> tuple[Content, list[Layer]]:
+def prepare(image: OciImage, *, base_dir: str | None = None) -> tuple[Content, list[Layer]]:
     """Check the inputs and plan the layers, writing nothing."""
     if not image.is_build:
         raise ImageError(f"{image.reference}: has a tarball ({image.tarball}); nothing to build")
@@ -91,16 +89,17 @@ class Digested:
         """Write the archive to ``fh`` (without the blobs of the ``held`` layers):
         ``ImageError`` if a file changed since hashing."""
         return stream_archive(
-            fh, self.layers, self.image, self.mtime, self.documents.layers, progress,
-            self.stamps, held,
+            fh, self.layers, self.image, self.mtime, self.documents.layers, self.stamps,
+            progress, held,
         )  # fmt: skip
 
     def stream_layer(self, fh: BinaryIO, number: int) -> None:
         """Write layer ``number``'s (from 1) bare tar to ``fh``, checked the same way."""
-        stream_layer(
-            fh, number, self.layers[number - 1], self.mtime, self.documents.layers[number - 1],
-            self.stamps,
-        )  # fmt: skip
+        stream_layer(fh, number, self.layers[number - 1], self.mtime, self.stamps)
+
+    def layer_size(self, number: int) -> int:
+        """The size of layer ``number``'s (from 1) bare tar."""
+        return self.documents.layers[number - 1][1]
 
 
 def digest_image(

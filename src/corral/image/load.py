@@ -23,14 +23,14 @@ import tarfile
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
-from typing import IO, BinaryIO, Protocol
+from typing import IO, BinaryIO
 
 from corral.config.image import OciImage
-from corral.errors import CommandError, ImageError
+from corral.errors import CommandError, CorralError, ImageError
 from corral.image.build import Digested, digest_image
+from corral.image.docker_api import Feed as Feed  # re-exported: what runners are fed
+from corral.image.docker_api import Importer, Runner, docker_importer, normal_id
 
-#: Writes a command's standard input.
-Feed = Callable[[BinaryIO], object]
 RUNTIMES = ("docker", "podman")
 LOAD_TIMEOUT = 1800.0
 #: The pipe into ``load`` (when the kernel allows), and the buffer in front of it.
@@ -38,13 +38,6 @@ PIPE_SIZE = 1 << 20
 #: A base layer this big (or bigger) goes into docker by ``import`` (``import_then_load``).
 IMPORT_AT = 32 << 20
 _LOADED = re.compile(r"^Loaded image(?:\(s\))?( ID)?:\s*(.+?)\s*$", re.MULTILINE)
-
-
-class Runner(Protocol):
-    """Runs an engine CLI command, ``feed`` writing its standard input; its stdout,
-    or ``CommandError``."""
-
-    def __call__(self, argv: Sequence[str], feed: Feed | None = None) -> str: ...
 
 
 def widen_pipe(fd: int) -> None:
@@ -165,11 +158,6 @@ def parse_loaded(output: str) -> tuple[list[str], list[str]]:
     return names, ids
 
 
-def normal_id(value: str) -> str:
-    value = value.strip()
-    return value if value.startswith("sha256:") else f"sha256:{value}"
-
-
 def engine_image_id(runtime: str, ref: str, runner: Runner = run) -> str | None:
     """The ID the engine has under ``ref`` (a name or an ID), or ``None``."""
     try:
@@ -202,8 +190,13 @@ def check_runtime(runtime: str) -> None:
 
 
 def ensure_image(
-    runtime: str, reference: str, wanted: str, load: Callable[[], str], *,
-    runner: Runner = run, source: str,
+    runtime: str,
+    reference: str,
+    wanted: str,
+    load: Callable[[], str],
+    *,
+    runner: Runner = run,
+    source: str,
 ) -> str:
     """Make ``runtime`` hold image ``wanted`` as ``reference``: nothing when it does,
     a tag when it has the ID under another name, else ``load()`` (the load command's
@@ -226,7 +219,11 @@ def ensure_image(
 
 
 def load_archive(
-    path: str, reference: str, runtime: str, *, image_id: str | None = None,
+    path: str,
+    reference: str,
+    runtime: str,
+    *,
+    image_id: str | None = None,
     runner: Runner = run,
 ) -> str:
     """Load the archive file ``path`` into ``runtime`` as ``reference`` unless already
@@ -234,23 +231,34 @@ def load_archive(
     check_runtime(runtime)
     wanted = image_id or archive_image_id(path)
     return ensure_image(
-        runtime, reference, wanted, lambda: runner([runtime, "load", "-i", path]),
-        runner=runner, source=path,
+        runtime,
+        reference,
+        wanted,
+        lambda: runner([runtime, "load", "-i", path]),
+        runner=runner,
+        source=path,
     )
 
 
 def load_streamed(
-    digested: Digested, runtime: str, *, runner: Runner = run, import_at: int = IMPORT_AT
+    digested: Digested,
+    runtime: str,
+    *,
+    runner: Runner = run,
+    import_at: int = IMPORT_AT,
+    importer: Importer | None = None,
 ) -> str:
     """Load a hashed image into ``runtime`` unless already there, its archive streamed
     into ``load``'s standard input; the image ID. Into docker, a base layer of
-    ``import_at`` bytes or more goes through ``docker import`` (see ``import_then_load``)."""
+    ``import_at`` bytes or more goes in by ``importer`` (default: the Engine API
+    when the CLI would use a Unix socket, else the CLI; see ``import_then_load``)."""
     check_runtime(runtime)
     layers = digested.documents.layers
 
     def load() -> str:
         if runtime == "docker" and layers and layers[0][1] >= import_at:
-            return import_then_load(digested, runner)
+            chosen = importer or docker_importer(runner, LOAD_TIMEOUT)
+            return import_then_load(digested, runner, chosen)
         return runner([runtime, "load"], feed=lambda fh: digested.stream(fh))
 
     reference = digested.image.reference
@@ -259,7 +267,7 @@ def load_streamed(
     )
 
 
-def import_then_load(digested: Digested, runner: Runner) -> str:
+def import_then_load(digested: Digested, runner: Runner, importer: Importer) -> str:
     """Load into docker with the base layer streamed straight into its layer store.
 
     ``docker load`` first unpacks its whole input into a temporary directory and
@@ -271,21 +279,18 @@ def import_then_load(digested: Digested, runner: Runner) -> str:
     image ``import`` made is removed whatever happens; the loaded image keeps
     the layer. The output of ``load``."""
     base = digested.documents.layers[0][0]
-    imported = runner(["docker", "import", "-"], feed=lambda fh: digested.stream_layer(fh, 1))
-    imported_id = normal_id(imported.strip().splitlines()[-1]) if imported.strip() else ""
-    if not imported_id:
-        raise ImageError(f"{digested.image.reference}: docker import said nothing about its image")
+    reference = digested.image.reference
+    imported = importer.import_layer(
+        digested.layer_size(1), lambda fh: digested.stream_layer(fh, 1)
+    )
     try:
-        got = runner(["docker", "image", "inspect", "--format", "{{index .RootFS.Layers 0}}",
-                      imported_id]).strip()  # fmt: skip
+        got = importer.base_layer(imported)
         if got != base:
-            raise ImageError(
-                f"{digested.image.reference}: docker import made layer {got}, not {base}"
-            )
+            raise ImageError(f"{reference}: docker import made layer {got}, not {base}")
         return runner(["docker", "load"], feed=lambda fh: digested.stream(fh, held={1}))
     finally:
-        with contextlib.suppress(CommandError):
-            runner(["docker", "rmi", imported_id])
+        with contextlib.suppress(CorralError):
+            importer.remove(imported)
 
 
 def load_tarball(image: OciImage, runtime: str, base_dir: str | None, runner: Runner) -> str:

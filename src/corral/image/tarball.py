@@ -22,6 +22,8 @@ from typing import Literal
 from corral.errors import ImageError
 
 BLOCK = 512
+#: What ends a tar: two zero blocks.
+END = bytes(2 * BLOCK)
 CHUNK = 1 << 20
 DEFAULT_EPOCH = 1
 _MAX_MTIME = 8**11 - 1  # what a ustar header holds without extensions
@@ -204,9 +206,11 @@ def write_tar(
     progress: Progress | None = None,
     heads: Sequence[bytes] | None = None,
     opened: Opened | None = None,
+    end: bool = True,
 ) -> None:
     """Stream a tar of ``entries`` (with their precomputed ``heads``) into ``sink``;
-    ``opened`` is told each source file's status as it is opened."""
+    ``opened`` is told each source file's status as it is opened. Without ``end``,
+    the end-of-archive blocks (``END``) are left to the caller."""
     buffer = bytearray(CHUNK)
     heads = headers(entries, mtime) if heads is None else heads
     for entry, head in zip(entries, heads, strict=True):
@@ -216,4 +220,5 @@ def write_tar(
             pad = padding(entry.size)
             if pad:
                 sink(bytes(pad))
-    sink(bytes(2 * BLOCK))
+    if end:
+        sink(END)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -23,9 +24,11 @@ from typing import TYPE_CHECKING, Any
 from corral.config import OciContainer, OciImage
 from corral.config.services import image_reference
 from corral.errors import CorralError
-from corral.render.engine import config_hash, corral_labels, create_command
+from corral.render.engine import INSTANCE_LABEL, config_hash, corral_labels, create_command
 from corral.supervisor.engines import hash_key
 from corral.supervisor.runner import Handle, RunContext
+
+log = logging.getLogger("corral.supervisor")
 
 if TYPE_CHECKING:
     from corral.engine.client import Engine
@@ -41,6 +44,16 @@ def health_deadline(container: OciContainer) -> float:
     retry at its interval and timeout, plus a grace."""
     per_try = container.health_interval + container.health_timeout
     return container.health_start_period + (container.health_retries + 1) * per_try + HEALTH_GRACE
+
+
+#: Removals of dead containers set aside by respawns, still running.
+_set_aside_removals: set[asyncio.Future[None]] = set()
+
+
+def _removed(removal: asyncio.Future[None]) -> None:
+    _set_aside_removals.discard(removal)
+    if not removal.cancelled() and removal.exception() is not None:
+        log.warning("removing a dead container: %s", removal.exception())
 
 
 class ContainerRunner:
@@ -72,29 +85,44 @@ class ContainerRunner:
         hub = self.context.engines
         engine = await hub.get(self.runtime)
         image = self.container.image
-        image_id = await hub.once(f"{self.runtime} image {image_reference(image)}",
-                                  lambda: self._image(engine))  # fmt: skip
-        key = hash_key(self.context.state_dir)
-        hash_ = config_hash(self.container, self.runtime, image_id, key)
-        instance = self.context.state_dir
-        timeout = self.container.stop_timeout
+        image_id = asyncio.ensure_future(hub.once(f"{self.runtime} image {image_reference(image)}",
+                                                  lambda: self._image(engine)))  # fmt: skip
         dead, self._dead = self._dead, None
-        if dead is not None:
-            # A respawn: the name is held by this runner's own dead container, so
-            # removing it by ID frees it, without a listing, an inspect or a stop.
-            await containers.remove(engine, dead)
-            taken: set[str] = set()
-        else:
-            taken = await hub.once(f"{self.runtime} names", lambda: containers.names(engine))
-        async with hub.gate:
-            container_id = None
-            if self.name in taken:  # one listing spares an inspect per new container
-                container_id = await containers.claim(engine, self.name, hash_, instance, timeout)
-            self.adopted = container_id is not None
-            if container_id is None:
-                container_id, self.adopted = await self._create(engine, hash_, instance, timeout)
-            if not self.adopted:
-                self._exit_watch = await containers.start_watched(engine, container_id)
+        aside = False
+        try:
+            if dead is not None:
+                # A respawn: the name is held by this runner's own dead container. It
+                # is renamed out of the way (no listing, inspect or stop, no layer to
+                # delete first) while the image is looked up, and removed afterwards.
+                aside = await containers.set_aside(engine, self.name, dead)
+                taken: set[str] = set()
+            else:
+                taken = await hub.once(f"{self.runtime} names", lambda: containers.names(engine))
+                await self._remove_set_aside(engine, taken)
+            key = hash_key(self.context.state_dir)
+            hash_ = config_hash(self.container, self.runtime, await image_id, key)
+            instance = self.context.state_dir
+            timeout = self.container.stop_timeout
+            async with hub.gate:
+                container_id = None
+                if self.name in taken:  # one listing spares an inspect per new container
+                    container_id = await containers.claim(
+                        engine, self.name, hash_, instance, timeout
+                    )
+                self.adopted = container_id is not None
+                if container_id is None:
+                    container_id, self.adopted = await self._create(
+                        engine, hash_, instance, timeout
+                    )
+                if not self.adopted:
+                    self._exit_watch = await containers.start_watched(engine, container_id)
+        finally:
+            image_id.cancel()  # when something failed first (the lookup itself is shared)
+            if aside:
+                assert dead is not None
+                removing = asyncio.ensure_future(containers.remove(engine, dead))
+                _set_aside_removals.add(removing)  # not cancelled with this run's tasks
+                removing.add_done_callback(_removed)
         self._unhealthy.clear()
         self._stopping = None
         self.health = None
@@ -104,6 +132,17 @@ class ContainerRunner:
             if health.needs_driving(engine, self.container):
                 self._side_task(health.drive_podman_health(engine, self.name, self.container))
         return Handle(id=container_id)
+
+    async def _remove_set_aside(self, engine: Engine, taken: set[str]) -> None:
+        """Remove this service's dead containers that a respawn set aside and a
+        crash kept from removing (they are this corral's: its instance label)."""
+        from corral.engine import containers
+
+        for name in sorted(n for n in taken if containers.set_aside_of(self.name, n)):
+            data = await containers.inspect(engine, name)
+            labels = ((data or {}).get("Config") or {}).get("Labels") or {}
+            if data is not None and labels.get(INSTANCE_LABEL) == self.context.state_dir:
+                await containers.remove(engine, str(data["Id"]))
 
     async def _create(
         self, engine: Engine, hash_: str, instance: str, timeout: float
