@@ -9,7 +9,11 @@ match is adopted instead, so a restarted daemon (even after kill -9) takes
 its containers back without restarting them.
 
 Exits, health changes and log lines come through the runtime's one engine
-connection. Stop is graceful: stop_signal, stop_timeout, then removal.
+connection. Stop is graceful: stop_signal, stop_timeout, then removal. A
+container that exits by itself is kept (with its logs) until its respawn,
+which renames it out of the way (``<name>.exited-<id>``), creates and starts
+its successor, then removes it; one a crash left renamed goes at the next
+start, and at ``down``.
 """
 
 from __future__ import annotations
@@ -74,7 +78,7 @@ class ContainerRunner:
         #: the events of the container this runner started (None when adopted)
         self._exit_watch: Subscription | None = None
         #: this runner's container that exited by itself, kept (for its logs) until
-        #: the next start removes it
+        #: the next start sets it aside (renames it) and then removes it
         self._dead: str | None = None
 
     # -- start ----------------------------------------------------------------
