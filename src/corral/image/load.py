@@ -5,7 +5,9 @@ built image it first hashes the layers (``digest_image``), which gives the
 image ID without writing anything. When the engine already has that ID under
 the reference, that is all; when it has the ID under another name, it is
 tagged; otherwise the archive is streamed straight into the standard input of
-``docker load`` / ``podman load``: no archive file is written at all. A
+``docker load`` / ``podman load``: no archive file is written at all. Into
+docker, a big base layer goes first by ``import``, over the Engine API when
+the CLI would use a Unix socket (``import_then_load``, ``docker_api``). A
 ``tarball`` image is loaded from its file (``load -i``), with the same
 decisions (``ensure_image``).
 """
