@@ -1,4 +1,4 @@
-"""Where corral looks for its configuration (light: no heavy imports)."""
+"""Where corral looks for its configuration and for Docker (light: no heavy imports)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import os
 from corral.errors import ConfigError, Problem
 
 DEFAULT_CONFIGS = ("corral.toml", "/etc/corral/corral.toml")
+#: dockerd's API socket, unless configured otherwise.
+DOCKER_SOCKET = "/var/run/docker.sock"
 
 
 def find_config(explicit: str | None) -> str:

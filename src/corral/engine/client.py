@@ -22,13 +22,13 @@ import aiodocker
 import aiohttp
 
 from corral.errors import CorralError
+from corral.locations import DOCKER_SOCKET
 
 if TYPE_CHECKING:
     from corral.engine.events import EventHub
 
 log = logging.getLogger("corral.engine")
 
-DOCKER_SOCKET = "/var/run/docker.sock"
 PODMAN_SOCKET = "/run/corral/podman.sock"
 SERVICE_START_TIMEOUT = 30.0
 

@@ -25,10 +25,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import BinaryIO, Protocol
 
 from corral.errors import ImageError
+from corral.locations import DOCKER_SOCKET
 
 #: Writes a command's standard input, or a request's body.
 Feed = Callable[[BinaryIO], object]
-DOCKER_SOCKET = "/var/run/docker.sock"
 #: The buffer between the layer's writer and the socket.
 BODY_BUFFER = 1 << 20
 

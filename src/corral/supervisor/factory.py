@@ -17,6 +17,7 @@ from corral.config import (
     Volume,
 )
 from corral.errors import CorralError
+from corral.locations import DOCKER_SOCKET
 from corral.render import service_argv
 from corral.supervisor.container import ContainerRunner
 from corral.supervisor.logs import default_log_path
@@ -24,7 +25,6 @@ from corral.supervisor.objects import NetworkRunner, VolumeRunner
 from corral.supervisor.process import ProcessRunner, ProcessSpec
 from corral.supervisor.runner import RunContext, Runner
 
-DOCKER_SOCKET = "/var/run/docker.sock"
 DAEMON_READY_TIMEOUT = 60.0
 
 
