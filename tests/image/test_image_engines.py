@@ -17,7 +17,8 @@ import pytest
 from corral.config import OciImage
 from corral.errors import CommandError, ImageError
 from corral.image import build_image
-from corral.image.build import digest_image
+from corral.image.build import digest_image, prepare
+from corral.image.digests import DigestCache
 from corral.image.docker_api import ApiImporter, CliImporter
 from corral.image.load import Feed, load_archive, load_image, load_streamed, run
 from corral.supervisor.container import load_image_record
@@ -151,17 +152,22 @@ def test_load_is_streamed_then_skipped_then_only_tagged(
     assert [c[1] for c in calls if c[1] in ("load", "tag")] == ["tag"]
 
 
-def test_the_daemon_streams_through_run_cli(runtime: str, tag: str, cleanup: list[str]) -> None:
-    """``load_image_record``: the load's stdin is a pipe handed to run_cli."""
+def test_the_daemon_streams_through_run_cli(
+    runtime: str, tag: str, cleanup: list[str], tmp_path: Path
+) -> None:
+    """``load_image_record``: the load's stdin is a pipe handed to run_cli; the
+    layer digests go to the state directory, and the next start reads no layer."""
     image = OciImage(
         repository="localhost/corral-test/daemon", tag=tag, programs=["/bin/busybox"],
         cmd=["/bin/busybox", "echo", "streamed"],
     )
     cleanup.append(image.reference)
     fds = set(os.listdir("/proc/self/fd"))
-    image_id = asyncio.run(load_image_record(image, runtime))
+    image_id = asyncio.run(load_image_record(image, runtime, str(tmp_path)))
     assert sh(runtime, "run", "--rm", image.reference) == "streamed\n"
-    assert asyncio.run(load_image_record(image, runtime)) == image_id
+    assert (tmp_path / "image-digests.json").exists()
+    assert DigestCache(str(tmp_path)).lookup(prepare(image)[1], 1) is not None
+    assert asyncio.run(load_image_record(image, runtime, str(tmp_path))) == image_id
     assert set(os.listdir("/proc/self/fd")) <= fds  # no pipe end left open
 
 

@@ -19,8 +19,10 @@ from rich.progress import (
 from corral.cli._app import Options, app, pass_options, reports_errors
 from corral.config import OciContainer, OciImage, declared_services
 from corral.config.services import image_reference
+from corral.control.paths import state_dir
 from corral.errors import ImageError
 from corral.image.build import build_image, prepare
+from corral.image.digests import DigestCache
 from corral.image.inspect import inspect_archive
 from corral.image.load import load_image
 from corral.image.tarball import Progress as ProgressCallback
@@ -107,9 +109,10 @@ def load(options: Options, name: str) -> None:
     """Build NAME's image and load it into the configured engine, tagged; skipped
     when the engine already has that image ID."""
     record, base_dir = find_image(options, name)
-    runtime = options.loaded().config.runtime
-    image_id = load_image(record, runtime, base_dir=base_dir)
-    click.echo(f"{record.reference} {image_id} ({runtime})")
+    config = options.loaded().config
+    cache = DigestCache(state_dir(config.state_dir))
+    image_id = load_image(record, config.runtime, base_dir=base_dir, cache=cache)
+    click.echo(f"{record.reference} {image_id} ({config.runtime})")
 
 
 @image.command("inspect")

@@ -25,6 +25,7 @@ from corral.image.archive import (
     write_archive,
 )
 from corral.image.content import Content, collect
+from corral.image.digests import DigestCache, Known
 from corral.image.layers import Layer, plan
 from corral.image.sbom import write_sbom
 from corral.image.tarball import Progress, source_date_epoch
@@ -108,11 +109,19 @@ def digest_image(
     base_dir: str | None = None,
     environ: Mapping[str, str] | None = None,
     prepared: tuple[Content, list[Layer]] | None = None,
+    cache: DigestCache | None = None,
 ) -> Digested:
-    """Plan ``image``'s layers and hash them (reading every file once), writing nothing."""
+    """Plan ``image``'s layers and hash them (reading every file once), writing
+    nothing — unless ``cache`` knows their digests for the files as they are;
+    what a hash pass learns is kept there."""
     mtime = source_date_epoch(environ)
     _, layers = prepared if prepared is not None else prepare(image, base_dir=base_dir)
-    stamps: dict[str, Stamp] = {}
-    digests = layer_digests(layers, mtime, stamps)
-    docs = documents(image, layers, digests, mtime)
-    return Digested(image, tuple(layers), mtime, docs, stamps)
+    known = cache.lookup(layers, mtime) if cache is not None else None
+    if known is None:
+        stamps: dict[str, Stamp] = {}
+        digests = layer_digests(layers, mtime, stamps)
+        if cache is not None:
+            cache.remember(layers, mtime, digests, stamps)
+        known = Known(tuple(digests), stamps)
+    docs = documents(image, layers, known.digests, mtime)
+    return Digested(image, tuple(layers), mtime, docs, known.stamps)

@@ -30,6 +30,7 @@ from typing import IO, BinaryIO
 from corral.config.image import OciImage
 from corral.errors import CommandError, CorralError, ImageError
 from corral.image.build import Digested, digest_image
+from corral.image.digests import DigestCache
 from corral.image.docker_api import Feed as Feed  # re-exported: what runners are fed
 from corral.image.docker_api import Importer, Runner, docker_importer, normal_id
 
@@ -323,10 +324,13 @@ def load_image(
     *,
     base_dir: str | None = None,
     runner: Runner = run,
+    cache: DigestCache | None = None,
 ) -> str:
     """Build (or take the tarball of) ``image``, load it into ``runtime`` unless the
-    engine already has that image ID as ``image.reference``, tag it; the image ID."""
+    engine already has that image ID as ``image.reference``, tag it; the image ID.
+    Layer digests ``cache`` knows for the files as they are are not computed again."""
     check_runtime(runtime)
     if image.tarball is not None:
         return load_tarball(image, runtime, base_dir, runner)
-    return load_streamed(digest_image(image, base_dir=base_dir), runtime, runner=runner)
+    digested = digest_image(image, base_dir=base_dir, cache=cache)
+    return load_streamed(digested, runtime, runner=runner)

@@ -168,7 +168,7 @@ class ContainerRunner:
         """The image ID the container is made from: an image record is loaded first."""
         image = self.container.image
         if isinstance(image, OciImage):
-            return await load_image_record(image, self.runtime)
+            return await load_image_record(image, self.runtime, self.context.state_dir)
         data: dict[str, Any] | None = None
         with contextlib.suppress(Exception):  # absent here: the CLI's create pulls it
             data = await engine.api.images.inspect(image)
@@ -301,8 +301,9 @@ class ContainerRunner:
         }
 
 
-async def load_image_record(image: OciImage, runtime: str) -> str:
-    """Build (or take the tarball of) ``image`` and load it unless the engine has it.
+async def load_image_record(image: OciImage, runtime: str, state_dir: str | None = None) -> str:
+    """Build (or take the tarball of) ``image`` and load it unless the engine has it;
+    the layer digests learnt are kept in ``state_dir`` for the next start.
 
     The image layer is synchronous; it runs in a thread, and its CLI calls go
     back to the event loop's CLI runner, so the daemon's reaper sees them. A
@@ -310,6 +311,7 @@ async def load_image_record(image: OciImage, runtime: str) -> str:
     from concurrent.futures import Future
 
     from corral.engine.runner import Completed, Invocation, run_cli
+    from corral.image.digests import DigestCache
     from corral.image.load import (
         LOAD_TIMEOUT,
         Feed,
@@ -350,4 +352,5 @@ async def load_image_record(image: OciImage, runtime: str) -> str:
             return fed(argv, feed)
         return submit(argv).result().stdout
 
-    return await asyncio.to_thread(load_image, image, runtime, runner=run)
+    cache = DigestCache(state_dir) if state_dir is not None else None
+    return await asyncio.to_thread(load_image, image, runtime, runner=run, cache=cache)
