@@ -31,11 +31,14 @@ FILE_NAME = "image-digests.json"
 KEEP = 256
 
 
-def layer_key(layer: Layer, mtime: int, stamps: Mapping[str, Stamp]) -> str | None:
-    """The cache key of ``layer`` with its source files at these ``stamps`` (pure);
-    None when one has no stamp."""
+def layer_key(
+    layer: Layer, mtime: int, stamps: Mapping[str, Stamp], heads: Sequence[bytes] | None = None
+) -> str | None:
+    """The cache key of ``layer`` (whose tar ``heads`` may be given) with its
+    source files at these ``stamps`` (pure); None when one has no stamp."""
     key = hashlib.sha256(f"corral layer v1 {mtime}\n".encode())
-    for entry, head in zip(layer.entries, headers(layer.entries, mtime), strict=True):
+    heads = headers(layer.entries, mtime) if heads is None else heads
+    for entry, head in zip(layer.entries, heads, strict=True):
         key.update(head)
         if entry.source is None:
             continue
@@ -89,11 +92,12 @@ class DigestCache:
             return None
         digests: list[LayerDigest] = []
         for layer in layers:
-            value = remembered.get(layer_key(layer, mtime, stamps) or "")
+            heads = headers(layer.entries, mtime)
+            value = remembered.get(layer_key(layer, mtime, stamps, heads) or "")
             if not (isinstance(value, list) and len(value) == 2):
                 return None
             digest, size = value
-            if not isinstance(digest, str) or size != tar_size(layer.entries, mtime):
+            if not isinstance(digest, str) or size != tar_size(layer.entries, mtime, heads):
                 return None
             digests.append((digest, size))
         return Known(tuple(digests), stamps)
