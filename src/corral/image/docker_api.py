@@ -153,7 +153,7 @@ class ApiImporter:
             conn.request(method, target)
             response = conn.getresponse()
             return response.status, response.read()
-        except OSError as exc:
+        except (OSError, http.client.HTTPException) as exc:
             raise ImageError(f"{self._where()}: {method} {target}: {exc}") from exc
         finally:
             conn.close()
@@ -175,8 +175,9 @@ class ApiImporter:
                 raise ImageError(f"{self._where()}: import: {why}") from exc
             response = conn.getresponse()
             answer = response.read()
-        except OSError as exc:
-            raise ImageError(f"{self._where()}: import: {exc}") from exc
+        except (OSError, http.client.HTTPException) as exc:
+            # e.g. a connection dockerd closed without an answer (RemoteDisconnected)
+            raise ImageError(f"{self._where()}: import: {exc!r}") from exc
         finally:
             conn.close()
         if response.status != 200:
