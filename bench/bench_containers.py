@@ -22,6 +22,7 @@ import asyncio
 import itertools
 import json
 import os
+import random
 import shutil
 import signal
 import statistics
@@ -30,6 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -105,7 +107,10 @@ def cli_runs(image: str, names: list[str]) -> float:
     return time.perf_counter() - began
 
 
-def compose_up(image: str, names: list[str], directory: Path) -> float:
+def compose_up(
+    image: str, names: list[str], directory: Path, after: Callable[[], object] = lambda: None
+) -> float:
+    """``docker-compose up -d`` of ``names``, timed; ``after()`` runs before the ``down``."""
     lines = ['version: "3"', "services:"]
     for name in names:
         lines += [f"  {name}:", f"    image: {image}", f"    container_name: {name}",
@@ -115,6 +120,7 @@ def compose_up(image: str, names: list[str], directory: Path) -> float:
     sh("docker-compose", "-f", str(directory / "docker-compose.yml"), "-p", "corralbench",
        "up", "-d")  # fmt: skip
     elapsed = time.perf_counter() - began
+    after()
     sh("docker-compose", "-f", str(directory / "docker-compose.yml"), "-p", "corralbench",
        "down", "-t", "0", check=False)  # fmt: skip
     return elapsed
@@ -159,37 +165,76 @@ def settle() -> None:
     time.sleep(1.0)
 
 
+def first_create(prefix: str, began: float) -> float | None:
+    """Seconds from ``began`` (epoch) to the engine's first ``create`` of a
+    container named ``prefix…``: a phase's start-up, apart from its steady state."""
+    out = sh("docker", "events", "--since", f"{began - 1:.3f}", "--until", f"{time.time():.3f}",
+             "--filter", "type=container", "--filter", "event=create",
+             "--format", "{{json .}}").stdout  # fmt: skip
+    stamps = [
+        event["timeNano"] / 1e9
+        for event in map(json.loads, out.splitlines())
+        if event["Actor"]["Attributes"].get("name", "").startswith(prefix)
+    ]
+    return min(stamps) - began if stamps else None
+
+
 def bench_up(image: str, n: int, rounds: int) -> dict[str, float]:
     times: dict[str, list[float]] = {"api": [], "run": [], "compose": [], "corral": []}
+    starts: dict[str, list[float]] = {k: [] for k in times}
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
+
+        began = 0.0
+
+        def observe(key: str, prefix: str) -> None:
+            # before any removal: the engine keeps only its last 256 events
+            first = first_create(prefix, began)
+            if first is not None:
+                starts[key].append(first)
 
         def corral_up(names: list[str], r: int) -> float:
             corral = Corral(directory / f"k{r}")
             corral.directory.mkdir()
             config = corral_config(image, names, corral.directory)
             elapsed = corral.run(config, "up")
+            observe("corral", names[0][:-1])
             corral.run(config, "down")
             return elapsed
 
-        phases = {
-            "api": lambda names, r: asyncio.run(api_floor(image, names)),
-            "run": lambda names, r: cli_runs(image, names),
-            "compose": lambda names, r: compose_up(image, names, directory),
+        def other_up(key: str, names: list[str]) -> float:
+            if key == "compose":
+                return compose_up(image, names, directory, lambda: observe(key, names[0][:-1]))
+            elapsed = (
+                asyncio.run(api_floor(image, names)) if key == "api" else cli_runs(image, names)
+            )
+            observe(key, names[0][:-1])
+            return elapsed
+
+        phases: dict[str, Callable[[list[str], int], float]] = {
+            "api": lambda names, r: other_up("api", names),
+            "run": lambda names, r: other_up("run", names),
+            "compose": lambda names, r: other_up("compose", names),
             "corral": corral_up,
         }
-        order = list(phases)
         letter = {"api": "a", "run": "r", "compose": "c", "corral": "k"}
+        # A new order each round (seeded: the same in every run), so no way of
+        # starting always follows the same one and inherits its clean-up.
+        shuffle = random.Random(4)
         for r in range(rounds):
             tag = uuid.uuid4().hex[:6]
-            # Each round shifts the order, so no way of starting always follows the same one.
-            for key in order[r % len(order) :] + order[: r % len(order)]:
+            order = list(phases)
+            shuffle.shuffle(order)
+            for key in order:
                 names = [f"cb{tag}{letter[key]}{i}" for i in range(n)]
                 settle()
+                began = time.time()
                 times[key].append(phases[key](names, r))
                 remove_all(f"cb{tag}{letter[key]}")
-            print(f"  round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()),
-                  flush=True)  # fmt: skip
+            done = ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items())
+            print(f"  round {r + 1} ({' '.join(order)}): {done}", flush=True)
+    firsts = ", ".join(f"{k} {statistics.median(v):.2f}s" for k, v in starts.items() if v)
+    print(f"  first create after (median): {firsts}")
     return {k: statistics.median(v) for k, v in times.items()}
 
 

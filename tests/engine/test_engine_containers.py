@@ -255,3 +255,27 @@ def test_logs_follow_to_file_from_first_byte_and_tail(rt: Runtime, tmp_path: Pat
     assert written == len(text.encode())
     assert last == ["two", "three"] or last[-1] == "three"
     assert nothing == []
+
+
+def test_logs_of_a_tty_container_come_unframed(rt: Runtime, tmp_path: Path) -> None:
+    """With a TTY the engine sends the output as it is (no 8-byte frame headers)."""
+    name = rt.unique("tty")
+    talker = OciContainer(
+        image=rt.image,
+        provision=name,
+        command=["sh", "-c", "echo one; echo two >&2"],
+        extra_arguments=["-t"],
+    )
+
+    async def scenario(engine: Engine) -> tuple[bytes, list[str]]:
+        container_id = await containers.create_and_start(engine, talker, name)
+        chunks: list[bytes] = []
+        await asyncio.wait_for(logs.follow(engine, container_id, chunks.append), 20)
+        return b"".join(chunks), await logs.tail(engine, name, 5)
+
+    try:
+        output, last = on_engine(rt, scenario)
+    finally:
+        rt.force_remove(name)
+    assert output.replace(b"\r\n", b"\n") == b"one\ntwo\n"
+    assert last == ["one", "two"]

@@ -91,7 +91,7 @@ def test_ensure_podman_service_starts_one_when_none_answers(podman_engine: str) 
             assert again.pid == service.pid  # answered: not started twice, taken over
             engine = await connect("podman", path)
             assert engine.service is not None and engine.service.pid == service.pid
-            version = await engine.api.version()
+            version = await engine.api.get("/version")
             assert version["Version"].startswith("4.")
             await engine.close()
         finally:

@@ -1,4 +1,4 @@
-"""One Engine API connection per engine, with aiodocker.
+"""One Engine API per engine (``corral.engine.api``: h11 over its Unix socket).
 
 Docker: the daemon's socket (``/var/run/docker.sock`` by default). Podman:
 its Docker-compatible API, served by ``podman system service`` on a socket of
@@ -18,9 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import aiodocker
-import aiohttp
-
+from corral.engine.api import ApiError, EngineApi
 from corral.errors import CorralError
 from corral.locations import DOCKER_SOCKET
 
@@ -41,17 +39,12 @@ async def socket_answers(path: str, timeout: float = 5.0) -> bool:
     """True when an Engine API answers ``/_ping`` on the Unix socket ``path``."""
     if not os.path.exists(path):
         return False
-    connector = aiohttp.UnixConnector(path=path)
+
     try:
-        async with (
-            aiohttp.ClientSession(
-                connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)
-            ) as session,
-            session.get("http://engine/_ping") as response,
-        ):
-            return response.status == 200
-    except (aiohttp.ClientError, OSError, TimeoutError):
+        await EngineApi(path).get("/_ping", timeout=timeout)
+    except (ApiError, OSError):
         return False
+    return True
 
 
 @dataclass
@@ -151,12 +144,12 @@ def _tail(path: str, size: int = 500) -> str:
 
 @dataclass
 class Engine:
-    """One engine: its runtime name (the CLI), its API client and its single
-    events stream (``engine.events``, started on first use)."""
+    """One engine: its runtime name (the CLI), its API and its single events
+    stream (``engine.events``, started on first use)."""
 
     runtime: str
     socket: str
-    api: aiodocker.Docker
+    api: EngineApi
     service: PodmanService | None = None
     _events: EventHub | None = field(default=None, repr=False)
 
@@ -169,11 +162,10 @@ class Engine:
         return self._events
 
     async def close(self) -> None:
-        """Close the connection and the events stream (a Podman service corral
-        started keeps running; stop it with ``engine.service.stop()``)."""
+        """Close the events stream (a Podman service corral started keeps
+        running; stop it with ``engine.service.stop()``)."""
         if self._events is not None:
             await self._events.close()
-        await self.api.close()
 
 
 async def connect(runtime: str, socket: str | None = None) -> Engine:
@@ -186,10 +178,9 @@ async def connect(runtime: str, socket: str | None = None) -> Engine:
         path = socket or DOCKER_SOCKET
     else:
         raise EngineError(f"unknown runtime {runtime!r}: expected docker or podman")
-    api = aiodocker.Docker(url=f"unix://{path}")
+    api = EngineApi(path)
     try:
-        await api.version()
-    except (aiodocker.DockerError, aiohttp.ClientError, OSError) as exc:
-        await api.close()
+        await api.get("/_ping", timeout=30)
+    except (ApiError, OSError) as exc:
         raise EngineError(f"{runtime}: no Engine API answers on {path}: {exc}") from exc
     return Engine(runtime, path, api, service)

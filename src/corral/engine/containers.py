@@ -17,9 +17,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import aiodocker
-
 from corral.config import OciContainer
+from corral.engine.api import ApiError, TransportError, path_of
 from corral.engine.client import Engine, EngineError
 from corral.engine.events import Subscription
 from corral.engine.pull import pull
@@ -66,11 +65,15 @@ def invocation_for(
     )
 
 
+def _path(name_or_id: str, *rest: str) -> str:
+    return path_of("containers", name_or_id, *rest)
+
+
 async def inspect(engine: Engine, name_or_id: str) -> dict[str, Any] | None:
     """The engine's inspect document, or None when no such container exists."""
     try:
-        data: dict[str, Any] = await engine.api.containers.container(name_or_id).show()
-    except aiodocker.DockerError as exc:
+        data: dict[str, Any] = await engine.api.get(_path(name_or_id, "json"))
+    except ApiError as exc:
         if exc.status == 404:
             return None
         raise EngineError(f"inspect {name_or_id}: {exc.message}") from exc
@@ -104,11 +107,8 @@ async def labelled(engine: Engine, instance: str = "") -> list[LabelledContainer
     """Every container (running or not) that carries corral's service label —
     of ``instance`` only, when given."""
     wanted = [SERVICE_LABEL] + ([f"{INSTANCE_LABEL}={instance}"] if instance else [])
-    try:
-        found = await engine.api.containers.list(all=True, filters=json.dumps({"label": wanted}))
-    except aiodocker.DockerError as exc:
-        raise EngineError(f"list containers: {exc.message}") from exc
-    docs = await asyncio.gather(*(inspect(engine, c.id) for c in found))
+    found = await _list(engine, {"all": True, "filters": json.dumps({"label": wanted})})
+    docs = await asyncio.gather(*(inspect(engine, str(c["Id"])) for c in found))
     return [_labelled(d) for d in docs if d is not None and SERVICE_LABEL in _labels(d)]
 
 
@@ -132,11 +132,16 @@ async def adoptable(engine: Engine, name: str, hash_: str, instance: str = "") -
 
 async def names(engine: Engine) -> set[str]:
     """The names of every container the engine has, running or not (one call)."""
+    found = await _list(engine, {"all": True})
+    return {str(n).lstrip("/") for c in found for n in (c.get("Names") or [])}
+
+
+async def _list(engine: Engine, params: dict[str, str | bool]) -> list[dict[str, Any]]:
     try:
-        found = await engine.api.containers.list(all=True)
-    except aiodocker.DockerError as exc:
+        found: list[dict[str, Any]] = await engine.api.get("/containers/json", params)
+    except ApiError as exc:
         raise EngineError(f"list containers: {exc.message}") from exc
-    return {str(n).lstrip("/") for c in found for n in (c["Names"] or [])}
+    return found or []
 
 
 async def claim(
@@ -168,8 +173,8 @@ async def create(
     body = create_body(container, labels)
     if body is not None:
         try:
-            created = await engine.api.containers.create(config=body, name=name)
-        except aiodocker.DockerError as exc:
+            created = await engine.api.post("/containers/create", {"name": name}, body)
+        except ApiError as exc:
             if exc.status == 409:
                 raise NameTaken(f"create {name}: {exc.message}") from exc
             if exc.status != 404:
@@ -178,10 +183,10 @@ async def create(
             invocation = invocation_for(container, engine.runtime, 600)
             await pull(engine.runtime, body["Image"], invocation)
             try:
-                created = await engine.api.containers.create(config=body, name=name)
-            except aiodocker.DockerError as again:
+                created = await engine.api.post("/containers/create", {"name": name}, body)
+            except ApiError as again:
                 raise EngineError(f"create {name}: {again.message}") from again
-        return str(created.id)
+        return str(created["Id"])
     argv = create_command(container, name, engine.runtime, labels)
     done = await run_cli(argv, invocation_for(container, engine.runtime))
     lines = done.stdout.strip().splitlines()
@@ -192,8 +197,8 @@ async def create(
 
 async def start(engine: Engine, container_id: str) -> None:
     try:
-        await engine.api.containers.container(container_id).start()
-    except aiodocker.DockerError as exc:
+        await engine.api.post(_path(container_id, "start"))
+    except ApiError as exc:
         raise EngineError(f"start {container_id[:12]}: {exc.message}") from exc
 
 
@@ -217,28 +222,27 @@ async def stop(
     """Stop gracefully — ``signal`` (default: the container's stop signal),
     SIGKILL after ``timeout`` s — then remove it with its anonymous volumes.
     Returns the exit code, or None when there was no such container."""
-    handle = engine.api.containers.container(name_or_id)
+    api = engine.api
     seconds = max(0, math.ceil(timeout))
     try:
         if signal is not None:
             # API 1.41 (dockerd 20.10) has no signal on stop: send it, then wait.
-            with contextlib.suppress(aiodocker.DockerError):  # 409: not running
-                await handle.kill(signal=signal)
+            with contextlib.suppress(ApiError):  # 409: not running
+                await api.post(_path(name_or_id, "kill"), {"signal": signal})
             try:
-                await asyncio.wait_for(handle.wait(), timeout)
+                await asyncio.wait_for(api.post(_path(name_or_id, "wait"), timeout=None), timeout)
             except TimeoutError:
                 seconds = 0
-        await asyncio.wait_for(handle.stop(t=seconds), seconds + API_GRACE)
-        data = await handle.show()
-        await handle.delete(force=True, v=True)
-    except aiodocker.DockerError as exc:
+        grace = seconds + API_GRACE
+        await api.post(_path(name_or_id, "stop"), {"t": seconds}, timeout=grace)
+        data = await api.get(_path(name_or_id, "json"))
+        await api.delete(_path(name_or_id), {"force": True, "v": True})
+    except ApiError as exc:
         if exc.status == 404:
             return None
         raise EngineError(f"stop {name_or_id}: {exc.message}") from exc
-    except TimeoutError:
-        raise EngineError(
-            f"stop {name_or_id}: the engine did not answer within {seconds + API_GRACE:g}s"
-        ) from None
+    except TransportError as exc:
+        raise EngineError(f"stop {name_or_id}: {exc}") from None
     code = (data.get("State") or {}).get("ExitCode")
     return int(code) if code is not None else None
 
@@ -263,8 +267,10 @@ async def set_aside(engine: Engine, name: str, container_id: str) -> bool:
     one (``aside_name``): the engine has no layer to delete before the successor
     is created, and the old one is removed afterwards. False when it was gone."""
     try:
-        await engine.api.containers.container(container_id).rename(aside_name(name, container_id))
-    except aiodocker.DockerError as exc:
+        await engine.api.post(
+            _path(container_id, "rename"), {"name": aside_name(name, container_id)}
+        )
+    except ApiError as exc:
         if exc.status == 404:
             return False
         raise EngineError(f"rename {container_id[:12]}: {exc.message}") from exc
@@ -275,8 +281,8 @@ async def remove(engine: Engine, container_id: str) -> None:
     """Remove a container that is no longer running (with its anonymous volumes);
     one that is already gone is fine."""
     try:
-        await engine.api.containers.container(container_id).delete(force=True, v=True)
-    except aiodocker.DockerError as exc:
+        await engine.api.delete(_path(container_id), {"force": True, "v": True})
+    except ApiError as exc:
         if exc.status != 404:
             raise EngineError(f"remove {container_id[:12]}: {exc.message}") from exc
 

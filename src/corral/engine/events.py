@@ -1,8 +1,8 @@
 """ONE events stream per engine, fanned out to per-container subscribers.
 
-The hub reads the Engine API's ``/events`` (container events only) through
-aiodocker and hands each ``start``, ``die`` (with its exit code) and
-``health_status`` event to the queues subscribed to that container. When the
+The hub reads the Engine API's ``/events`` (container events only) and hands
+each ``start``, ``die`` (with its exit code) and ``health_status`` event to
+the queues subscribed to that container. When the
 stream breaks it reconnects with ``since`` set to the last event seen, so no
 event is lost across a reconnect.
 
@@ -23,9 +23,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-import aiodocker
-import aiohttp
-from aiodocker.events import DockerEvents
+from corral.engine.api import ApiError, json_stream
 
 if TYPE_CHECKING:
     from corral.engine.client import Engine
@@ -145,51 +143,33 @@ class EventHub:
     async def _run(self) -> None:
         delay = RECONNECT_DELAY
         while True:
-            stream = DockerEvents(self._engine.api)  # type: ignore[no-untyped-call]
-            params: dict[str, Any] = {"filters": json.dumps({"type": ["container"]})}
+            params: dict[str, str] = {"filters": json.dumps({"type": ["container"]})}
             if self._since_ns is not None:
                 # Resume just after the last event seen (seconds.nanoseconds).
                 s, ns = divmod(self._since_ns + 1, 1_000_000_000)
                 params["since"] = f"{s}.{ns:09d}"
-            feed = stream.subscribe(**params)  # type: ignore[no-untyped-call]
             try:
-                watcher = asyncio.create_task(self._mark_connected(stream))
-                try:
-                    while True:
-                        raw = await feed.get()
-                        if raw is None:
-                            break
+                async with self._engine.api.stream("GET", "/events", params) as response:
+                    # The headers arrived: events from now on reach this stream.
+                    if self._since_ns is None:
+                        # From now on a reconnect resumes here rather than missing events.
+                        self._since_ns = time.time_ns()
+                    self._connected.set()
+                    async for raw in json_stream(response):
                         delay = RECONNECT_DELAY
                         if raw.get("timeNano"):
                             self._since_ns = int(raw["timeNano"])
                         event = parse_event(raw)
                         if event is not None:
                             self._publish(event)
-                finally:
-                    watcher.cancel()
-            except (aiodocker.DockerError, aiohttp.ClientError, OSError) as exc:
+            except (ApiError, OSError) as exc:
                 log.warning("%s events stream broke: %s", self._engine.runtime, exc)
             finally:
                 self._connected.clear()
-                try:
-                    await stream.stop()  # type: ignore[no-untyped-call]
-                except Exception as exc:  # the stream task's own failure
-                    log.warning("%s events stream failed: %s", self._engine.runtime, exc)
             self.reconnects += 1
             log.info("%s events stream ended; reconnecting", self._engine.runtime)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RECONNECT_DELAY_MAX)
-
-    async def _mark_connected(self, stream: DockerEvents) -> None:
-        # aiodocker sets json_stream once the response headers arrived.
-        while stream.json_stream is None:
-            if stream.task is not None and stream.task.done():
-                return
-            await asyncio.sleep(0.01)
-        if self._since_ns is None:
-            # From now on a reconnect resumes here rather than missing events.
-            self._since_ns = time.time_ns()
-        self._connected.set()
 
     async def close(self) -> None:
         if self._task is not None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import aiodocker
-
+from corral.engine.api import ApiError, log_stream, path_of
 from corral.engine.client import Engine, EngineError
 
 
@@ -20,27 +19,38 @@ async def follow(
     byte, or from ``since`` (seconds since the epoch) — until it stops.
     Returns the number of bytes written. The daemon passes its rotating log
     file's ``write``, so container logs rotate as processes' do."""
-    handle = engine.api.containers.container(container_id)
-    params: dict[str, int | float] = {}
+    params: dict[str, bool | float] = {"stdout": True, "stderr": True, "follow": True}
     if since is not None:
         params["since"] = since
     written = 0
     try:
-        async for chunk in handle.log(stdout=True, stderr=True, follow=True, **params):
-            data = chunk.encode()
-            write(data)
-            written += len(data)
-    except aiodocker.DockerError as exc:
+        tty = await _tty(engine, container_id)
+        logs = path_of("containers", container_id, "logs")
+        async with engine.api.stream("GET", logs, params) as response:
+            async for data in log_stream(response, tty):
+                write(data)
+                written += len(data)
+    except ApiError as exc:
         if exc.status != 404:
             raise EngineError(f"logs of {container_id[:12]}: {exc.message}") from exc
     return written
 
 
+async def _tty(engine: Engine, name_or_id: str) -> bool:
+    """Whether the container has a TTY (its log is then not multiplexed)."""
+    data = await engine.api.get(path_of("containers", name_or_id, "json"))
+    return bool(((data or {}).get("Config") or {}).get("Tty"))
+
+
 async def tail(engine: Engine, name_or_id: str, n: int = 10) -> list[str]:
     """The last ``n`` lines the engine logged for the container (no newline)."""
-    handle = engine.api.containers.container(name_or_id)
+    params = {"stdout": True, "stderr": True, "tail": n}
     try:
-        chunks: list[str] = await handle.log(stdout=True, stderr=True, tail=n)
-    except aiodocker.DockerError as exc:
+        tty = await _tty(engine, name_or_id)
+        logs = path_of("containers", name_or_id, "logs")
+        async with engine.api.stream("GET", logs, params) as response:
+            chunks = [data async for data in log_stream(response, tty)]
+    except ApiError as exc:
         raise EngineError(f"logs of {name_or_id}: {exc.message}") from exc
-    return "".join(chunks).splitlines()[-n:] if n > 0 else []
+    text = b"".join(chunks).decode(errors="replace")
+    return text.splitlines()[-n:] if n > 0 else []

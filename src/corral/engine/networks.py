@@ -6,11 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import aiodocker
-from aiodocker.networks import DockerNetwork
-from aiodocker.volumes import DockerVolume
-
 from corral.config import Network, Volume
+from corral.engine.api import ApiError, path_of
 from corral.engine.client import Engine, EngineError
 from corral.engine.runner import Invocation, run_cli
 from corral.render.commands import network_create_command, volume_create_command
@@ -75,34 +72,35 @@ class Ensured:
     drift: tuple[Drift, ...] = ()
 
 
-async def _show(obj: DockerNetwork | DockerVolume, what: str) -> dict[str, Any] | None:
+async def _show(engine: Engine, kind: str, name: str) -> dict[str, Any] | None:
+    """``kind`` is "network" or "volume"."""
     try:
-        data: dict[str, Any] = await obj.show()
-    except aiodocker.DockerError as exc:
+        data: dict[str, Any] = await engine.api.get(path_of(kind + "s", name))
+    except ApiError as exc:
         if exc.status == 404:
             return None
-        raise EngineError(f"inspect {what}: {exc.message}") from exc
+        raise EngineError(f"inspect {kind} {name}: {exc.message}") from exc
     return data
 
 
-async def _delete(obj: DockerNetwork | DockerVolume, what: str) -> bool:
+async def _delete(engine: Engine, kind: str, name: str) -> bool:
     try:
-        await obj.delete()
-    except aiodocker.DockerError as exc:
+        await engine.api.delete(path_of(kind + "s", name))
+    except ApiError as exc:
         if exc.status == 404:
             return False
-        raise EngineError(f"remove {what}: {exc.message}") from exc
+        raise EngineError(f"remove {kind} {name}: {exc.message}") from exc
     return True
 
 
 async def inspect_network(engine: Engine, name: str) -> dict[str, Any] | None:
     """The engine's network document, or None when absent."""
-    return await _show(DockerNetwork(engine.api, name), f"network {name}")  # type: ignore[no-untyped-call]
+    return await _show(engine, "network", name)
 
 
 async def inspect_volume(engine: Engine, name: str) -> dict[str, Any] | None:
     """The engine's volume document, or None when absent."""
-    return await _show(DockerVolume(engine.api, name), f"volume {name}")  # type: ignore[no-untyped-call]
+    return await _show(engine, "volume", name)
 
 
 async def ensure_network(engine: Engine, network: Network) -> Ensured:
@@ -137,9 +135,9 @@ async def volume_drift_of(engine: Engine, volume: Volume) -> list[Drift] | None:
 
 async def remove_network(engine: Engine, name: str) -> bool:
     """Delete a network — only on explicit request. False when absent."""
-    return await _delete(DockerNetwork(engine.api, name), f"network {name}")  # type: ignore[no-untyped-call]
+    return await _delete(engine, "network", name)
 
 
 async def remove_volume(engine: Engine, name: str) -> bool:
     """Delete a volume — only with ``corral down --volumes``. False when absent."""
-    return await _delete(DockerVolume(engine.api, name), f"volume {name}")  # type: ignore[no-untyped-call]
+    return await _delete(engine, "volume", name)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from corral.config import OciContainer, OciImage
 from corral.config.services import image_reference
+from corral.engine.api import path_of
 from corral.errors import CorralError
 from corral.render.engine import INSTANCE_LABEL, config_hash, corral_labels, create_command
 from corral.supervisor.engines import hash_key
@@ -171,7 +172,7 @@ class ContainerRunner:
             return await load_image_record(image, self.runtime, self.context.state_dir)
         data: dict[str, Any] | None = None
         with contextlib.suppress(Exception):  # absent here: the CLI's create pulls it
-            data = await engine.api.images.inspect(image)
+            data = await engine.api.get(path_of("images", image, "json"))
         return str(data["Id"]) if data and "Id" in data else None
 
     def _side_task(self, coroutine: Any) -> None:

@@ -1,0 +1,179 @@
+"""The Engine API transport (h11 over a Unix socket) against a server on a
+real socket that answers what each test scripts: framing, streams split at
+awkward places, errors, and answers that are not HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from corral.engine.api import (
+    ApiError,
+    EngineApi,
+    TransportError,
+    json_stream,
+    log_stream,
+    path_of,
+)
+
+T = TypeVar("T")
+
+
+def serve(
+    tmp_path: Path, answers: list[bytes], scenario: Callable[[EngineApi], Awaitable[T]]
+) -> tuple[T, list[bytes]]:
+    """Run ``scenario`` against a server that reads each request's head and
+    writes the next of ``answers`` piece by piece (pieces split on ``b"|"``),
+    then closes. Returns the scenario's result and the requests seen."""
+    path = str(tmp_path / "engine.sock")
+    seen: list[bytes] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            (int(line.split(b":")[1]) for line in head.split(b"\r\n")
+             if line.lower().startswith(b"content-length:")),
+            0,
+        )  # fmt: skip
+        seen.append(head + (await reader.readexactly(length) if length else b""))
+        for piece in answers.pop(0).split(b"|"):
+            writer.write(piece)
+            await writer.drain()
+            await asyncio.sleep(0.01)
+        writer.close()
+
+    async def main() -> T:
+        server = await asyncio.start_unix_server(answer, path)
+        async with server:
+            return await asyncio.wait_for(scenario(EngineApi(path)), 10)
+
+    return asyncio.run(main()), seen
+
+
+def chunked(*pieces: bytes) -> bytes:
+    """A chunked body, each piece a chunk (and a write of its own)."""
+    body = b"|".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces)
+    return b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n|" + body + b"|0\r\n\r\n"
+
+
+def test_a_json_answer_and_what_the_request_carried(tmp_path: Path) -> None:
+    body = json.dumps({"Id": "abc"}).encode()
+    answer = b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+    result, seen = serve(
+        tmp_path,
+        [answer % (len(body), body)],
+        lambda api: api.post("/containers/create", {"name": "a b", "all": True}, {"Image": "x"}),
+    )
+    assert result == {"Id": "abc"}
+    request = seen[0].decode()
+    assert request.startswith("POST /containers/create?name=a+b&all=1 HTTP/1.1\r\n")
+    assert "content-type: application/json" in request.lower()
+    assert request.endswith('{"Image": "x"}')
+
+
+def test_an_error_status_carries_the_engines_message(tmp_path: Path) -> None:
+    as_json = b'{"message": "No such container: nope"}'
+    answers = [
+        b"HTTP/1.1 404 Not Found\r\nContent-Length: %d\r\n\r\n%s" % (len(as_json), as_json),
+        b"HTTP/1.1 500 Oops\r\nContent-Length: 4\r\n\r\nboom",
+        b"HTTP/1.1 409 Conflict\r\nContent-Length: 0\r\n\r\n",
+    ]
+
+    async def scenario(api: EngineApi) -> list[tuple[int, str]]:
+        errors = []
+        for _ in answers[:]:
+            with pytest.raises(ApiError) as caught:
+                await api.get("/x")
+            errors.append((caught.value.status, caught.value.message))
+        return errors
+
+    errors, _ = serve(tmp_path, answers, scenario)
+    assert errors == [(404, "No such container: nope"), (500, "boom"), (409, "HTTP 409")]
+
+
+def test_a_text_answer_is_text_and_an_empty_one_none(tmp_path: Path) -> None:
+    answers = [
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nOK",
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+    ]
+
+    async def scenario(api: EngineApi) -> list[Any]:
+        return [await api.get("/_ping"), await api.post("/containers/x/start")]
+
+    assert serve(tmp_path, answers, scenario)[0] == ["OK", None]
+
+
+def test_json_objects_split_anywhere_in_a_stream(tmp_path: Path) -> None:
+    events = b'{"status": "start", "id": "a"}\n{"status": "die", "id": "a"}\n{"status": "x"}'
+
+    async def scenario(api: EngineApi) -> list[dict[str, Any]]:
+        async with api.stream("GET", "/events") as response:
+            return [event async for event in json_stream(response)]
+
+    pieces = (events[:7], events[7:31], events[31:45], events[45:], b"\n")
+    found, _ = serve(tmp_path, [chunked(*pieces)], scenario)
+    assert [e["status"] for e in found] == ["start", "die", "x"]
+
+
+def test_log_frames_split_across_chunks_are_put_together(tmp_path: Path) -> None:
+    def frame(stream: int, data: bytes) -> bytes:
+        return bytes([stream, 0, 0, 0]) + len(data).to_bytes(4, "big") + data
+
+    framed = frame(1, b"one\n") + frame(2, b"") + frame(2, b"two\n") + frame(1, b"x" * 70000)
+
+    async def scenario(api: EngineApi) -> list[bytes]:
+        async with api.stream("GET", "/containers/a/logs") as response:
+            return [data async for data in log_stream(response, tty=False)]
+
+    pieces = (framed[:3], framed[3:10], framed[10:20], framed[20:40000], framed[40000:])
+    found, _ = serve(tmp_path, [chunked(*pieces)], scenario)
+    assert found == [b"one\n", b"two\n", b"x" * 70000]
+
+
+def test_a_closed_connection_and_an_answer_that_is_not_http(tmp_path: Path) -> None:
+    async def scenario(api: EngineApi) -> list[str]:
+        messages = []
+        for _ in range(2):
+            with pytest.raises(TransportError) as caught:
+                await api.get("/version")
+            messages.append(str(caught.value))
+        return messages
+
+    messages, _ = serve(tmp_path, [b"", b"SSH-2.0-OpenSSH\r\n\r\n"], scenario)
+    assert "closed the connection without answering" in messages[0]
+    assert "not HTTP" in messages[1]
+
+
+def test_a_request_the_engine_does_not_answer_times_out(tmp_path: Path) -> None:
+    path = str(tmp_path / "silent.sock")
+
+    async def main() -> str:
+        async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await asyncio.sleep(5)
+            writer.close()
+
+        server = await asyncio.start_unix_server(silent, path)
+        async with server:
+            with pytest.raises(TransportError) as caught:
+                await EngineApi(path).get("/version", timeout=0.2)
+            return str(caught.value)
+
+    assert asyncio.run(main()) == "GET /version: the engine did not answer within 0.2s"
+
+
+def test_no_socket_is_an_os_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        asyncio.run(EngineApi(str(tmp_path / "none.sock")).get("/_ping"))
+
+
+def test_path_parts_are_one_segment_each() -> None:
+    assert path_of("containers", "web", "json") == "/containers/web/json"
+    assert path_of("images", "corral-test/busybox:1", "json") == (
+        "/images/corral-test%2Fbusybox%3A1/json"
+    )
+    assert path_of("containers", "a?b#c") == "/containers/a%3Fb%23c"
