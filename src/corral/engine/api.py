@@ -122,8 +122,6 @@ class EngineApi:
         path: str,
         params: Params | None = None,
         body: Any = None,
-        *,
-        raw_body: bytes | None = None,
     ) -> AsyncIterator[Response]:
         """Send a request; yield its response once the headers arrived (the
         body is read as it comes). An error status raises ``ApiError``."""
@@ -131,11 +129,9 @@ class EngineApi:
         try:
             connection = h11.Connection(h11.CLIENT)
             headers = [("Host", "engine"), ("Connection", "close")]
-            data = raw_body
-            if body is not None:
-                data = json.dumps(body).encode()
-                headers.append(("Content-Type", "application/json"))
+            data = None if body is None else json.dumps(body).encode()
             if data is not None:
+                headers.append(("Content-Type", "application/json"))
                 headers.append(("Content-Length", str(len(data))))
             writer.write(connection.send(h11.Request(
                 method=method, target=_target(path, params), headers=headers
