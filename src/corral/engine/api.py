@@ -188,16 +188,25 @@ class EngineApi:
                 raise TransportError(f"{method} {path}: the answer is not JSON: {exc}") from exc
             return answer.decode(errors="replace")
 
-    async def get(self, path: str, params: Params | None = None, **kw: Any) -> Any:
-        return await self.call("GET", path, params, **kw)
+    async def get(
+        self, path: str, params: Params | None = None, *, timeout: float | None = TIMEOUT
+    ) -> Any:
+        return await self.call("GET", path, params, timeout=timeout)
 
     async def post(
-        self, path: str, params: Params | None = None, body: Any = None, **kw: Any
+        self,
+        path: str,
+        params: Params | None = None,
+        body: Any = None,
+        *,
+        timeout: float | None = TIMEOUT,
     ) -> Any:
-        return await self.call("POST", path, params, body, **kw)
+        return await self.call("POST", path, params, body, timeout=timeout)
 
-    async def delete(self, path: str, params: Params | None = None, **kw: Any) -> Any:
-        return await self.call("DELETE", path, params, **kw)
+    async def delete(
+        self, path: str, params: Params | None = None, *, timeout: float | None = TIMEOUT
+    ) -> Any:
+        return await self.call("DELETE", path, params, timeout=timeout)
 
 
 async def json_stream(response: Response) -> AsyncIterator[dict[str, Any]]:

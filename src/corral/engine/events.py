@@ -2,9 +2,9 @@
 
 The hub reads the Engine API's ``/events`` (container events only) and hands
 each ``start``, ``die`` (with its exit code) and ``health_status`` event to
-the queues subscribed to that container. When the
-stream breaks it reconnects with ``since`` set to the last event seen, so no
-event is lost across a reconnect.
+the queues subscribed to that container. When the stream breaks it
+reconnects with ``since`` set to the last event seen, so no event is lost
+across a reconnect.
 
 Engine differences handled here: Docker's status is ``health_status:
 healthy``, Podman 4.3's only ``health_status`` (the value must be read by

@@ -3,7 +3,7 @@ file from the first byte, or the last lines read back for ``corral logs``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 
 from corral.engine.api import ApiError, log_stream, path_of
 from corral.engine.client import Engine, EngineError
@@ -24,32 +24,33 @@ async def follow(
         params["since"] = since
     written = 0
     try:
-        tty = await _tty(engine, container_id)
-        logs = path_of("containers", container_id, "logs")
-        async with engine.api.stream("GET", logs, params) as response:
-            async for data in log_stream(response, tty):
-                write(data)
-                written += len(data)
+        async for data in _output(engine, container_id, params):
+            write(data)
+            written += len(data)
     except ApiError as exc:
         if exc.status != 404:
             raise EngineError(f"logs of {container_id[:12]}: {exc.message}") from exc
     return written
 
 
-async def _tty(engine: Engine, name_or_id: str) -> bool:
-    """Whether the container has a TTY (its log is then not multiplexed)."""
+async def _output(
+    engine: Engine, name_or_id: str, params: Mapping[str, bool | float]
+) -> AsyncIterator[bytes]:
+    """The container's output from ``/containers/ID/logs``, out of its frames
+    (a container with a TTY has none)."""
     data = await engine.api.get(path_of("containers", name_or_id, "json"))
-    return bool(((data or {}).get("Config") or {}).get("Tty"))
+    tty = bool(((data or {}).get("Config") or {}).get("Tty"))
+    logs = path_of("containers", name_or_id, "logs")
+    async with engine.api.stream("GET", logs, params) as response:
+        async for chunk in log_stream(response, tty):
+            yield chunk
 
 
 async def tail(engine: Engine, name_or_id: str, n: int = 10) -> list[str]:
     """The last ``n`` lines the engine logged for the container (no newline)."""
     params = {"stdout": True, "stderr": True, "tail": n}
     try:
-        tty = await _tty(engine, name_or_id)
-        logs = path_of("containers", name_or_id, "logs")
-        async with engine.api.stream("GET", logs, params) as response:
-            chunks = [data async for data in log_stream(response, tty)]
+        chunks = [data async for data in _output(engine, name_or_id, params)]
     except ApiError as exc:
         raise EngineError(f"logs of {name_or_id}: {exc.message}") from exc
     text = b"".join(chunks).decode(errors="replace")
