@@ -222,14 +222,16 @@ def bench_up(image: str, n: int, rounds: int) -> dict[str, float]:
             config = corral_config(image, names, corral.directory)
             # serving: the daemon already runs the file, its services stopped
             daemon = corral.serve(config) if key == "serving" else None
-            settle()
-            nonlocal began
-            began = time.time()
-            elapsed = corral.run(config, "up")
-            observe(key, names[0][:-1])
-            corral.run(config, "down")
-            if daemon is not None:
-                daemon.wait(60)
+            try:
+                settle()
+                nonlocal began
+                began = time.time()
+                elapsed = corral.run(config, "up")
+                observe(key, names[0][:-1])
+            finally:
+                corral.run(config, "down")  # stops the daemon too
+                if daemon is not None:
+                    daemon.wait(60)
             return elapsed
 
         def other_up(key: str, names: list[str]) -> float:
