@@ -80,9 +80,7 @@ async def api_floor(image: str, names: list[str]) -> float:
 
     async def one(name: str) -> None:
         async with gate:
-            created = await docker.containers.create(
-                {"Image": image, "Cmd": COMMAND}, name=name
-            )
+            created = await docker.containers.create({"Image": image, "Cmd": COMMAND}, name=name)
             await created.start()
 
     try:

@@ -93,9 +93,7 @@ def settle(tree: Path) -> str:
     except OSError:
         time.sleep(RECENTCY + 1)
         how = f"waited {RECENTCY + 1} s"
-    subprocess.run(
-        f"find {tree} -type f -print0 | xargs -0 cat >/dev/null", shell=True, check=True
-    )
+    subprocess.run(f"find {tree} -type f -print0 | xargs -0 cat >/dev/null", shell=True, check=True)
     return how
 
 

@@ -101,7 +101,8 @@ def bench_supervisord(tmp: Path, services: int, rounds: int) -> dict[str, float]
     )
     daemon = subprocess.Popen(
         [sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     ctl = [sys.executable, "-m", "supervisor.supervisorctl", "-c", str(conf)]
     try:

@@ -173,9 +173,7 @@ def test_kill_9_then_up_adopts_with_zero_restarts(corral: Corral, runtime: str) 
     names = [unique("a"), unique("b")]
     corral.write(
         header(runtime)
-        + "".join(
-            container(n, image_of(runtime), "exec sleep 600", stop_timeout=1) for n in names
-        )
+        + "".join(container(n, image_of(runtime), "exec sleep 600", stop_timeout=1) for n in names)
     )
     corral.run("up", timeout=120)
     before = {n: _inspect(runtime, n) for n in names}

@@ -17,6 +17,7 @@ from sv_helpers import Corral, wait_for
 from corral.config import OciContainer
 from corral.engine import containers
 from corral.engine.client import connect
+from corral.engine.endpoint import Endpoint, at, endpoint_for
 from corral.render.engine import create_body
 
 pytestmark = pytest.mark.engine
@@ -66,7 +67,7 @@ def test_api_and_cli_creation_agree(runtime: str, tmp_path: Path) -> None:
     names = [unique("api"), unique("cli")]
 
     async def create() -> None:
-        engine = await connect(runtime, engines_socket(runtime))
+        engine = await connect(engines_endpoint(runtime))
         try:
             await containers.create(engine, api, names[0], "h")
             await containers.create(engine, cli, names[1], "h")
@@ -114,10 +115,13 @@ def remove(runtime: str, name: str) -> bool:
     return inspect(runtime, "container", name) is None
 
 
-def engines_socket(runtime: str) -> str | None:
+def engines_endpoint(runtime: str) -> Endpoint:
+    """The host's dockerd, or a Podman API service of the test's own."""
     if runtime == "docker":
-        return None
-    return f"/run/corral/podman-features-{uuid.uuid4().hex[:6]}.sock"
+        return endpoint_for(None, "docker", "/nonexistent", environ={})
+    return at(
+        "podman", f"/run/corral/podman-features-{uuid.uuid4().hex[:6]}.sock", own_service=True
+    )
 
 
 def test_unhealthy_container_is_restarted(corral: Corral, runtime: str) -> None:

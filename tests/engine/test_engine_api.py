@@ -64,8 +64,7 @@ def chunked(*pieces: bytes) -> bytes:
 def test_a_json_answer_and_what_the_request_carried(tmp_path: Path) -> None:
     body = json.dumps({"Id": "abc"}).encode()
     answer = (
-        b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
-        b"Content-Length: %d\r\n\r\n%s"
+        b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
     )
     result, seen = serve(
         tmp_path,

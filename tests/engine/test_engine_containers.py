@@ -16,6 +16,7 @@ from engines import free_port, http_get
 from corral.config import OciContainer
 from corral.engine import containers, health, logs
 from corral.engine.client import Engine, connect
+from corral.engine.endpoint import at
 from corral.render.engine import HASH_LABEL, SERVICE_LABEL, config_hash, create_command
 
 pytestmark = pytest.mark.engine
@@ -24,7 +25,7 @@ T = TypeVar("T")
 
 def on_engine(rt: Runtime, scenario: Callable[[Engine], Awaitable[T]]) -> T:
     async def main() -> T:
-        engine = await connect(rt.name, rt.socket)
+        engine = await connect(at(rt.name, rt.socket))
         try:
             return await asyncio.wait_for(scenario(engine), 60)
         finally:

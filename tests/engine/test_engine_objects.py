@@ -12,6 +12,7 @@ from engine_runtime import Runtime
 from corral.config import Network, Volume
 from corral.engine import networks
 from corral.engine.client import connect, ensure_podman_service, socket_answers
+from corral.engine.endpoint import at
 from corral.engine.pull import PullError, pull, qualified_reference
 
 pytestmark = pytest.mark.engine
@@ -47,7 +48,7 @@ def test_network_and_volume_created_once_then_drift_reported(rt: Runtime) -> Non
     vol = Volume(name=f"corral-t-vol-{tag}", labels={"corral.test": tag})
 
     async def scenario() -> None:
-        engine = await connect(rt.name, rt.socket)
+        engine = await connect(at(rt.name, rt.socket))
         try:
             first = await networks.ensure_network(engine, net)
             again = await networks.ensure_network(engine, net)
@@ -89,7 +90,7 @@ def test_ensure_podman_service_starts_one_when_none_answers(podman_engine: str) 
             assert service.pid is not None and await socket_answers(path)
             again = await ensure_podman_service(path)
             assert again.pid == service.pid  # answered: not started twice, taken over
-            engine = await connect("podman", path)
+            engine = await connect(at("podman", path))
             assert engine.service is not None and engine.service.pid == service.pid
             version = await engine.api.get("/version")
             assert version["Version"].startswith("4.")

@@ -46,8 +46,11 @@ def test_absolute_symlink_outside_a_copied_tree(tmp_path: Path) -> None:
     tree = tmp_path / "tree"
     tree.mkdir()
     (tree / "passwd").symlink_to("/etc/passwd")
-    with pytest.raises(ImageError, match=r"^image\.files\[0\]: symlink .*/tree/passwd points "
-                       r"outside .*/tree \(to /etc/passwd\)$"):
+    with pytest.raises(
+        ImageError,
+        match=r"^image\.files\[0\]: symlink .*/tree/passwd points "
+        r"outside .*/tree \(to /etc/passwd\)$",
+    ):
         build(tmp_path, files=[(str(tree), "/data")])
 
 
@@ -115,11 +118,17 @@ def test_binary_of_another_machine(tmp_path: Path) -> None:
     data = bytearray(Path("/bin/busybox").read_bytes())
     data[18:20] = (183).to_bytes(2, "little")  # e_machine = EM_AARCH64
     foreign.write_bytes(bytes(data))
-    with pytest.raises(ImageError, match=r"^image\.programs\[0\]: .*arm-busybox is a 64-bit "
-                       r"EM_AARCH64 binary, not one for x86_64$"):
+    with pytest.raises(
+        ImageError,
+        match=r"^image\.programs\[0\]: .*arm-busybox is a 64-bit "
+        r"EM_AARCH64 binary, not one for x86_64$",
+    ):
         build(tmp_path, programs=[str(foreign)], system="x86_64-linux")
-    with pytest.raises(ImageError, match=r"^image\.programs\[0\]: /bin/busybox is a 64-bit "
-                       r"EM_X86_64 binary, not one for aarch64$"):
+    with pytest.raises(
+        ImageError,
+        match=r"^image\.programs\[0\]: /bin/busybox is a 64-bit "
+        r"EM_X86_64 binary, not one for aarch64$",
+    ):
         build(tmp_path, programs=["/bin/busybox"], system="aarch64-linux")
 
 
@@ -130,14 +139,20 @@ def test_missing_library(tmp_path: Path) -> None:
     at = data.index(b"libselinux.so.1")
     data[at : at + 15] = b"libnosuchlib.so"
     prog.write_bytes(bytes(data))
-    with pytest.raises(ImageError, match=r"^image\.programs\[0\]: .*prog needs libnosuchlib\.so, "
-                       r"which was not found"):
+    with pytest.raises(
+        ImageError,
+        match=r"^image\.programs\[0\]: .*prog needs libnosuchlib\.so, "
+        r"which was not found",
+    ):
         build(tmp_path, programs=[str(prog)])
 
 
 def test_two_inputs_at_one_path(tmp_path: Path) -> None:
     (tmp_path / "a").write_text("a")
     (tmp_path / "b").write_text("b")
-    with pytest.raises(ImageError, match=r"^image\.files\[1\]: /etc/x is also provided, "
-                       r"differently, by image\.files\[0\]$"):
+    with pytest.raises(
+        ImageError,
+        match=r"^image\.files\[1\]: /etc/x is also provided, "
+        r"differently, by image\.files\[0\]$",
+    ):
         build(tmp_path, files=[(str(tmp_path / "a"), "/etc/x"), (str(tmp_path / "b"), "/etc/x")])

@@ -46,16 +46,23 @@ def origin_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "bin").mkdir()
     (root / "greet.c").write_text('const char *greet(void) { return "hi from libgreet"; }\n')
     (root / "main.c").write_text(
-        '#include <stdio.h>\nconst char *greet(void);\n'
-        'int main(void) { puts(greet()); return 0; }\n'
+        "#include <stdio.h>\nconst char *greet(void);\n"
+        "int main(void) { puts(greet()); return 0; }\n"
     )
     subprocess.run(
         [gcc, "-shared", "-fPIC", "-o", str(root / "lib/libgreet.so"), str(root / "greet.c")],
         check=True,
     )
     subprocess.run(
-        [gcc, "-o", str(root / "bin/greet"), str(root / "main.c"), f"-L{root / 'lib'}",
-         "-lgreet", "-Wl,-rpath,$ORIGIN/../lib"],
+        [
+            gcc,
+            "-o",
+            str(root / "bin/greet"),
+            str(root / "main.c"),
+            f"-L{root / 'lib'}",
+            "-lgreet",
+            "-Wl,-rpath,$ORIGIN/../lib",
+        ],
         check=True,
     )
     return root

@@ -158,7 +158,9 @@ def test_the_daemon_streams_through_run_cli(
     """``load_image_record``: the load's stdin is a pipe handed to run_cli; the
     layer digests go to the state directory, and the next start reads no layer."""
     image = OciImage(
-        repository="localhost/corral-test/daemon", tag=tag, programs=["/bin/busybox"],
+        repository="localhost/corral-test/daemon",
+        tag=tag,
+        programs=["/bin/busybox"],
         cmd=["/bin/busybox", "echo", "streamed"],
     )
     cleanup.append(image.reference)
@@ -264,6 +266,9 @@ def test_a_failed_load_after_import_leaves_no_image(
     with pytest.raises(CommandError, match="load refused"):
         load_streamed(digest_image(image), "docker", runner=failing_load, import_at=0)
     assert dangling("docker") <= before
-    assert subprocess.run(
-        ["docker", "image", "inspect", image.reference], capture_output=True, check=False
-    ).returncode != 0
+    assert (
+        subprocess.run(
+            ["docker", "image", "inspect", image.reference], capture_output=True, check=False
+        ).returncode
+        != 0
+    )

@@ -122,8 +122,13 @@ def test_wrong_id_after_load_is_an_error(image: OciImage, tmp_path: Path) -> Non
     archive = str(tmp_path / "img.tar")
     build_image(image, archive, sbom=False)
     with pytest.raises(ImageError, match="loaded sha256:"):
-        load_archive(archive, "x:1", "docker", image_id="sha256:" + "0" * 64,
-                     runner=FakeEngine("docker", says="id"))
+        load_archive(
+            archive,
+            "x:1",
+            "docker",
+            image_id="sha256:" + "0" * 64,
+            runner=FakeEngine("docker", says="id"),
+        )
 
 
 def test_unknown_runtime(image: OciImage) -> None:

@@ -33,11 +33,7 @@ def recorder(name: str, record: Path, requirement: str = "", extra: str = "") ->
 
 def chain(record: Path) -> str:
     # declared out of order on purpose; c needs b, b needs a, d needs a
-    return (
-        recorder("c", record, '"b"')
-        + recorder("b", record, '"a"')
-        + recorder("a", record)
-    )
+    return recorder("c", record, '"b"') + recorder("b", record, '"a"') + recorder("a", record)
 
 
 def lines(record: Path) -> list[str]:
@@ -77,7 +73,15 @@ def test_up_starts_a_daemon_and_status_json(corral: Corral) -> None:
     assert done.returncode == 0
     status = corral.status_via_cli()
     assert set(status["web"]) == {
-        "name", "kind", "state", "enabled", "pid", "restarts", "last_exit", "since", "reason"
+        "name",
+        "kind",
+        "state",
+        "enabled",
+        "pid",
+        "restarts",
+        "last_exit",
+        "since",
+        "reason",
     }
     assert status["web"]["state"] == "running" and status["web"]["kind"] == "process"
     assert status["off"]["state"] == "stopped"
@@ -206,7 +210,7 @@ def test_declared_action_output_and_builtins(corral: Corral) -> None:
 def test_stop_escalates_to_sigkill(corral: Corral) -> None:
     corral.write(
         '[[process]]\nname = "stubborn"\n'
-        'command = ["sh", "-c", "trap \\"\\" TERM; echo $$ > ' + str(corral.tmp / "p") + '; '
+        'command = ["sh", "-c", "trap \\"\\" TERM; echo $$ > ' + str(corral.tmp / "p") + "; "
         'while :; do sleep 0.05; done"]\n'
         f'pid_file = "{corral.tmp / "p"}"\nstop_timeout = 0.5\n'
     )
@@ -257,8 +261,10 @@ def test_logs_rotate_and_follow_across_a_restart(corral: Corral) -> None:
     tail = corral.run("logs", "talk", "-n", "2").stdout.splitlines()
     assert tail == ["run1 line78", "run1 line79"]
     follower = subprocess.Popen(
-        corral.argv("logs", "talk", "-f", "-n", "0"), env=corral.env,
-        stdout=subprocess.PIPE, text=True,
+        corral.argv("logs", "talk", "-f", "-n", "0"),
+        env=corral.env,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         time.sleep(0.3)

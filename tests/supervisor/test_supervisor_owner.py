@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from corral.config import load_text
+from corral.supervisor.engines import EngineHub
 from corral.supervisor.logs import LogFile, LogFiles, Rotation
 from corral.supervisor.reaper import Reaper
 from corral.supervisor.runner import RunContext
@@ -41,8 +42,11 @@ def run_with(config_text: str, tmp: Path, body, clock=None):  # type: ignore[no-
         reaper = Reaper()
         reaper.install(loop)
         context = RunContext(
-            clock=clock or FakeClock(), reaper=reaper,
-            logs=LogFiles(Rotation()), state_dir=str(tmp),
+            clock=clock or FakeClock(),
+            reaper=reaper,
+            logs=LogFiles(Rotation()),
+            state_dir=str(tmp),
+            engines=EngineHub.for_config(None, str(tmp)),
         )
         supervisor = Supervisor(load_text(config_text).config, context)
         finish = asyncio.Event()
@@ -122,13 +126,13 @@ def test_stop_kills_the_whole_group(tmp_path: Path) -> None:
 
 
 def test_container_without_an_engine_fails_clearly(tmp_path: Path) -> None:
-    from corral.supervisor.engines import EngineHub
+    from corral.engine.endpoint import at
 
     config = '[[container]]\nimage = "localhost/web:1"\nprovision = "web"\n'
     dead = str(tmp_path / "no-engine.sock")
 
     async def body(supervisor: Supervisor) -> dict[str, str]:
-        supervisor.context.engines = EngineHub({"docker": dead})
+        supervisor.context.engines = EngineHub(lambda runtime: at(runtime, dead))
         return await supervisor.up()
 
     failures = run_with(config, tmp_path, body)

@@ -60,8 +60,11 @@ TABLE: list[tuple[st.State, st.Event, st.State]] = [
     (S(), st.Stop(), S()),
     (S(status="stopping", handle="9"), st.Stop(), S(status="stopping", handle="9")),
     # enable, disable: beside the status
-    (S(status="running", handle="9"), st.Disable("disabled"),
-     S(status="running", handle="9", enabled=False, reason="disabled")),
+    (
+        S(status="running", handle="9"),
+        st.Disable("disabled"),
+        S(status="running", handle="9", enabled=False, reason="disabled"),
+    ),
     (S(enabled=False, reason="respawn limit: 5 starts in 30 s"), st.Enable(), S()),
 ]
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 import click
 
 from corral.errors import ConfigError, CorralError
-from corral.locations import find_config
+from corral.paths import find_config
 
 if TYPE_CHECKING:
     from corral.config import Loaded

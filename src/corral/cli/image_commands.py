@@ -19,13 +19,13 @@ from rich.progress import (
 from corral.cli._app import Options, app, pass_options, reports_errors
 from corral.config import OciContainer, OciImage, declared_services
 from corral.config.services import image_reference
-from corral.control.paths import state_dir
 from corral.errors import ImageError
 from corral.image.build import build_image, prepare
 from corral.image.digests import DigestCache
 from corral.image.inspect import inspect_archive
 from corral.image.load import load_image
 from corral.image.tarball import Progress as ProgressCallback
+from corral.paths import state_dir
 
 PROGRESS_FROM = 64 << 20  # show a bar for inputs of 64 MiB or more
 
@@ -92,7 +92,11 @@ def build(options: Options, name: str, output: str | None, no_sbom: bool) -> Non
     target = output or default_output(record)
     with progress_bar(prepared[0].size) as progress:
         result = build_image(
-            record, target, base_dir=base_dir, progress=progress, prepared=prepared,
+            record,
+            target,
+            base_dir=base_dir,
+            progress=progress,
+            prepared=prepared,
             sbom=not no_sbom,
         )
     click.echo(f"{target}: {record.reference} {result.image_id}")

@@ -17,7 +17,7 @@ import click
 
 from corral.cli._app import Options, command, pass_options
 from corral.errors import CorralError
-from corral.locations import find_config
+from corral.paths import find_config
 
 if TYPE_CHECKING:
     from corral.supervisor.logs import Rotation
@@ -28,7 +28,7 @@ DAEMON_START_TIMEOUT = 15.0
 def _socket(options: Options) -> str:
     if options.socket:
         return options.socket
-    from corral.control.paths import default_socket
+    from corral.paths import default_socket
 
     return default_socket()
 
@@ -88,7 +88,7 @@ def _serve(options: Options, rotation: Rotation, *, up: bool, detached: bool) ->
 
 
 def _daemon_log(configured: str | None) -> str:
-    from corral.control.paths import state_dir
+    from corral.paths import state_dir
 
     directory = state_dir(configured)
     os.makedirs(directory, exist_ok=True)
@@ -373,7 +373,7 @@ def _log_source(options: Options, name: str) -> dict[str, str]:
         return {k: str(v) for k, v in answer.items() if k in ("path", "runtime", "container")}
     except CorralError:
         pass
-    from corral.control.paths import state_dir
+    from corral.paths import state_dir
     from corral.supervisor.logsource import log_source
 
     config = options.loaded().config

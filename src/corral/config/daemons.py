@@ -3,10 +3,35 @@
 
 from __future__ import annotations
 
-from pydantic import StrictBool, StrictStr
+from typing import Annotated
+
+from pydantic import AfterValidator, StrictBool, StrictStr
 
 from corral.config._base import Record
-from corral.config._fields import Environment, NonEmpty, field
+from corral.config._fields import Environment, NonEmpty, fail, field, show
+
+
+def unix_socket_path(address: str) -> str:
+    """The path of a ``unix:///PATH`` (or bare absolute path) address; ``ValueError``
+    for any other: corral reaches engines over Unix sockets only."""
+    path = address.removeprefix("unix://") if address.startswith("unix://") else address
+    if not path.startswith("/"):
+        raise ValueError(
+            f"{show(address)} is not a Unix socket address like unix:///run/corral/docker.sock: "
+            "corral reaches engines over Unix sockets only"
+        )
+    return path
+
+
+def _unix_address(value: str) -> str:
+    try:
+        unix_socket_path(value)
+    except ValueError as error:
+        raise fail(f"host: {error}") from None
+    return value
+
+
+UnixAddress = Annotated[StrictStr, AfterValidator(_unix_address)]
 
 
 class Containerd(Record):
@@ -48,8 +73,10 @@ class DockerDaemon(Record):
     config_file: StrictStr | None = field(None, doc="JSON configuration file (`--config-file`).")
     data_root: StrictStr | None = field(None, doc="Root of persisted state (`--data-root`).")
     exec_root: StrictStr | None = field(None, doc="Root of execution state (`--exec-root`).")
-    host: StrictStr | None = field(
-        None, doc="The socket dockerd listens on, like `unix:///run/corral/docker.sock`."
+    host: UnixAddress | None = field(
+        None,
+        doc="The socket dockerd listens on, like `unix:///run/corral/docker.sock`; every "
+        "call corral makes to docker goes there. Default: dockerd's own, `/var/run/docker.sock`.",
     )
     pid_file: StrictStr = field("/var/run/docker.pid", doc="dockerd's pid file (`-p`).")
     containerd_socket: StrictStr | None = field(

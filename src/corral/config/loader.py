@@ -29,7 +29,7 @@ from corral.config.problems import problems_from
 from corral.config.top import Config
 from corral.config.validate import toml_spelling, validate
 from corral.errors import ConfigError, Path, Problem
-from corral.locations import find_config as find_config
+from corral.paths import find_config as find_config
 
 
 @dataclass(frozen=True)

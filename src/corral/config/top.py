@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import StrictStr
 
 from corral.config._base import Record
@@ -12,8 +10,7 @@ from corral.config.container import OciContainer
 from corral.config.daemons import Containerd, DockerDaemon, Singularity
 from corral.config.network import Network, Volume
 from corral.config.process import Process
-
-Runtime = Literal["docker", "podman"]
+from corral.runtimes import Runtime
 
 
 class Config(Record):

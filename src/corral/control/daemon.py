@@ -14,10 +14,10 @@ import socket
 import sys
 
 from corral.config import Config
-from corral.control.paths import state_dir
 from corral.control.server import ControlServer, claim_socket
 from corral.engine.runner import use_child_waiter
 from corral.errors import CorralError
+from corral.paths import state_dir
 from corral.supervisor.engines import EngineHub
 from corral.supervisor.logs import LogFiles, Rotation
 from corral.supervisor.reaper import Reaper
@@ -62,7 +62,7 @@ async def _serve(config: Config, socket_path: str, rotation: Rotation, up: bool)
         reaper=reaper,
         logs=logs,
         state_dir=directory,
-        engines=EngineHub({"podman": os.path.join(directory, "podman.sock")}),
+        engines=EngineHub.for_config(config, directory),
     )
     await _activate(config)
     supervisor = Supervisor(config, context)

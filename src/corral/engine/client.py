@@ -1,9 +1,9 @@
 """One Engine API per engine (``corral.engine.api``: h11 over its Unix socket).
 
-Docker: the daemon's socket (``/var/run/docker.sock`` by default). Podman:
-its Docker-compatible API, served by ``podman system service`` on a socket of
-corral's (the daemon uses ``<state_dir>/podman.sock``), which corral starts
-itself when nothing answers there. Checked against dockerd 20.10 and Podman 4.3.
+Where each engine is is the endpoint's business (``corral.engine.endpoint``).
+Podman's Docker-compatible API is served by ``podman system service``; on the
+socket of corral's own (``<state_dir>/podman.sock``) corral starts it when
+nothing answers there. Checked against dockerd 20.10 and Podman 4.3.
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from corral.engine.api import ApiError, EngineApi
+from corral.engine.endpoint import Endpoint
 from corral.errors import CorralError
-from corral.locations import DOCKER_SOCKET
+from corral.runtimes import Runtime
 
 if TYPE_CHECKING:
     from corral.engine.events import EventHub
 
 log = logging.getLogger("corral.engine")
 
-PODMAN_SOCKET = "/run/corral/podman.sock"
 SERVICE_START_TIMEOUT = 30.0
 
 
@@ -97,7 +97,7 @@ def _owned_pid(path: str) -> int | None:
     return pid if b"system" in argv and b"service" in argv and _alive(pid) else None
 
 
-async def ensure_podman_service(path: str = PODMAN_SOCKET) -> PodmanService:
+async def ensure_podman_service(path: str) -> PodmanService:
     """Make Podman's compatible API answer on ``path``; start
     ``podman system service --time=0 unix://PATH`` when nothing answers."""
     if await socket_answers(path):
@@ -144,14 +144,21 @@ def _tail(path: str, size: int = 500) -> str:
 
 @dataclass
 class Engine:
-    """One engine: its runtime name (the CLI), its API and its single events
-    stream (``engine.events``, started on first use)."""
+    """One engine: its endpoint, its API and its single events stream
+    (``engine.events``, started on first use)."""
 
-    runtime: str
-    socket: str
+    endpoint: Endpoint
     api: EngineApi
     service: PodmanService | None = None
     _events: EventHub | None = field(default=None, repr=False)
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.endpoint.runtime
+
+    @property
+    def socket(self) -> str:
+        return self.endpoint.socket
 
     @property
     def events(self) -> EventHub:
@@ -168,19 +175,16 @@ class Engine:
             await self._events.close()
 
 
-async def connect(runtime: str, socket: str | None = None) -> Engine:
-    """Open the Engine API of ``runtime`` ("docker" or "podman")."""
+async def connect(endpoint: Endpoint) -> Engine:
+    """Open the Engine API at ``endpoint``; for Podman's own service, start it first."""
     service: PodmanService | None = None
-    if runtime == "podman":
-        service = await ensure_podman_service(socket or PODMAN_SOCKET)
-        path = service.path
-    elif runtime == "docker":
-        path = socket or DOCKER_SOCKET
-    else:
-        raise EngineError(f"unknown runtime {runtime!r}: expected docker or podman")
-    api = EngineApi(path)
+    if endpoint.own_service:
+        service = await ensure_podman_service(endpoint.socket)
+    api = EngineApi(endpoint.socket)
     try:
         await api.get("/_ping", timeout=30)
     except (ApiError, OSError) as exc:
-        raise EngineError(f"{runtime}: no Engine API answers on {path}: {exc}") from exc
-    return Engine(runtime, path, api, service)
+        raise EngineError(
+            f"{endpoint.runtime}: no Engine API answers on {endpoint.socket}: {exc}"
+        ) from exc
+    return Engine(endpoint, api, service)

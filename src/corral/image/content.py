@@ -150,9 +150,7 @@ def _entry(path: str, host: str, st: os.stat_result, kind: Kind, target: str = "
     return Entry(path, kind, mode, target=target)
 
 
-def _tree(
-    host_root: str, dest: str, what: str, *, rootfs: bool, notes: list[str]
-) -> list[Entry]:
+def _tree(host_root: str, dest: str, what: str, *, rootfs: bool, notes: list[str]) -> list[Entry]:
     """Entries for a host directory copied to ``dest`` (``""`` is the image root)."""
     out: list[Entry] = []
     for rel, host, st in _walk(host_root):
@@ -230,8 +228,13 @@ def collect(
         if not entry.path:
             raise ImageError(f"{what}: the image root cannot be a symlink")
         if not entry.target.startswith("/"):
-            _inside(posixpath.join(posixpath.dirname(entry.path), entry.target),
-                    "/" + entry.path, entry.target, what, "the image root")
+            _inside(
+                posixpath.join(posixpath.dirname(entry.path), entry.target),
+                "/" + entry.path,
+                entry.target,
+                what,
+                "the image root",
+            )
     _check(units, links)
     return Content(tuple(units), links, tuple(notes))
 
@@ -283,9 +286,7 @@ def _check(units: list[Unit], symlinks: tuple[Entry, ...]) -> None:
     """Conflicting paths between inputs, and symlink loops, are errors."""
     owner: dict[str, tuple[str, str]] = {}
     links: dict[str, str] = {}
-    sources: list[tuple[str, str, Entry]] = [
-        (u.field, u.kind, e) for u in units for e in u.entries
-    ]
+    sources: list[tuple[str, str, Entry]] = [(u.field, u.kind, e) for u in units for e in u.entries]
     sources += [(f"image.symlinks[{i}]", "symlinks", e) for i, e in enumerate(symlinks)]
     for what, kind, entry in sources:
         if entry.kind == "symlink":

@@ -103,7 +103,10 @@ class DigestCache:
         return Known(tuple(digests), stamps)
 
     def remember(
-        self, layers: Sequence[Layer], mtime: int, digests: Sequence[LayerDigest],
+        self,
+        layers: Sequence[Layer],
+        mtime: int,
+        digests: Sequence[LayerDigest],
         stamps: Mapping[str, Stamp],
     ) -> None:
         """Keep ``digests`` for ``layers``, keyed by the ``stamps`` their files had

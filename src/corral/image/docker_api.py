@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import BinaryIO, Protocol
 
 from corral.errors import ImageError
-from corral.locations import DOCKER_SOCKET
+from corral.paths import DOCKER_SOCKET
 
 #: Writes a command's standard input, or a request's body.
 Feed = Callable[[BinaryIO], object]

@@ -191,9 +191,7 @@ class _Resolver:
             self._info[real] = read_elf(real) if os.path.isfile(real) else None
         return self._info[real]
 
-    def find(
-        self, name: str, dirs: Iterable[tuple[str, str]]
-    ) -> tuple[str, str] | None:
+    def find(self, name: str, dirs: Iterable[tuple[str, str]]) -> tuple[str, str] | None:
         """First ``(host dir, image dir)`` holding a compatible ``name``."""
         for host_dir, image_dir in dirs:
             candidate = os.path.join(host_dir, name)
@@ -225,9 +223,7 @@ def closure(
             raise ImageError(f"{what}: the ELF interpreter {interp} of {program} does not exist")
         out[interp] = Dependency(interp, interp, program)
     # (host path, image path, info, inherited rpath dirs as (host dir, image dir))
-    queue: list[tuple[str, str, ElfInfo, list[tuple[str, str]]]] = [
-        (program, image_path, info, [])
-    ]
+    queue: list[tuple[str, str, ElfInfo, list[tuple[str, str]]]] = [(program, image_path, info, [])]
     seen = {image_path}
     # The loader matches DT_NEEDED names against objects already loaded (the
     # interpreter included) before it searches.
@@ -236,9 +232,9 @@ def closure(
         host, image, obj, inherited = queue.pop(0)
         host_origin, image_origin = os.path.dirname(host), os.path.dirname(image)
 
-        def pairs(entries: Sequence[str], ho: str = host_origin, io: str = image_origin) -> (
-            list[tuple[str, str]]
-        ):
+        def pairs(
+            entries: Sequence[str], ho: str = host_origin, io: str = image_origin
+        ) -> list[tuple[str, str]]:
             return [
                 (os.path.normpath(_expand(e, ho)), os.path.normpath(_expand(e, io)))
                 for e in entries

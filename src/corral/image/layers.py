@@ -109,8 +109,10 @@ def _comment(units: Sequence[Unit]) -> str:
             return "rootfs (image.rootfs)"
         shared = f", needed by {unit.popularity} programs" if unit.popularity > 1 else ""
         return f"{unit.kind} /{unit.entries[0].path if unit.entries else ''} ({unit.field}{shared})"
-    return f"{len(units)} merged units: " + ", ".join(u.field for u in units[:5]) + (
-        ", …" if len(units) > 5 else ""
+    return (
+        f"{len(units)} merged units: "
+        + ", ".join(u.field for u in units[:5])
+        + (", …" if len(units) > 5 else "")
     )
 
 

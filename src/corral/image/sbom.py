@@ -118,8 +118,12 @@ def document(
         "documentNamespace": f"urn:corral:image:{built.image_id}",
         "creationInfo": {"created": timestamp(mtime), "creators": ["Tool: corral"]},
         "packages": [
-            {"SPDXID": spdx_id, "name": name, "downloadLocation": "NOASSERTION",
-             "comment": "Debian package (dpkg -S)"}
+            {
+                "SPDXID": spdx_id,
+                "name": name,
+                "downloadLocation": "NOASSERTION",
+                "comment": "Debian package (dpkg -S)",
+            }
             for name, spdx_id in packages.items()
         ],
         "files": files,

@@ -30,6 +30,7 @@ from corral.config.services import image_reference
 from corral.engine.api import path_of
 from corral.errors import CorralError
 from corral.render.engine import INSTANCE_LABEL, config_hash, corral_labels, create_command
+from corral.runtimes import Runtime
 from corral.supervisor.engines import hash_key
 from corral.supervisor.runner import Handle, RunContext
 
@@ -65,7 +66,7 @@ class ContainerRunner:
     one_shot = False
 
     def __init__(
-        self, name: str, container: OciContainer, runtime: str, context: RunContext
+        self, name: str, container: OciContainer, runtime: Runtime, context: RunContext
     ) -> None:
         self.name = name
         self.container = container
@@ -302,7 +303,7 @@ class ContainerRunner:
         }
 
 
-async def load_image_record(image: OciImage, runtime: str, state_dir: str | None = None) -> str:
+async def load_image_record(image: OciImage, runtime: Runtime, state_dir: str | None = None) -> str:
     """Build (or take the tarball of) ``image`` and load it unless the engine has it;
     the layer digests learnt are kept in ``state_dir`` for the next start.
 

@@ -15,7 +15,10 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    from corral.config import Config
     from corral.engine.client import Engine
+    from corral.engine.endpoint import Endpoint
+    from corral.runtimes import Runtime
 
 HASH_KEY_FILE = "hash.key"
 #: Engine calls that create or start containers, at most this many at once:
@@ -26,35 +29,62 @@ T = TypeVar("T")
 
 
 class EngineHub:
-    def __init__(self, sockets: dict[str, str] | None = None) -> None:
-        self._sockets = dict(sockets or {})
+    """The daemon's connection to each runtime, at the endpoint ``endpoints`` names."""
+
+    def __init__(self, endpoints: Callable[[Runtime], Endpoint]) -> None:
+        self.endpoints = endpoints
         self._engines: dict[str, Engine] = {}
         self._lock = asyncio.Lock()
         self._flights: dict[str, asyncio.Future[Any]] = {}
         #: bounds the container creations and starts in flight
         self.gate = asyncio.Semaphore(INFLIGHT)
 
-    async def get(self, runtime: str) -> Engine:
-        """The connection to ``runtime`` ("docker" or "podman"), opened if needed."""
+    @classmethod
+    def for_config(cls, config: Config | None, state_dir: str) -> EngineHub:
+        """The hub of a daemon serving ``config`` from ``state_dir``."""
+        from corral.engine.endpoint import endpoint_for
+
+        return cls(lambda runtime: endpoint_for(config, runtime, state_dir))
+
+    async def get(self, runtime: Runtime) -> Engine:
+        """The connection to ``runtime``, opened if needed."""
         async with self._lock:
             engine = self._engines.get(runtime)
             if engine is None:
                 from corral.engine.client import connect
 
-                engine = await connect(runtime, self._sockets.get(runtime))
+                engine = await connect(self.endpoints(runtime))
                 self._engines[runtime] = engine
             return engine
 
     async def once(self, key: str, work: Callable[[], Awaitable[T]]) -> T:
         """``work()``, shared by every caller asking for ``key`` while it runs
-        (so fifty containers of one image inspect or load it once)."""
-        flight: asyncio.Future[Any] | None = self._flights.get(key)
-        if flight is None:
-            flight = asyncio.ensure_future(work())
-            self._flights[key] = flight
-            flight.add_done_callback(lambda _: self._flights.pop(key, None))
-        result: T = await asyncio.shield(flight)
-        return result
+        (so fifty containers of one image inspect or load it once). The first
+        caller does the work in its own task; should it be cancelled, the next
+        waiting caller takes over."""
+        while True:
+            flight = self._flights.get(key)
+            if flight is None:
+                flight = asyncio.get_running_loop().create_future()
+                self._flights[key] = flight
+                try:
+                    result = await work()
+                except BaseException as error:
+                    if isinstance(error, asyncio.CancelledError):
+                        flight.set_result(_RETRY)
+                    else:
+                        flight.set_exception(error)
+                        flight.exception()  # retrieved: each waiter re-raises its own copy
+                    raise
+                else:
+                    flight.set_result(result)
+                    return result
+                finally:
+                    self._flights.pop(key, None)
+            outcome = await asyncio.shield(flight)
+            if outcome is not _RETRY:
+                done: T = outcome
+                return done
 
     def connected(self) -> list[Engine]:
         return list(self._engines.values())
@@ -66,6 +96,10 @@ class EngineHub:
             if engine.service is not None:
                 await engine.service.stop()
         self._engines.clear()
+
+
+#: What a cancelled leader of ``EngineHub.once`` leaves its followers: try again.
+_RETRY: Any = object()
 
 
 @functools.cache

@@ -16,8 +16,8 @@ from corral.config import (
     Process,
     Volume,
 )
+from corral.engine.endpoint import endpoint_for
 from corral.errors import CorralError
-from corral.locations import DOCKER_SOCKET
 from corral.render import service_argv
 from corral.supervisor.container import ContainerRunner
 from corral.supervisor.logs import default_log_path
@@ -51,16 +51,18 @@ def runner_for(service: Declared, config: Config, context: RunContext) -> Runner
             context,
         )
     if isinstance(record, DockerDaemon | Containerd):
-        socket = record.address if isinstance(record, Containerd) else record.host or DOCKER_SOCKET
+        socket = (
+            record.address
+            if isinstance(record, Containerd)
+            else endpoint_for(config, "docker", context.state_dir).socket
+        )
         return ProcessRunner(
             ProcessSpec(
                 name=service.name,
                 argv=tuple(service_argv(config, service)),
                 environment=record.environment_variables,
                 log_path=record.log_file or log_default,
-                ready_socket=socket
-                if "://" not in socket or socket.startswith("unix://")
-                else socket.split("://", 1)[1],
+                ready_socket=socket,
                 ready_timeout=DAEMON_READY_TIMEOUT,
                 stop_timeout=10.0,
             ),

@@ -8,12 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from corral.config import Config, declared_services
+from corral.runtimes import Runtime
 from corral.supervisor.engines import EngineHub
 
 
 @dataclass(frozen=True)
 class Orphan:
-    runtime: str
+    runtime: Runtime
     service: str
     container_id: str
 

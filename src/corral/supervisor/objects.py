@@ -16,6 +16,7 @@ from corral.config import Network, Volume
 from corral.errors import CorralError
 from corral.render.commands import network_create_command, volume_create_command
 from corral.render.engine import SERVICE_LABEL
+from corral.runtimes import Runtime
 from corral.supervisor.runner import Handle, RunContext
 
 
@@ -27,7 +28,7 @@ def labelled(record: Network | Volume, service: str) -> Any:
 class NetworkRunner:
     one_shot = True
 
-    def __init__(self, name: str, network: Network, runtime: str, context: RunContext) -> None:
+    def __init__(self, name: str, network: Network, runtime: Runtime, context: RunContext) -> None:
         self.name = name
         self.declared = network
         self.network: Network = labelled(network, name)
@@ -75,7 +76,7 @@ class NetworkRunner:
 class VolumeRunner:
     one_shot = True
 
-    def __init__(self, name: str, volume: Volume, runtime: str, context: RunContext) -> None:
+    def __init__(self, name: str, volume: Volume, runtime: Runtime, context: RunContext) -> None:
         self.name = name
         self.declared = volume
         self.volume: Volume = labelled(volume, name)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from corral.supervisor.engines import EngineHub
@@ -72,8 +72,7 @@ class RunContext:
     reaper: Reaper
     logs: LogFiles
     state_dir: str
-    engines: EngineHub = field(default_factory=EngineHub)
-    extra: dict[str, object] = field(default_factory=dict)
+    engines: EngineHub
 
 
 async def within(clock: Clock, awaitable: Awaitable[T], seconds: float) -> tuple[bool, T | None]:

@@ -1,0 +1,83 @@
+"""Every default place corral uses, in one module (light: no heavy imports).
+
+The configuration (``./corral.toml``, then ``/etc/corral/corral.toml``), the
+control socket, the state directory and what lives in it (logs, the hash key,
+the daemon's log, the Podman API socket corral runs), and the engines' own
+default sockets.
+"""
+
+from __future__ import annotations
+
+import os
+
+from corral.errors import ConfigError, Problem
+
+DEFAULT_CONFIGS = ("corral.toml", "/etc/corral/corral.toml")
+#: dockerd's API socket when nothing says otherwise (its own default ``-H``).
+DOCKER_SOCKET = "/var/run/docker.sock"
+#: The control socket and state directory of a corral run as root.
+ROOT_SOCKET = "/run/corral/corral.sock"
+ROOT_STATE_DIR = "/var/lib/corral"
+SOCKET_NAME = "corral.sock"
+
+#: Names inside the state directory.
+LOG_DIR = "logs"
+DAEMON_LOG = "daemon.log"
+HASH_KEY_FILE = "hash.key"
+PODMAN_SOCKET = "podman.sock"
+
+
+def find_config(explicit: str | None) -> str:
+    """The configuration file to use: ``explicit``, else the first default that exists."""
+    if explicit is not None:
+        return explicit
+    for candidate in DEFAULT_CONFIGS:
+        if os.path.exists(candidate):
+            return candidate
+    raise ConfigError(
+        [
+            Problem(
+                "no configuration found: pass -c FILE, or create ./corral.toml "
+                "or /etc/corral/corral.toml"
+            )
+        ]
+    )
+
+
+def default_socket() -> str:
+    if os.geteuid() == 0:
+        return ROOT_SOCKET
+    runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/corral-{os.geteuid()}"
+    return os.path.join(runtime, "corral", SOCKET_NAME)
+
+
+def state_dir(configured: str | None = None) -> str:
+    """``CORRAL_STATE_DIR``, else the configured one, else the per-user default
+    (always absolute: it also names this corral instance on its containers)."""
+    override = os.environ.get("CORRAL_STATE_DIR")
+    if override:
+        return os.path.abspath(override)
+    if configured:
+        return os.path.abspath(configured)
+    if os.geteuid() == 0:
+        return ROOT_STATE_DIR
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return os.path.join(base, "corral")
+
+
+def default_log_path(state: str, name: str) -> str:
+    """Where service ``name`` logs unless its declaration says otherwise."""
+    return os.path.join(state, LOG_DIR, f"{name}.log")
+
+
+def daemon_log(state: str) -> str:
+    return os.path.join(state, DAEMON_LOG)
+
+
+def hash_key_path(state: str) -> str:
+    return os.path.join(state, HASH_KEY_FILE)
+
+
+def podman_socket(state: str) -> str:
+    """The socket of the ``podman system service`` corral runs for itself."""
+    return os.path.join(state, PODMAN_SOCKET)
