@@ -35,7 +35,8 @@ def invoke(tmp_path: Path, *args: str) -> tuple[int, str]:
     config = tmp_path / "corral.toml"
     config.write_text(CONFIG)
     result = CliRunner().invoke(app, ["-c", str(config), *args], catch_exceptions=False)
-    return result.exit_code, result.output
+    # notes (an engine that does not answer…) go to stderr; problems too
+    return result.exit_code, result.stdout if result.exit_code == 0 else result.output
 
 
 def test_check_ok(tmp_path: Path) -> None:
@@ -49,6 +50,7 @@ def test_show_json_in_dependency_order(tmp_path: Path) -> None:
     assert code == 0
     views = json.loads(output)
     assert [v["name"] for v in views] == ["docker-db", "web"]
+    argv = views[1].pop("argv")
     assert views[1] == {
         "name": "web",
         "kind": "container",
@@ -56,9 +58,13 @@ def test_show_json_in_dependency_order(tmp_path: Path) -> None:
         "requirement": ["docker-db"],
         "auto_start": True,
         "respawn": False,
-        "argv": ["docker", "run", "--rm", "--name", "web", "-p", "8080:80",
-                 "localhost/web:1", "httpd", "-f"],
+        "seed_argv": ["docker", "run", "--rm", "--name", "web", "-p", "8080:80",
+                      "localhost/web:1", "httpd", "-f"],
     }  # fmt: skip
+    # what runs: the create, with corral's labels (the hash is this host's)
+    assert argv[:7] == ["docker", "create", "--name", "web", "-p", "8080:80", "--label"]
+    assert argv[7] == "corral.service=web" and argv[9].startswith("corral.config-hash=")
+    assert argv[-2:] == ["httpd", "-f"]
 
 
 def test_show_hides_secrets(tmp_path: Path) -> None:
@@ -81,12 +87,26 @@ def test_show_lists_actions(tmp_path: Path) -> None:
 
 
 def test_command_line_is_shell_quoted(tmp_path: Path) -> None:
-    code, output = invoke(tmp_path, "command-line", "docker-db")
+    code, output = invoke(tmp_path, "command-line", "docker-db", "--seed")
     assert code == 0
     assert shlex.split(output) == [
         "docker", "run", "--rm", "--name", "docker-db", "--env", "DB_PASSWORD",
         "registry:5000/team/db:1.2",
     ]  # fmt: skip
+    code, output = invoke(tmp_path, "command-line", "docker-db")
+    assert code == 0
+    argv = shlex.split(output)
+    assert argv[:6] == [
+        "docker",
+        "create",
+        "--name",
+        "docker-db",
+        "--label",
+        "corral.service=docker-db",
+    ]
+    assert argv[6] == "--label" and argv[7].startswith("corral.config-hash=")
+    assert argv[8] == "--label" and argv[9].startswith("corral.instance=/")
+    assert argv[10:] == ["--env", "DB_PASSWORD", "registry:5000/team/db:1.2"]
 
 
 def test_unknown_service_is_a_usage_error(tmp_path: Path) -> None:
@@ -104,6 +124,6 @@ def test_bundled_examples_check(tmp_path: Path) -> None:
 def test_toml_and_python_examples_agree() -> None:
     def shown(name: str) -> object:
         result = CliRunner().invoke(app, ["-c", str(ROOT / "examples" / name), "show", "--json"])
-        return json.loads(result.output)
+        return json.loads(result.stdout)
 
     assert shown("corral.toml") == shown("corral.py")

@@ -17,8 +17,9 @@ from sv_helpers import Corral, wait_for
 from corral.config import OciContainer
 from corral.engine import containers
 from corral.engine.client import connect
+from corral.engine.containers import invocation_for
 from corral.engine.endpoint import Endpoint, at, endpoint_for
-from corral.render.engine import create_body
+from corral.render import container_spec, create_document
 
 pytestmark = pytest.mark.engine
 
@@ -63,14 +64,18 @@ def test_api_and_cli_creation_agree(runtime: str, tmp_path: Path) -> None:
     }
     api = OciContainer(**base)
     cli = OciContainer(**base, extra_arguments=["--label", "path=cli"])
-    assert create_body(api, {}) is not None and create_body(cli, {}) is None
     names = [unique("api"), unique("cli")]
+    specs = [
+        container_spec(c, n, runtime, {"corral.config-hash": "h"})
+        for c, n in ((api, names[0]), (cli, names[1]))
+    ]
+    assert create_document(specs[0]) is not None and create_document(specs[1]) is None
 
     async def create() -> None:
         engine = await connect(engines_endpoint(runtime))
         try:
-            await containers.create(engine, api, names[0], "h")
-            await containers.create(engine, cli, names[1], "h")
+            for spec, container in zip(specs, (api, cli), strict=True):
+                await containers.create(engine, spec, invocation_for(container, runtime))
         finally:
             await engine.close()
             if engine.service is not None:

@@ -16,11 +16,28 @@ from engines import free_port, http_get
 from corral.config import OciContainer
 from corral.engine import containers, health, logs
 from corral.engine.client import Engine, connect
+from corral.engine.containers import invocation_for
 from corral.engine.endpoint import at
-from corral.render.engine import HASH_LABEL, SERVICE_LABEL, config_hash, create_command
+from corral.render import ContainerSpec, container_spec, create_argv
+from corral.render.identity import HASH_LABEL, SERVICE_LABEL, config_hash, corral_labels
 
 pytestmark = pytest.mark.engine
 T = TypeVar("T")
+
+
+def spec_of(
+    container: OciContainer, name: str, runtime: Any, hash_: str | None = None
+) -> ContainerSpec:
+    """``container`` as service ``name``, labelled by corral (its config hash by default)."""
+    hash_ = config_hash(container, runtime) if hash_ is None else hash_
+    return container_spec(container, name, runtime, corral_labels(name, hash_))
+
+
+async def create_and_start(
+    engine: Engine, container: OciContainer, name: str, hash_: str | None = None
+) -> str:
+    spec = spec_of(container, name, engine.runtime, hash_)
+    return await create_and_start(engine, spec, invocation_for(container, engine.runtime))
 
 
 def on_engine(rt: Runtime, scenario: Callable[[Engine], Awaitable[T]]) -> T:
@@ -58,7 +75,7 @@ def test_httpd_serves_on_published_port_labelled_and_adoptable(rt: Runtime, tmp_
     hash_ = config_hash(web, rt.name)
 
     async def scenario(engine: Engine) -> None:
-        container_id = await containers.create_and_start(engine, web, name, hash_)
+        container_id = await create_and_start(engine, web, name, hash_)
         assert await asyncio.to_thread(http_get, f"http://127.0.0.1:{port}/", 20) == body
 
         data = await containers.inspect(engine, name)
@@ -105,7 +122,7 @@ def test_graceful_stop_lets_a_trapping_shell_finish_its_shutdown_work(
     )
 
     async def scenario(engine: Engine) -> tuple[int | None, float]:
-        await containers.create_and_start(engine, worker, name)
+        await create_and_start(engine, worker, name)
         deadline = time.monotonic() + 20
         while not (out / "ready").exists():
             assert time.monotonic() < deadline, "container never got ready"
@@ -129,7 +146,9 @@ def test_events_stream_reports_die_with_exit_code(rt: Runtime) -> None:
 
     async def scenario(engine: Engine) -> tuple[int | None, int, int]:
         c3 = OciContainer(image=rt.image, provision=quick, command=["sh", "-c", "exit 3"])
-        container_id = await containers.create(engine, c3, quick)
+        container_id = await containers.create(
+            engine, spec_of(c3, quick, rt.name), invocation_for(c3, rt.name)
+        )
         with engine.events.subscribe(container_id) as events:
             await engine.events.connected()
             await containers.start(engine, container_id)
@@ -139,7 +158,7 @@ def test_events_stream_reports_die_with_exit_code(rt: Runtime) -> None:
         # Already exited: wait_exit reads the code by inspecting.
         after = await containers.wait_exit(engine, container_id)
         c4 = OciContainer(image=rt.image, provision=slow, command=["sh", "-c", "sleep 1; exit 4"])
-        running = await containers.create_and_start(engine, c4, slow)
+        running = await create_and_start(engine, c4, slow)
         waited = await containers.wait_exit(engine, running)
         return event.exit_code, after, waited
 
@@ -163,7 +182,7 @@ def test_health_check_becomes_healthy_on_both_engines(rt: Runtime) -> None:
     )
 
     async def scenario(engine: Engine) -> list[str]:
-        container_id = await containers.create_and_start(engine, checked, name)
+        container_id = await create_and_start(engine, checked, name)
         driver = asyncio.create_task(health.drive_podman_health(engine, name, checked))
         seen: list[str] = []
 
@@ -200,12 +219,12 @@ def test_host_environment_secret_reaches_container_but_no_argv(rt: Runtime) -> N
         extra_arguments=["--env", "SECRET_TOKEN"],
         stop_timeout=1,
     )
-    argv = create_command(holder, name, rt.name)
+    argv = create_argv(spec_of(holder, name, rt.name))
     assert not any(secret in arg for arg in argv)
     assert "SECRET_TOKEN" in argv
 
     async def scenario(engine: Engine) -> tuple[list[str], dict[str, Any]]:
-        container_id = await containers.create_and_start(engine, holder, name)
+        container_id = await create_and_start(engine, holder, name)
         deadline = time.monotonic() + 20
         lines: list[str] = []
         while not lines and time.monotonic() < deadline:
@@ -238,7 +257,7 @@ def test_logs_follow_to_file_from_first_byte_and_tail(rt: Runtime, tmp_path: Pat
     log_file = tmp_path / "logs" / "talker.log"
 
     async def scenario(engine: Engine) -> tuple[int, list[str], list[str]]:
-        container_id = await containers.create_and_start(engine, talker, name)
+        container_id = await create_and_start(engine, talker, name)
         log_file.parent.mkdir(parents=True, exist_ok=True)
         with open(log_file, "ab", buffering=0) as stream:
             written = await asyncio.wait_for(logs.follow(engine, container_id, stream.write), 20)
@@ -269,7 +288,7 @@ def test_logs_of_a_tty_container_come_unframed(rt: Runtime, tmp_path: Path) -> N
     )
 
     async def scenario(engine: Engine) -> tuple[bytes, list[str]]:
-        container_id = await containers.create_and_start(engine, talker, name)
+        container_id = await create_and_start(engine, talker, name)
         chunks: list[bytes] = []
         await asyncio.wait_for(logs.follow(engine, container_id, chunks.append), 20)
         return b"".join(chunks), await logs.tail(engine, name, 5)

@@ -8,11 +8,11 @@ import shlex
 import click
 
 from corral.cli._app import Options, command, pass_options
-from corral.config import declared_services
+from corral.config import Declared, Loaded, declared_services
 from corral.config.docs import reference_markdown, schema_json
 from corral.errors import ConfigError, Problem
-from corral.render import show_services
-from corral.render.services import service_details
+from corral.render import seed_service_argv, service_argv, show_services
+from corral.render.services import Labels, service_details
 
 
 @command("check")
@@ -24,22 +24,48 @@ def check(options: Options) -> None:
     click.echo(f"{loaded.path}: ok ({count} service{'s' if count != 1 else ''})")
 
 
+def _exact(loaded: Loaded, services: list[Declared]) -> tuple[Labels, tuple[str, ...]]:
+    """corral's labels on each container of ``services`` (exact hash), the CLI
+    options that reach the engine; notes on stderr for what could not be exact."""
+    import asyncio
+
+    from corral.engine.endpoint import EndpointError, endpoint_for
+    from corral.paths import state_dir
+    from corral.supervisor.invocation import exact_labels
+
+    config = loaded.config
+    directory = state_dir(config.state_dir)
+    try:
+        engine_options = endpoint_for(config, config.runtime, directory).cli
+    except EndpointError as error:
+        click.echo(f"note: {error}", err=True)
+        engine_options = ()
+    exact = asyncio.run(exact_labels(config, services, directory))
+    for note in exact.notes:
+        click.echo(f"note: {note}", err=True)
+    return exact.labels, engine_options
+
+
 @command("show")
 @click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_options
 def show(options: Options, name: str | None, as_json: bool) -> None:
-    """The resolved services: name, kind, requirement, argv (in dependency order)."""
+    """The resolved services: name, kind, requirement, the command line corral runs
+    (argv) and the seed's (seed_argv), in dependency order."""
     loaded = options.loaded()
-    views = show_services(loaded.config)
+    services = declared_services(loaded.config)
     if name is not None:
-        views = [v for v in views if v["name"] == name]
-        if not views:
+        services = [s for s in services if s.name == name]
+        if not services:
             raise _unknown_service(name, loaded.path)
+    labels, engine_options = _exact(loaded, services)
+    wanted = {s.name for s in services}
+    views = [v for v in show_services(loaded.config, labels, engine_options) if v["name"] in wanted]
     if as_json:
         click.echo(json.dumps(views, indent=2))
         return
-    details = {s.name: service_details(s) for s in declared_services(loaded.config)}
+    details = {s.name: service_details(s) for s in services}
     for view in views:
         extra = details[view["name"]]
         click.echo(f"{view['name']} ({view['kind']})")
@@ -49,6 +75,8 @@ def show(options: Options, name: str | None, as_json: bool) -> None:
         click.echo(f"  auto_start:  {str(view['auto_start']).lower()}")
         click.echo(f"  respawn:     {str(view['respawn']).lower()}")
         click.echo(f"  argv:        {shlex.join(view['argv'])}")
+        if view["seed_argv"] != view["argv"]:
+            click.echo(f"  seed argv:   {shlex.join(view['seed_argv'])}")
         if extra["host_environment"]:
             names = ", ".join(extra["host_environment"])
             click.echo(f"  host env:    {names} (values hidden)")
@@ -58,15 +86,21 @@ def show(options: Options, name: str | None, as_json: bool) -> None:
 
 @command("command-line")
 @click.argument("name")
+@click.option("--seed", is_flag=True, help="The seed's line (`run --rm` in the foreground).")
 @pass_options
-def command_line(options: Options, name: str) -> None:
-    """The command line that starts service NAME, shell-quoted."""
+def command_line(options: Options, name: str, seed: bool) -> None:
+    """The command line that starts service NAME as corral runs it (for a container:
+    its create, labels and hash exact), shell-quoted; with --seed, the seed's."""
     loaded = options.loaded()
-    for view in show_services(loaded.config):
-        if view["name"] == name:
-            click.echo(shlex.join(view["argv"]))
-            return
-    raise _unknown_service(name, loaded.path)
+    service = next((s for s in declared_services(loaded.config) if s.name == name), None)
+    if service is None:
+        raise _unknown_service(name, loaded.path)
+    if seed:
+        click.echo(shlex.join(seed_service_argv(loaded.config, service)))
+        return
+    labels, engine_options = _exact(loaded, [service])
+    argv = service_argv(loaded.config, service, labels.get(name), engine_options)
+    click.echo(shlex.join(argv))
 
 
 @command("doc")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -29,12 +29,40 @@ from pydantic_core import PydanticCustomError
 
 ERROR_TYPE = "corral"
 
+#: What a change to a field does to a running service (``plan``, ``reload``, the hash):
+#: ``recreate`` — it shapes the container: part of its config hash, a new container;
+#: ``restart`` — the service is stopped and started again to apply it;
+#: ``in_place`` — applied to the running service, which keeps running (from its next
+#: start for what only a start reads).
+Change = Literal["recreate", "restart", "in_place"]
+CHANGES: tuple[Change, ...] = get_args(Change)
+#: The JSON Schema keywords a field's change behaviour and secrecy are kept under.
+CHANGE_KEY = "x-change"
+SECRET_KEY = "x-secret"
 
-def field(default: Any = ..., doc: str = "", **extra: Any) -> Any:
-    """Declare a record field: its default and its documentation, in one place."""
+
+def field(
+    default: Any = ...,
+    doc: str = "",
+    *,
+    change: Change | None = None,
+    secret: bool = False,
+    **extra: Any,
+) -> Any:
+    """Declare a record field: its default, its documentation, what a change to it
+    does (default: the record's ``default_change``) and whether its values are
+    secrets (never shown, never in argv or a hash in clear), in one place."""
     if isinstance(default, list | dict):
         raise TypeError("use default_factory for mutable defaults")
-    return Field(default, description=doc, **extra)
+    if change is not None and change not in CHANGES:
+        raise TypeError(f"change must be one of {CHANGES}, not {change!r}")
+    marks: dict[str, Any] = {}
+    if change is not None:
+        marks[CHANGE_KEY] = change
+    if secret:
+        marks[SECRET_KEY] = True
+        extra.setdefault("repr", False)
+    return Field(default, description=doc, json_schema_extra=marks or None, **extra)
 
 
 def fail(message: str) -> PydanticCustomError:

@@ -33,6 +33,7 @@ from corral.config._fields import (
     show,
 )
 from corral.config.image import OciImage
+from corral.config.mounts import MountSpecError, parse_mount
 
 
 class Action(Record):
@@ -60,8 +61,14 @@ class Action(Record):
         return value
 
 
-#: Actions every service has; declared actions may not reuse these names.
-BUILTIN_ACTIONS = ("status", "restart", "command-line", "pull")
+#: Actions every service has (name → what it does); declared actions may not
+#: reuse these names. The supervisor implements exactly these (``actions.BUILTIN``).
+BUILTIN_ACTIONS: dict[str, str] = {
+    "status": "the service's status, as JSON",
+    "restart": "stop the service and start it again (with the dependents that ran)",
+    "command-line": "the command line that starts the service",
+    "pull": "fetch a container's image anew from its registry (string images)",
+}
 
 
 def _limit_pair(value: Any) -> Any:
@@ -98,6 +105,35 @@ def _signal(value: str) -> str:
 Signal = Annotated[StrictStr, AfterValidator(_signal)]
 
 
+#: The prefix of corral's own labels; a declaration may not set labels under it.
+RESERVED_LABELS = "corral."
+
+
+def _own_labels(value: dict[str, str]) -> dict[str, str]:
+    for key in value:
+        if key.startswith(RESERVED_LABELS):
+            raise fail(
+                f"labels.{key}: labels under {show(RESERVED_LABELS)} are corral's own "
+                "(service, config hash, instance) and cannot be declared"
+            )
+    return value
+
+
+UserLabels = Annotated[Labels, AfterValidator(_own_labels)]
+
+
+def _mounts(value: tuple[str, ...]) -> tuple[str, ...]:
+    for i, spec in enumerate(value):
+        try:
+            parse_mount(spec)
+        except MountSpecError as error:
+            raise fail(f"volumes[{i}]: {error}") from None
+    return value
+
+
+Volumes = Annotated[Mappings, AfterValidator(_mounts)]
+
+
 def _image(value: Any) -> Any:
     if isinstance(value, str):
         if not value.strip():
@@ -124,12 +160,15 @@ class OciContainer(Record):
     `oci-container-configuration`): `<runtime> run --rm --name NAME … IMAGE COMMAND`."""
 
     toml_name = "[container]"
+    default_change = "recreate"
 
     user: NonEmpty = field(
-        "oci-container", doc="The host user under whose authority the engine CLI runs."
+        "oci-container",
+        doc="The host user under whose authority the engine CLI runs.",
+        change="in_place",
     )
     group: NonEmpty = field(
-        "docker", doc="The host group under whose authority the engine CLI runs."
+        "docker", doc="The host group under whose authority the engine CLI runs.", change="in_place"
     )
     command: Strings = field((), doc="Overrides the image's default command (CMD).")
     entrypoint: StrictStr | None = field(None, doc="Overrides the image's ENTRYPOINT.")
@@ -138,7 +177,7 @@ class OciContainer(Record):
         doc="Environment of the engine CLI process only, never its argv: with `--env NAME` in "
         "extra_arguments this passes secrets into the container. `K=V` strings or `[K, V]` "
         "pairs. Values are never shown.",
-        repr=False,
+        secret=True,
     )
     environment: Environment = field(
         (), doc="Environment inside the container: `K=V` strings or `[K, V]` pairs (`--env`)."
@@ -152,21 +191,30 @@ class OciContainer(Record):
         doc="The service's name. Default: `<runtime>-<image basename>`, tag and digest "
         "stripped (`registry:5000/team/app:1.2` gives `docker-app`).",
     )
-    requirement: Strings = field((), doc="Services that must be running before this one starts.")
+    requirement: Strings = field(
+        (), doc="Services that must be running before this one starts.", change="in_place"
+    )
     log_file: StrictStr | None = field(
         None,
         doc="File that receives the container's stdout and stderr, appended; default: the "
         "engine's log.",
+        change="in_place",
     )
-    auto_start: StrictBool = field(True, doc="Start with `corral up`.")
-    respawn: StrictBool = field(False, doc="Restart the container when it exits.")
-    actions: tuple[Action, ...] = field((), doc="Declared actions (name, command, documentation).")
+    auto_start: StrictBool = field(True, doc="Start with `corral up`.", change="in_place")
+    respawn: StrictBool = field(
+        False, doc="Restart the container when it exits.", change="in_place"
+    )
+    actions: tuple[Action, ...] = field(
+        (), doc="Declared actions (name, command, documentation).", change="in_place"
+    )
     network: StrictStr | None = field(None, doc="The network to join (`--network`).")
     ports: Mappings = field(
         (), doc="Published ports: `HOST:CONTAINER` strings or `[HOST, CONTAINER]` pairs (`-p`)."
     )
-    volumes: Mappings = field(
-        (), doc="Volume mappings: `SRC:DEST[:OPTS]` strings or `[SRC, DEST]` pairs (`-v`)."
+    volumes: Volumes = field(
+        (),
+        doc="Volume mappings: `SRC:DEST[:OPTS]` strings or `[SRC, DEST]` pairs, or a bare "
+        "`DEST` for an anonymous volume (`-v`); DEST is absolute.",
     )
     container_user: StrictStr | None = field(None, doc="The user inside the container (`--user`).")
     workdir: StrictStr | None = field(None, doc="The working directory inside the container.")
@@ -179,7 +227,10 @@ class OciContainer(Record):
     stop_timeout: Seconds = field(
         10.0, doc="Seconds between the stop signal and SIGKILL (`--stop-timeout` when not 10)."
     )
-    labels: Labels = field(default_factory=dict, doc="Container labels (`--label`).")
+    labels: UserLabels = field(
+        default_factory=dict,
+        doc="Container labels (`--label`); keys under `corral.` are corral's own.",
+    )
     hostname: StrictStr | None = field(None, doc="The container's hostname.")
     health_cmd: StrictStr | None = field(
         None, doc="Health check command, run by a shell in the container (`--health-cmd`)."
@@ -191,15 +242,20 @@ class OciContainer(Record):
         0.0, doc="Seconds after start during which failures don't count."
     )
     on_unhealthy: Literal["ignore", "restart"] = field(
-        "ignore", doc='What to do when the container turns unhealthy: "ignore" or "restart".'
+        "ignore",
+        doc='What to do when the container turns unhealthy: "ignore" or "restart".',
+        change="in_place",
     )
     respawn_limit: RespawnLimitField = field(
         default_factory=RespawnLimit,
         doc="At most `starts` starts in `seconds` (default 5 in 30), then the service is "
         "disabled: `{ starts = 5, seconds = 30 }` or `[5, 30]`.",
+        change="in_place",
     )
     respawn_delay: Seconds = field(
-        0.1, doc="Seconds before a respawn; doubles on each quick death, up to 30."
+        0.1,
+        doc="Seconds before a respawn; doubles on each quick death, up to 30.",
+        change="in_place",
     )
 
     @model_validator(mode="after")

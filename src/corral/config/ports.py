@@ -36,6 +36,17 @@ class PortMapping:
             return [(f"{low}-{high}", first)]
         return [(str(low + i), first + i) for i in range(last - first + 1)]
 
+    @property
+    def text(self) -> str:
+        """The mapping as the CLI's ``-p`` takes it (the canonical spelling)."""
+        container = _range_text(self.container)
+        host = _range_text(self.host) if self.host is not None else ""
+        proto = "" if self.protocol == "tcp" else f"/{self.protocol}"
+        if self.address:
+            address = f"[{self.address}]" if ":" in self.address else self.address
+            return f"{address}:{host}:{container}{proto}"
+        return f"{host}:{container}{proto}" if host else f"{container}{proto}"
+
     def host_ports(self) -> list[int]:
         """Every host port this mapping may bind (for collision checks)."""
         return [] if self.host is None else list(range(self.host[0], self.host[1] + 1))
@@ -74,6 +85,11 @@ def parse_port(spec: str) -> PortMapping:
     if address in ("0.0.0.0", "::"):
         address = ""
     return PortMapping(address, outside, inside, protocol)
+
+
+def _range_text(ports: tuple[int, int]) -> str:
+    first, last = ports
+    return str(first) if first == last else f"{first}-{last}"
 
 
 def _port_range(text: str) -> tuple[int, int]:

@@ -15,11 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from corral.config._base import Record
 from corral.config._fields import ERROR_TYPE, describe, show
 from corral.errors import Path, Problem
-
-#: Fields whose values are secrets: a message about them shows no value.
-SECRET_FIELDS = frozenset({"host_environment"})
 
 
 def problems_from(error: ValidationError, root: type[BaseModel]) -> list[Problem]:
@@ -38,7 +36,7 @@ def _clean(loc: Iterable[int | str]) -> Path:
 
 def _message(item: Any, path: Path, root: type[BaseModel]) -> str:
     kind: str = item["type"]
-    secret = any(p in SECRET_FIELDS for p in path)
+    secret = _secret(root, path)
     found_value = item.get("input")
     found = describe(found_value) if secret else show(found_value)
     ctx = item.get("ctx") or {}
@@ -78,6 +76,18 @@ def _message(item: Any, path: Path, root: type[BaseModel]) -> str:
         return f"must be {word} {ctx.get(key)}, but {found} was found"
     message = str(item["msg"])
     return f"{message[:1].lower()}{message[1:]}, but {found} was found"
+
+
+def _secret(root: type[BaseModel], path: Path) -> bool:
+    """Whether ``path`` runs through a field declared secret: its value is never shown."""
+    for i, part in enumerate(path):
+        if isinstance(part, int):
+            continue
+        model = _model_at(root, path[:i])
+        record = model if isinstance(model, type) and issubclass(model, Record) else None
+        if record is not None and part in record.model_fields and record.is_secret(part):
+            return True
+    return False
 
 
 def _suggest(key: str, model: type[BaseModel] | None) -> str:

@@ -25,15 +25,20 @@ class Process(Record):
     log_file: StrictStr | None = field(
         None, doc="Receives stdout and stderr; default: `<state_dir>/logs/<name>.log`."
     )
-    requirement: Strings = field((), doc="Services that must be running before this one starts.")
-    auto_start: StrictBool = field(True, doc="Start with `corral up`.")
-    respawn: StrictBool = field(False, doc="Restart the process when it exits.")
+    requirement: Strings = field(
+        (), doc="Services that must be running before this one starts.", change="in_place"
+    )
+    auto_start: StrictBool = field(True, doc="Start with `corral up`.", change="in_place")
+    respawn: StrictBool = field(False, doc="Restart the process when it exits.", change="in_place")
     respawn_limit: RespawnLimitField = field(
         default_factory=RespawnLimit,
         doc="At most `starts` starts in `seconds` (default 5 in 30), then the service is disabled.",
+        change="in_place",
     )
     respawn_delay: Seconds = field(
-        0.1, doc="Seconds before a respawn; doubles on each quick death, up to 30."
+        0.1,
+        doc="Seconds before a respawn; doubles on each quick death, up to 30.",
+        change="in_place",
     )
     one_shot: StrictBool = field(
         False, doc="Done when the command exits 0; dependents wait for that."
@@ -48,7 +53,9 @@ class Process(Record):
     )
     stop_signal: Signal = field("SIGTERM", doc="Signal sent to the process group to stop it.")
     stop_timeout: Seconds = field(5.0, doc="Seconds between stop_signal and SIGKILL.")
-    actions: tuple[Action, ...] = field((), doc="Declared actions (name, command, documentation).")
+    actions: tuple[Action, ...] = field(
+        (), doc="Declared actions (name, command, documentation).", change="in_place"
+    )
 
     @field_validator("command")
     @classmethod

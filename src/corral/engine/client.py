@@ -175,10 +175,11 @@ class Engine:
             await self._events.close()
 
 
-async def connect(endpoint: Endpoint) -> Engine:
-    """Open the Engine API at ``endpoint``; for Podman's own service, start it first."""
+async def connect(endpoint: Endpoint, *, start_service: bool = True) -> Engine:
+    """Open the Engine API at ``endpoint``; for Podman's own service, start it
+    first when nothing answers there (unless ``start_service`` is false)."""
     service: PodmanService | None = None
-    if endpoint.own_service:
+    if endpoint.own_service and start_service:
         service = await ensure_podman_service(endpoint.socket)
     api = EngineApi(endpoint.socket)
     try:

@@ -1,11 +1,13 @@
 """Container lifecycle on one engine: stale removal, adoption, create and
 start, graceful stop, exit and health.
 
-The create goes through the CLI (``render.engine.create_command`` run by
-``runner.run_cli``: extra_arguments are CLI flags, and ``--env NAME`` reads
-host_environment from the CLI's environment); everything after that — start,
-inspect, stop, remove, wait — uses the engine's API connection, so a
-supervised container costs no process of its own.
+The create sends the spec's API document (``render.container.create_document``);
+only a spec the API cannot say (``ContainerSpec.cli_only``: extra_arguments are
+CLI flags, ``--env NAME`` reads host_environment from the CLI's environment)
+goes through the CLI (``render.container.create_argv``, run by
+``runner.run_cli`` as the container's user, pointed at the endpoint's engine).
+Everything after that — start, inspect, stop, remove, wait — uses the engine's
+API connection, so a supervised container costs no process of its own.
 """
 
 from __future__ import annotations
@@ -21,17 +23,11 @@ from corral.config import OciContainer
 from corral.engine.api import ApiError, TransportError, path_of
 from corral.engine.client import Engine, EngineError
 from corral.engine.events import Subscription
-from corral.engine.pull import pull
 from corral.engine.runner import Invocation, cli_identity, run_cli
-from corral.render.engine import (
-    HASH_LABEL,
-    INSTANCE_LABEL,
-    SERVICE_LABEL,
-    config_hash,
-    corral_labels,
-    create_body,
-    create_command,
-)
+from corral.render.container import create_argv, create_document
+from corral.render.identity import HASH_LABEL, INSTANCE_LABEL, SERVICE_LABEL
+from corral.render.spec import ContainerSpec
+from corral.runtimes import Runtime
 
 #: Seconds the API may take beyond a stop timeout before corral gives up.
 API_GRACE = 30.0
@@ -55,7 +51,7 @@ class LabelledContainer:
 
 
 def invocation_for(
-    container: OciContainer, runtime: str, timeout: float | None = 120.0
+    container: OciContainer, runtime: Runtime, timeout: float | None = 120.0
 ) -> Invocation:
     """How the CLI runs for ``container``: its identity, its host environment."""
     return Invocation(
@@ -159,40 +155,26 @@ async def claim(
     return None
 
 
-async def create(
-    engine: Engine,
-    container: OciContainer,
-    name: str,
-    hash_: str | None = None,
-    instance: str = "",
-) -> str:
-    """Create (not start) ``name`` — through the Engine API when the declaration
-    allows (``create_body``), else the CLI as the container's user; its full ID."""
-    hash_ = hash_ if hash_ is not None else config_hash(container, engine.runtime)
-    labels = corral_labels(name, hash_, instance)
-    body = create_body(container, labels)
-    if body is not None:
-        try:
-            created = await engine.api.post("/containers/create", {"name": name}, body)
-        except ApiError as exc:
-            if exc.status == 409:
-                raise NameTaken(f"create {name}: {exc.message}") from exc
-            if exc.status != 404:
-                raise EngineError(f"create {name}: {exc.message}") from exc
-            # no such image: fetch it, as `run` and `create` on the CLI do
-            invocation = invocation_for(container, engine.runtime, 600)
-            await pull(engine.runtime, body["Image"], invocation)
-            try:
-                created = await engine.api.post("/containers/create", {"name": name}, body)
-            except ApiError as again:
-                raise EngineError(f"create {name}: {again.message}") from again
-        return str(created["Id"])
-    argv = create_command(container, name, engine.runtime, labels)
-    done = await run_cli(argv, invocation_for(container, engine.runtime))
-    lines = done.stdout.strip().splitlines()
-    if not lines:
-        raise EngineError(f"{engine.runtime} create {name}: printed no container ID")
-    return lines[-1].strip()
+async def create(engine: Engine, spec: ContainerSpec, invocation: Invocation) -> str:
+    """Create (not start) ``spec`` — through the Engine API when the spec allows,
+    else the CLI (``invocation``: the container's user, its host environment);
+    its full ID. The image must be present already (``engine.images``)."""
+    document = create_document(spec)
+    if document is None:
+        done = await run_cli(create_argv(spec, engine.endpoint.cli), invocation)
+        lines = done.stdout.strip().splitlines()
+        if not lines:
+            raise EngineError(f"{engine.runtime} create {spec.name}: printed no container ID")
+        return lines[-1].strip()
+    try:
+        created = await engine.api.post("/containers/create", {"name": spec.name}, document)
+    except ApiError as exc:
+        if exc.status == 409:
+            raise NameTaken(f"create {spec.name}: {exc.message}") from exc
+        if exc.status == 404:
+            raise EngineError(f"create {spec.name}: no image {spec.image}: {exc.message}") from exc
+        raise EngineError(f"create {spec.name}: {exc.message}") from exc
+    return str(created["Id"])
 
 
 async def start(engine: Engine, container_id: str) -> None:
@@ -202,16 +184,10 @@ async def start(engine: Engine, container_id: str) -> None:
         raise EngineError(f"start {container_id[:12]}: {exc.message}") from exc
 
 
-async def create_and_start(
-    engine: Engine,
-    container: OciContainer,
-    name: str,
-    hash_: str | None = None,
-    instance: str = "",
-) -> str:
-    """Create ``name`` labelled with its service and config hash, start it,
-    and return its ID. A container that fails to start is removed."""
-    container_id = await create(engine, container, name, hash_, instance)
+async def create_and_start(engine: Engine, spec: ContainerSpec, invocation: Invocation) -> str:
+    """Create ``spec`` (labelled by the caller) and start it; its ID. A
+    container that fails to start is removed."""
+    container_id = await create(engine, spec, invocation)
     (await start_watched(engine, container_id)).close()
     return container_id
 

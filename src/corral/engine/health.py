@@ -20,7 +20,7 @@ from corral.engine.client import Engine, EngineError
 from corral.engine.containers import inspect, inspect_health
 from corral.engine.runner import Invocation, run_cli
 from corral.errors import CommandError
-from corral.render.engine import podman_healthcheck_command
+from corral.render.commands import podman_healthcheck_command
 
 
 def needs_driving(engine: Engine, container: OciContainer) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from corral.engine.runner import Invocation, run_cli
 from corral.errors import CommandError, CorralError
-from corral.render.engine import pull_command
 
 #: Fragments of the engines' errors that mean "no registry could be reached".
 UNREACHABLE = (
@@ -58,6 +57,6 @@ def pull_error_message(runtime: str, reference: str, stderr: str, returncode: in
 async def pull(runtime: str, reference: str, invocation: Invocation | None = None) -> None:
     """``<runtime> pull REFERENCE`` through the runner; ``PullError`` on failure."""
     try:
-        await run_cli(pull_command(runtime, reference), invocation or Invocation(timeout=600))
+        await run_cli([runtime, "pull", reference], invocation or Invocation(timeout=600))
     except CommandError as exc:
         raise PullError(pull_error_message(runtime, reference, exc.stderr, exc.returncode)) from exc

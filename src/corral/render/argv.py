@@ -32,12 +32,3 @@ class Argv(list[str]):
 
     def labels(self, flag: str, labels: Mapping[str, str]) -> Argv:
         return self.each(flag, (f"{k}={v}" for k, v in labels.items()))
-
-
-def seconds(value: float) -> str:
-    """A duration as the engines' CLIs take it: ``10s``, ``1.5s``, ``250ms``."""
-    if value == int(value):
-        return f"{int(value)}s"
-    if value < 1:
-        return f"{round(value * 1000)}ms"
-    return f"{value:g}s"

@@ -1,63 +1,13 @@
-"""Pure command lines: records in, argv out. No I/O happens here.
-
-The container's run line is the seed's, flag for flag::
-
-    <runtime> run --rm --name N [--entrypoint E] [--env K=V]… [--network N]
-        [--user U] [--workdir W] [-p P]… [-v V]… NEW… EXTRA… IMAGE CMD…
-
-where NEW are corral's additions (labels, hostname, stop signal and timeout,
-health check), each present only when set, so a declaration that uses only
-the seed's fields renders exactly the seed's line. host_environment values
-never enter an argv: they go to the CLI process's environment.
+"""Pure command lines of the services that are not containers: processes, the
+engine daemons (dockerd, containerd), networks and volumes — and Podman's
+health-check run. Records in, argv out; no I/O happens here. (A container's
+command lines come from its spec: ``render.container``.)
 """
 
 from __future__ import annotations
 
-from corral.config import Containerd, DockerDaemon, Network, OciContainer, Process, Volume
-from corral.config.services import image_reference
-from corral.render.argv import Argv, seconds
-
-#: The engines' own default stop timeout; rendered only when it differs.
-ENGINE_STOP_TIMEOUT = 10.0
-
-
-def container_options(container: OciContainer) -> Argv:
-    """The options of ``run``/``create`` for ``container``, in the seed's order."""
-    argv = Argv()
-    argv.option("--entrypoint", container.entrypoint)
-    argv.each("--env", container.environment)
-    argv.option("--network", container.network)
-    argv.option("--user", container.container_user)
-    argv.option("--workdir", container.workdir)
-    argv.each("-p", container.ports)
-    argv.each("-v", container.volumes)
-    argv.labels("--label", container.labels)
-    argv.option("--hostname", container.hostname)
-    argv.option("--stop-signal", container.stop_signal)
-    if container.stop_timeout != ENGINE_STOP_TIMEOUT:
-        argv.option("--stop-timeout", str(round(container.stop_timeout)))
-    if container.health_cmd is not None:
-        argv.option("--health-cmd", container.health_cmd)
-        argv.option("--health-interval", seconds(container.health_interval))
-        argv.option("--health-timeout", seconds(container.health_timeout))
-        argv.option("--health-retries", str(container.health_retries))
-        argv.option("--health-start-period", seconds(container.health_start_period))
-    argv += container.extra_arguments
-    return argv
-
-
-def run_command(container: OciContainer, name: str, runtime: str) -> list[str]:
-    """``<runtime> run --rm --name NAME OPTIONS… IMAGE COMMAND…``, as the seed runs it."""
-    return [
-        runtime,
-        "run",
-        "--rm",
-        "--name",
-        name,
-        *container_options(container),
-        image_reference(container.image),
-        *container.command,
-    ]
+from corral.config import Containerd, DockerDaemon, Network, Process, Volume
+from corral.render.argv import Argv
 
 
 def process_command(process: Process) -> list[str]:
@@ -112,3 +62,8 @@ def volume_create_command(volume: Volume, runtime: str) -> list[str]:
     argv += volume.extra_arguments
     argv.append(volume.name)
     return argv
+
+
+def podman_healthcheck_command(name: str) -> list[str]:
+    """Run ``name``'s health check once (Podman 4.3 otherwise needs systemd timers)."""
+    return ["podman", "healthcheck", "run", name]

@@ -1,7 +1,14 @@
-"""What ``corral show`` prints: each declared service as plain data."""
+"""What ``corral show`` prints: each declared service as plain data. Pure.
+
+A service has two command lines: ``argv``, what corral runs (for a container,
+its ``create`` with corral's labels — the CLI path's exact words, and the
+equivalent line of the API call), and ``seed_argv``, the seed's (``run --rm``
+in the foreground for a container; the same as ``argv`` for the rest).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from corral.config import (
@@ -22,16 +29,35 @@ from corral.render.commands import (
     dockerd_command,
     network_create_command,
     process_command,
-    run_command,
     volume_create_command,
 )
+from corral.render.container import create_argv, seed_argv
+from corral.render.spec import container_spec
+
+#: Service name → corral's labels on its container (exact hash included).
+Labels = Mapping[str, Mapping[str, str]]
 
 
-def service_argv(config: Config, service: Declared) -> list[str]:
-    """The command line that starts ``service``."""
+def service_argv(
+    config: Config,
+    service: Declared,
+    labels: Mapping[str, str] | None = None,
+    engine_options: Sequence[str] = (),
+) -> list[str]:
+    """The command line that starts ``service`` as corral runs it; for a container,
+    ``create`` with corral's ``labels`` and the CLI options that reach its engine."""
     record = service.record
     if isinstance(record, OciContainer):
-        return run_command(record, service.name, config.runtime)
+        spec = container_spec(record, service.name, config.runtime, labels or {})
+        return create_argv(spec, engine_options)
+    return seed_service_argv(config, service)
+
+
+def seed_service_argv(config: Config, service: Declared) -> list[str]:
+    """The command line the seed would run for ``service``."""
+    record = service.record
+    if isinstance(record, OciContainer):
+        return seed_argv(container_spec(record, service.name, config.runtime))
     if isinstance(record, Process):
         return process_command(record)
     if isinstance(record, DockerDaemon):
@@ -45,10 +71,16 @@ def service_argv(config: Config, service: Declared) -> list[str]:
     raise TypeError(f"no command line for {type(record).__name__}")
 
 
-def service_view(config: Config, service: Declared) -> dict[str, Any]:
+def service_view(
+    config: Config,
+    service: Declared,
+    labels: Labels | None = None,
+    engine_options: Sequence[str] = (),
+) -> dict[str, Any]:
     """The ``show --json`` object of one service. Secrets are not part of it."""
     record = service.record
     image = image_reference(record.image) if isinstance(record, OciContainer) else None
+    own = (labels or {}).get(service.name)
     return {
         "name": service.name,
         "kind": service.kind,
@@ -56,7 +88,8 @@ def service_view(config: Config, service: Declared) -> dict[str, Any]:
         "requirement": list(service.requirement),
         "auto_start": service.auto_start,
         "respawn": service.respawn,
-        "argv": service_argv(config, service),
+        "argv": service_argv(config, service, own, engine_options),
+        "seed_argv": seed_service_argv(config, service),
     }
 
 
@@ -72,6 +105,11 @@ def service_details(service: Declared) -> dict[str, Any]:
     }
 
 
-def show_services(config: Config) -> list[dict[str, Any]]:
+def show_services(
+    config: Config, labels: Labels | None = None, engine_options: Sequence[str] = ()
+) -> list[dict[str, Any]]:
     """Every service's view, in dependency order."""
-    return [service_view(config, s) for s in dependency_order(declared_services(config))]
+    return [
+        service_view(config, s, labels, engine_options)
+        for s in dependency_order(declared_services(config))
+    ]

@@ -1,4 +1,6 @@
-"""Actions: the built-ins (status, restart, command-line) and declared ones.
+"""Running actions: a declared one's command, and the shape of ``command-line``'s
+answer. (Which built-ins exist is ``config.BUILTIN_ACTIONS``; the supervisor
+implements them.)
 
 A declared action runs its argv with ``CORRAL_SERVICE`` set; its output
 (stdout and stderr together) is returned to the caller. A non-zero exit
@@ -16,7 +18,6 @@ from corral.config import Action
 from corral.errors import CommandError
 from corral.supervisor.reaper import Reaper
 
-BUILTIN = ("status", "restart", "command-line")
 ACTION_TIMEOUT = 60.0
 
 

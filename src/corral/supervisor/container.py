@@ -1,12 +1,13 @@
 """The container runner: a ``[[container]]`` as a supervised service.
 
-Start removes a stale container of the same name (unless it is adoptable),
-loads the image of an image record (skipped when the engine has that image
-ID), then creates the container with the CLI — as the declared user/group,
-host_environment in the CLI's environment only — and starts it, labelled with
-its service and the hash of its declaration. A running container whose labels
-match is adopted instead, so a restarted daemon (even after kill -9) takes
-its containers back without restarting them.
+Start makes the image present (an image record loaded, skipped when the
+engine has that image ID; a reference pulled when missing), removes a stale
+container of the same name (unless it is adoptable), then creates the
+container from its spec — through the Engine API, or the CLI as the declared
+user/group when only the CLI can say it — and starts it, labelled with its
+service, the hash of its declaration and this corral instance. A running
+container whose labels match is adopted instead, so a restarted daemon (even
+after kill -9) takes its containers back without restarting them.
 
 Exits, health changes and log lines come through the runtime's one engine
 connection. Stop is graceful: stop_signal, stop_timeout, then removal. A
@@ -14,6 +15,9 @@ container that exits by itself is kept (with its logs) until its respawn,
 which renames it out of the way (``<name>.exited-<id>``), creates and starts
 its successor, then removes it; one a crash left renamed goes at the next
 start, and at ``down``.
+
+The runner keeps nothing between runs: each run's state is its ``_Run``, in
+the handle the owner holds; its helper tasks run in the owner's TaskGroup.
 """
 
 from __future__ import annotations
@@ -22,23 +26,25 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from corral.config import OciContainer, OciImage
 from corral.config.services import image_reference
-from corral.engine.api import path_of
 from corral.errors import CorralError
-from corral.render.engine import INSTANCE_LABEL, config_hash, corral_labels, create_command
+from corral.render.container import create_argv
+from corral.render.identity import HASH_LABEL, INSTANCE_LABEL
+from corral.render.spec import ContainerSpec, container_spec
 from corral.runtimes import Runtime
-from corral.supervisor.engines import hash_key
-from corral.supervisor.runner import Handle, RunContext
-
-log = logging.getLogger("corral.supervisor")
+from corral.supervisor.invocation import image_id_of, labels_for
+from corral.supervisor.runner import Handle, RunContext, RunScope
 
 if TYPE_CHECKING:
     from corral.engine.client import Engine
     from corral.engine.events import Subscription
+    from corral.engine.runner import Invocation
+
+log = logging.getLogger("corral.supervisor")
 
 #: Seconds beyond the worst case of a health check's own timing before
 #: a dependent stops waiting for the container to turn healthy.
@@ -52,19 +58,30 @@ def health_deadline(container: OciContainer) -> float:
     return container.health_start_period + (container.health_retries + 1) * per_try + HEALTH_GRACE
 
 
-#: Removals of dead containers set aside by respawns, still running.
-_set_aside_removals: set[asyncio.Future[None]] = set()
+@dataclass
+class _Run:
+    """One run of a container service: what its handle carries."""
+
+    engine: Engine
+    scope: RunScope
+    adopted: bool
+    #: the events of the container this run started (None when adopted)
+    exit_watch: Subscription | None
+    health: str | None = None
+    unhealthy: asyncio.Event = field(default_factory=asyncio.Event)
+    stopping: asyncio.Future[int | None] | None = None
+    helpers: list[asyncio.Task[None]] = field(default_factory=list)
+    #: it exited by itself: kept (for its logs) until the next start sets it aside
+    exited_alone: bool = False
 
 
-def _removed(removal: asyncio.Future[None]) -> None:
-    _set_aside_removals.discard(removal)
-    if not removal.cancelled() and removal.exception() is not None:
-        log.warning("removing a dead container: %s", removal.exception())
+def _run_of(handle: Handle) -> _Run:
+    run = handle.run
+    assert isinstance(run, _Run), f"not a container run: {handle!r}"
+    return run
 
 
 class ContainerRunner:
-    one_shot = False
-
     def __init__(
         self, name: str, container: OciContainer, runtime: Runtime, context: RunContext
     ) -> None:
@@ -72,32 +89,23 @@ class ContainerRunner:
         self.container = container
         self.runtime = runtime
         self.context = context
-        self.health: str | None = None
-        self.adopted = False
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._unhealthy = asyncio.Event()
-        self._stopping: asyncio.Future[int | None] | None = None
-        #: the events of the container this runner started (None when adopted)
-        self._exit_watch: Subscription | None = None
-        #: this runner's container that exited by itself, kept (for its logs) until
-        #: the next start sets it aside (renames it) and then removes it
-        self._dead: str | None = None
 
     # -- start ----------------------------------------------------------------
 
-    async def start(self) -> Handle:
-        from corral.engine import containers, health
+    async def start(self, scope: RunScope, previous: Handle | None) -> Handle:
+        from corral.engine import containers
 
         hub = self.context.engines
         engine = await hub.get(self.runtime)
-        image = self.container.image
-        image_id = asyncio.ensure_future(hub.once(f"{self.runtime} image {image_reference(image)}",
-                                                  lambda: self._image(engine)))  # fmt: skip
-        dead, self._dead = self._dead, None
+        reference = image_reference(self.container.image)
+        image_id = scope.future(
+            hub.once(f"{self.runtime} image {reference}", lambda: self._image(engine))
+        )
+        dead = previous.id if previous is not None and _run_of(previous).exited_alone else None
         aside = False
         try:
             if dead is not None:
-                # A respawn: the name is held by this runner's own dead container. It
+                # A respawn: the name is held by this service's own dead container. It
                 # is renamed out of the way (no listing, inspect or stop, no layer to
                 # delete first) while the image is looked up, and removed afterwards.
                 aside = await containers.set_aside(engine, self.name, dead)
@@ -105,39 +113,44 @@ class ContainerRunner:
             else:
                 taken = await hub.once(f"{self.runtime} names", lambda: containers.names(engine))
                 await self._remove_set_aside(engine, taken)
-            key = hash_key(self.context.state_dir)
-            hash_ = config_hash(self.container, self.runtime, await image_id, key)
-            instance = self.context.state_dir
-            timeout = self.container.stop_timeout
+            labels = labels_for(
+                self.container, self.name, self.runtime, await image_id, self.context.state_dir
+            )
+            spec = container_spec(self.container, self.name, self.runtime, labels)
             async with hub.gate:
                 container_id = None
                 if self.name in taken:  # one listing spares an inspect per new container
                     container_id = await containers.claim(
-                        engine, self.name, hash_, instance, timeout
-                    )
-                self.adopted = container_id is not None
+                        engine, self.name, labels[HASH_LABEL],
+                        self.context.state_dir, self.container.stop_timeout,
+                    )  # fmt: skip
+                adopted = container_id is not None
                 if container_id is None:
-                    container_id, self.adopted = await self._create(
-                        engine, hash_, instance, timeout
-                    )
-                if not self.adopted:
-                    self._exit_watch = await containers.start_watched(engine, container_id)
+                    container_id, adopted = await self._create(engine, spec)
+                watch = None if adopted else await containers.start_watched(engine, container_id)
         finally:
             image_id.cancel()  # when something failed first (the lookup itself is shared)
             if aside:
                 assert dead is not None
-                removing = asyncio.ensure_future(containers.remove(engine, dead))
-                _set_aside_removals.add(removing)  # not cancelled with this run's tasks
-                removing.add_done_callback(_removed)
-        self._unhealthy.clear()
-        self._stopping = None
-        self.health = None
-        self._side_task(self._follow_logs(engine, container_id))
+                scope.detach(containers.remove(engine, dead), f"removing container {dead[:12]}")
+        run = _Run(engine=engine, scope=scope, adopted=adopted, exit_watch=watch)
+        self._helpers(run, container_id)
+        return Handle(id=container_id, run=run)
+
+    def _helpers(self, run: _Run, container_id: str) -> None:
+        from corral.engine import health
+
+        if self.container.log_file is not None:
+            run.helpers.append(
+                run.scope.spawn(self._follow_logs(run, container_id), "following its log")
+            )
         if self.container.health_cmd is not None:
-            self._side_task(self._watch_health(engine, container_id))
-            if health.needs_driving(engine, self.container):
-                self._side_task(health.drive_podman_health(engine, self.name, self.container))
-        return Handle(id=container_id)
+            run.helpers.append(
+                run.scope.spawn(self._watch_health(run, container_id), "watching its health")
+            )
+            if health.needs_driving(run.engine, self.container):
+                checks = health.drive_podman_health(run.engine, self.name, self.container)
+                run.helpers.append(run.scope.spawn(checks, "running its health checks"))
 
     async def _remove_set_aside(self, engine: Engine, taken: set[str]) -> None:
         """Remove this service's dead containers that a respawn set aside and a
@@ -150,59 +163,53 @@ class ContainerRunner:
             if data is not None and labels.get(INSTANCE_LABEL) == self.context.state_dir:
                 await containers.remove(engine, str(data["Id"]))
 
-    async def _create(
-        self, engine: Engine, hash_: str, instance: str, timeout: float
-    ) -> tuple[str, bool]:
+    def _invocation(self) -> Invocation:
+        from corral.engine.containers import invocation_for
+
+        return invocation_for(self.container, self.runtime)
+
+    async def _create(self, engine: Engine, spec: ContainerSpec) -> tuple[str, bool]:
         """A new container's ID, or — when one of that name appeared since the
         listing — the adopted one's: (ID, adopted)."""
         from corral.engine import containers
 
         try:
-            created = await containers.create(engine, self.container, self.name, hash_, instance)
+            return await containers.create(engine, spec, self._invocation()), False
         except containers.NameTaken:
-            adopted = await containers.claim(engine, self.name, hash_, instance, timeout)
+            hash_ = spec.value("labels")[HASH_LABEL]
+            adopted = await containers.claim(
+                engine, self.name, hash_, self.context.state_dir, self.container.stop_timeout
+            )
             if adopted is not None:
                 return adopted, True
-            created = await containers.create(engine, self.container, self.name, hash_, instance)
-        return created, False
+            return await containers.create(engine, spec, self._invocation()), False
 
     async def _image(self, engine: Engine) -> str | None:
         """The image ID the container is made from: an image record is loaded first."""
         image = self.container.image
         if isinstance(image, OciImage):
             return await load_image_record(image, self.runtime, self.context.state_dir)
-        data: dict[str, Any] | None = None
-        with contextlib.suppress(Exception):  # absent here: the CLI's create pulls it
-            data = await engine.api.get(path_of("images", image, "json"))
-        return str(data["Id"]) if data and "Id" in data else None
+        return await image_id_of(engine, image, self.context.state_dir)
 
-    def _side_task(self, coroutine: Any) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _follow_logs(self, engine: Engine, container_id: str) -> None:
+    async def _follow_logs(self, run: _Run, container_id: str) -> None:
         path = self.container.log_file
-        if path is None:
-            return  # `corral logs` reads the engine's log
+        assert path is not None
         from corral.engine.logs import follow
 
         since = None
-        if self.adopted:
-            with contextlib.suppress(OSError):
+        if run.adopted:
+            with contextlib.suppress(FileNotFoundError):
                 since = os.stat(path).st_mtime  # what the last daemon wrote is kept
         log = self.context.logs.get(path)  # created 0640, rotated as processes' logs
-        with contextlib.suppress(Exception):
-            await follow(engine, container_id, log.write, since=since)
+        await follow(run.engine, container_id, log.write, since=since)
 
-    async def _watch_health(self, engine: Engine, container_id: str) -> None:
+    async def _watch_health(self, run: _Run, container_id: str) -> None:
         from corral.engine.health import health_changes
 
-        with contextlib.suppress(Exception):
-            async for status in health_changes(engine, container_id):
-                self.health = status
-                if status == "unhealthy" and self.container.on_unhealthy == "restart":
-                    self._unhealthy.set()
+        async for status in health_changes(run.engine, container_id):
+            run.health = status
+            if status == "unhealthy" and self.container.on_unhealthy == "restart":
+                run.unhealthy.set()
 
     # -- ready, wait, stop -----------------------------------------------------
 
@@ -213,58 +220,61 @@ class ContainerRunner:
             return
         from corral.engine.health import wait_healthy
 
-        engine = await self.context.engines.get(self.runtime)
-        await wait_healthy(engine, handle.id, health_deadline(self.container))
-        self.health = "healthy"
+        run = _run_of(handle)
+        await wait_healthy(run.engine, handle.id, health_deadline(self.container))
+        run.health = "healthy"
 
     async def wait(self, handle: Handle) -> int | None:
         from corral.engine.containers import wait_exit, wait_subscribed
 
-        engine = await self.context.engines.get(self.runtime)
-        watch, self._exit_watch = self._exit_watch, None
-        exited = asyncio.ensure_future(
-            wait_exit(engine, handle.id)
+        run = _run_of(handle)
+        watch, run.exit_watch = run.exit_watch, None
+        exited = run.scope.future(
+            wait_exit(run.engine, handle.id)
             if watch is None
-            else wait_subscribed(engine, watch, handle.id)
+            else wait_subscribed(run.engine, watch, handle.id)
         )
-        unhealthy = asyncio.ensure_future(self._unhealthy.wait())
+        unhealthy: asyncio.Future[Any] = run.scope.future(run.unhealthy.wait())
+        waited: set[asyncio.Future[Any]] = {exited, unhealthy}
         try:
-            await asyncio.wait({exited, unhealthy}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waited, return_when=asyncio.FIRST_COMPLETED)
         finally:
             unhealthy.cancel()
         if not exited.done():
             # on_unhealthy = "restart": stop it; its death goes through the respawn policy
-            self._stop(engine, handle)
+            self._stop(run, handle)
         code = await exited
-        if self._stopping is None:
-            self._dead = handle.id  # it died on its own; the next start removes it
+        if run.stopping is None:
+            run.exited_alone = True  # the next start removes it
         else:
             # the service is stopped once its container is gone, not merely dead
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self._stopping)
+            await asyncio.wait({run.stopping})
+            if not run.stopping.cancelled() and run.stopping.exception() is not None:
+                log.warning("%s: stopping %s failed: %s", self.name, handle.id[:12],
+                            run.stopping.exception())  # fmt: skip
         return code
 
     async def stop(self, handle: Handle) -> int | None:
-        engine = await self.context.engines.get(self.runtime)
-        return await asyncio.shield(self._stop(engine, handle))
+        return await asyncio.shield(self._stop(_run_of(handle), handle))
 
-    def _stop(self, engine: Engine, handle: Handle) -> asyncio.Future[int | None]:
+    def _stop(self, run: _Run, handle: Handle) -> asyncio.Future[int | None]:
         """The one graceful stop of this run (signal, timeout, then removal)."""
         from corral.engine.containers import stop
 
-        if self._stopping is None:
+        if run.stopping is None:
 
             async def stopping() -> int | None:
                 try:
                     return await stop(
-                        engine, handle.id, self.container.stop_timeout, self.container.stop_signal
-                    )
+                        run.engine, handle.id, self.container.stop_timeout,
+                        self.container.stop_signal,
+                    )  # fmt: skip
                 finally:
-                    for task in list(self._tasks):
+                    for task in run.helpers:
                         task.cancel()
 
-            self._stopping = asyncio.ensure_future(stopping())
-        return self._stopping
+            run.stopping = run.scope.future(stopping())
+        return run.stopping
 
     async def pull(self) -> str:
         """The ``pull`` action: fetch a string image anew from its registry."""
@@ -285,31 +295,33 @@ class ContainerRunner:
     def describe(self, handle: Handle) -> str:
         return f"container {handle.id[:12]}"
 
-    def command_line(self) -> list[str]:
-        """The exact command corral runs to create the container (labels included)."""
-        hash_ = config_hash(self.container, self.runtime, None, hash_key(self.context.state_dir))
-        return create_command(
-            self.container,
-            self.name,
-            self.runtime,
-            corral_labels(self.name, hash_, self.context.state_dir),
+    async def command_line(self) -> list[str]:
+        """The call corral makes to create the container, as the equivalent CLI
+        line (labels and hash exact; the image looked up, not loaded or pulled)."""
+        engine = await self.context.engines.get(self.runtime)
+        image_id = await image_id_of(engine, self.container.image, self.context.state_dir)
+        labels = labels_for(
+            self.container, self.name, self.runtime, image_id, self.context.state_dir
         )
+        spec = container_spec(self.container, self.name, self.runtime, labels)
+        return create_argv(spec, engine.endpoint.cli)
 
     def details(self, handle: Handle | None) -> dict[str, Any]:
         return {
             "container_id": handle.id[:12] if handle is not None else None,
-            "health": self.health if handle is not None else None,
+            "health": _run_of(handle).health if handle is not None else None,
             "image": image_reference(self.container.image),
         }
 
 
-async def load_image_record(image: OciImage, runtime: Runtime, state_dir: str | None = None) -> str:
+async def load_image_record(image: OciImage, runtime: str, state_dir: str | None = None) -> str:
     """Build (or take the tarball of) ``image`` and load it unless the engine has it;
     the layer digests learnt are kept in ``state_dir`` for the next start.
 
     The image layer is synchronous; it runs in a thread, and its CLI calls go
     back to the event loop's CLI runner, so the daemon's reaper sees them. A
     built archive is streamed into ``load`` through a pipe, never written."""
+    from collections.abc import Sequence
     from concurrent.futures import Future
 
     from corral.engine.runner import Completed, Invocation, run_cli

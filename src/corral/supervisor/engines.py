@@ -8,9 +8,6 @@ process per container as the seed's foreground ``docker run`` did.
 from __future__ import annotations
 
 import asyncio
-import functools
-import os
-import secrets
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -20,7 +17,6 @@ if TYPE_CHECKING:
     from corral.engine.endpoint import Endpoint
     from corral.runtimes import Runtime
 
-HASH_KEY_FILE = "hash.key"
 #: Engine calls that create or start containers, at most this many at once:
 #: more only makes the engine thrash (it is what `docker-compose` does too).
 INFLIGHT = 8
@@ -100,22 +96,3 @@ class EngineHub:
 
 #: What a cancelled leader of ``EngineHub.once`` leaves its followers: try again.
 _RETRY: Any = object()
-
-
-@functools.cache
-def hash_key(state_dir: str) -> bytes:
-    """This host's key for config hashes (created 0600 on first use; read once)."""
-    path = os.path.join(state_dir, HASH_KEY_FILE)
-    try:
-        with open(path, "rb") as stream:
-            key = stream.read()
-        if key:
-            return key
-    except FileNotFoundError:
-        pass
-    os.makedirs(state_dir, exist_ok=True)
-    key = secrets.token_bytes(32)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as stream:
-        stream.write(key)
-    return key

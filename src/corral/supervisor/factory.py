@@ -18,9 +18,9 @@ from corral.config import (
 )
 from corral.engine.endpoint import endpoint_for
 from corral.errors import CorralError
+from corral.paths import default_log_path
 from corral.render import service_argv
 from corral.supervisor.container import ContainerRunner
-from corral.supervisor.logs import default_log_path
 from corral.supervisor.objects import NetworkRunner, VolumeRunner
 from corral.supervisor.process import ProcessRunner, ProcessSpec
 from corral.supervisor.runner import RunContext, Runner

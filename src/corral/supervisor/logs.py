@@ -22,10 +22,6 @@ class Rotation:
     keep: int = DEFAULT_KEEP
 
 
-def default_log_path(state_dir: str, name: str) -> str:
-    return os.path.join(state_dir, "logs", f"{name}.log")
-
-
 class LogFile:
     def __init__(self, path: str, rotation: Rotation) -> None:
         self.path = path

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from corral.config import Config, OciContainer, declared_services
 from corral.errors import CorralError
-from corral.supervisor.logs import default_log_path
+from corral.paths import default_log_path
 
 
 def log_source(config: Config, name: str, state_dir: str) -> dict[str, str]:

@@ -15,9 +15,9 @@ from typing import Any
 from corral.config import Network, Volume
 from corral.errors import CorralError
 from corral.render.commands import network_create_command, volume_create_command
-from corral.render.engine import SERVICE_LABEL
+from corral.render.identity import SERVICE_LABEL
 from corral.runtimes import Runtime
-from corral.supervisor.runner import Handle, RunContext
+from corral.supervisor.runner import Handle, RunContext, RunScope
 
 
 def labelled(record: Network | Volume, service: str) -> Any:
@@ -26,8 +26,6 @@ def labelled(record: Network | Volume, service: str) -> Any:
 
 
 class NetworkRunner:
-    one_shot = True
-
     def __init__(self, name: str, network: Network, runtime: Runtime, context: RunContext) -> None:
         self.name = name
         self.declared = network
@@ -35,7 +33,7 @@ class NetworkRunner:
         self.runtime = runtime
         self.context = context
 
-    async def start(self) -> Handle:
+    async def start(self, scope: RunScope, previous: Handle | None) -> Handle:
         from corral.engine import networks
 
         engine = await self.context.engines.get(self.runtime)
@@ -66,7 +64,7 @@ class NetworkRunner:
     def describe(self, handle: Handle) -> str:
         return f"network {handle.id}"
 
-    def command_line(self) -> list[str]:
+    async def command_line(self) -> list[str]:
         return network_create_command(self.network, self.runtime)
 
     def details(self, handle: Handle | None) -> dict[str, Any]:
@@ -74,8 +72,6 @@ class NetworkRunner:
 
 
 class VolumeRunner:
-    one_shot = True
-
     def __init__(self, name: str, volume: Volume, runtime: Runtime, context: RunContext) -> None:
         self.name = name
         self.declared = volume
@@ -83,7 +79,7 @@ class VolumeRunner:
         self.runtime = runtime
         self.context = context
 
-    async def start(self) -> Handle:
+    async def start(self, scope: RunScope, previous: Handle | None) -> Handle:
         from corral.engine import networks
 
         engine = await self.context.engines.get(self.runtime)
@@ -110,7 +106,7 @@ class VolumeRunner:
     def describe(self, handle: Handle) -> str:
         return f"volume {handle.id}"
 
-    def command_line(self) -> list[str]:
+    async def command_line(self) -> list[str]:
         return volume_create_command(self.volume, self.runtime)
 
     def details(self, handle: Handle | None) -> dict[str, Any]:

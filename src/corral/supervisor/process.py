@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from corral.errors import CommandError, CorralError
-from corral.supervisor.runner import Handle, RunContext, within
+from corral.supervisor.runner import Handle, RunContext, RunScope, within
 
 POLL = 0.05
 
@@ -80,15 +80,28 @@ class _Identity:
     extra_groups: list[int] | None = None
 
 
+@dataclass(frozen=True)
+class _ProcessRun:
+    """One run of a process service: what its handle carries."""
+
+    #: its exit code, from the daemon's reaper
+    exit: asyncio.Future[int]
+    #: when it was started (monotonic)
+    started_at: float
+
+
+def _run_of(handle: Handle) -> _ProcessRun:
+    run = handle.run
+    assert isinstance(run, _ProcessRun), f"not a process run: {handle!r}"
+    return run
+
+
 class ProcessRunner:
     def __init__(self, spec: ProcessSpec, context: RunContext) -> None:
         self.spec = spec
         self.context = context
-        self.one_shot = spec.one_shot
-        self._exits: dict[int, asyncio.Future[int]] = {}
-        self._started_at: dict[int, float] = {}
 
-    def command_line(self) -> list[str]:
+    async def command_line(self) -> list[str]:
         return list(self.spec.argv)
 
     def describe(self, handle: Handle) -> str:
@@ -116,7 +129,7 @@ class ProcessRunner:
                 raise CorralError(f"{spec.name}: no such group {spec.group!r}") from None
         return kwargs
 
-    async def start(self) -> Handle:
+    async def start(self, scope: RunScope, previous: Handle | None) -> Handle:
         spec = self.spec
         env = environment(spec.environment)
         identity = self._identity(env)
@@ -140,10 +153,9 @@ class ProcessRunner:
             raise CommandError(spec.argv, 127, stderr=f"cannot run: {error.strerror}") from None
         finally:
             os.close(write_end)
-        self._exits[process.pid] = self.context.reaper.watch(process)
-        self._started_at[process.pid] = self.context.clock.monotonic()
+        run = _ProcessRun(self.context.reaper.watch(process), self.context.clock.monotonic())
         _pump(read_end, log.write)
-        return Handle(id=str(process.pid), pid=process.pid)
+        return Handle(id=str(process.pid), pid=process.pid, run=run)
 
     async def ready(self, handle: Handle) -> None:
         spec = self.spec
@@ -160,7 +172,7 @@ class ProcessRunner:
             if spec.pid_file is not None
             else f"{spec.ready_socket} did not accept connections"
         )
-        exit_future = self._exits[_pid(handle)]
+        exit_future = _run_of(handle).exit
         clock = self.context.clock
         deadline = clock.monotonic() + spec.ready_timeout
         while True:
@@ -193,7 +205,7 @@ class ProcessRunner:
         return pid == handle.pid or info.st_mtime >= self._start_wall(handle)
 
     def _start_wall(self, handle: Handle) -> float:
-        started = self._started_at.get(_pid(handle), self.context.clock.monotonic())
+        started = _run_of(handle).started_at
         return self.context.clock.wall() - (self.context.clock.monotonic() - started) - 1.0
 
     async def _socket_ready(self, handle: Handle) -> bool:
@@ -202,25 +214,19 @@ class ProcessRunner:
         return await socket_answers(address)
 
     async def _exit(self, handle: Handle) -> int:
-        return await asyncio.shield(self._exits[_pid(handle)])
+        return await asyncio.shield(_run_of(handle).exit)
 
     async def wait(self, handle: Handle) -> int | None:
         code = await self._exit(handle)
-        pid = _pid(handle)
-        kill_group(pid, signal.SIGKILL)  # what the service left behind
-        self._exits.pop(pid, None)
-        self._started_at.pop(pid, None)
+        kill_group(_pid(handle), signal.SIGKILL)  # what the service left behind
         return code
 
     async def stop(self, handle: Handle) -> int | None:
         pid = _pid(handle)
-        future = self._exits.get(pid)
-        if future is None:
-            return None
+        future = _run_of(handle).exit
         if not future.done():
             kill_group(pid, signal_number(self.spec.stop_signal))
-            finished, _ = await within(self.context.clock, future, self.spec.stop_timeout)
-            if not finished:
+            if not await within(self.context.clock, future, self.spec.stop_timeout):
                 kill_group(pid, signal.SIGKILL)
         code = await asyncio.shield(future)
         kill_group(pid, signal.SIGKILL)

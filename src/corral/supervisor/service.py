@@ -4,14 +4,16 @@ Callers send requests through the owner's queue and await the answer; runner
 events (launched, ready, exited, respawn due) come back through the same
 queue. The owner decides, callers act: a start request is answered "already
 running", waits for the start under way, or starts it; nobody else changes
-the state. Helper tasks (launch, watch, stop, respawn timer) run in the
-owner's TaskGroup and report by message, never by raising.
+the state — a changed declaration applied in place is a request too. Helper
+tasks (launch, watch, stop, respawn timer, and each run's own through its
+``RunScope``) run in the owner's TaskGroup and report by message, never by
+raising; a failure that is not the service's reason is logged.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -20,13 +22,26 @@ from corral.config import Declared
 from corral.errors import CorralError
 from corral.supervisor import state as st
 from corral.supervisor.respawn import Clock, History, RespawnPolicy, decide, started
-from corral.supervisor.runner import Handle, Runner
+from corral.supervisor.runner import Handle, Runner, RunScope
+
+log = logging.getLogger("corral.supervisor")
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """What an owner supervises: the service as declared, its runner, its policy."""
+
+    service: Declared
+    runner: Runner
+    policy: RespawnPolicy
 
 
 @dataclass(frozen=True)
 class _Request:
     op: str
     reply: asyncio.Future[None]
+    #: For ``update``: the changed declaration, applied without a restart.
+    declaration: Declaration | None = None
 
 
 @dataclass(frozen=True)
@@ -63,15 +78,13 @@ def _one_line(error: BaseException) -> str:
 
 
 class ServiceOwner:
-    def __init__(
-        self, service: Declared, runner: Runner, policy: RespawnPolicy, clock: Clock
-    ) -> None:
-        self.service = service
-        self.runner = runner
-        self.policy = policy
+    def __init__(self, declaration: Declaration, clock: Clock) -> None:
+        self._declaration = declaration
         self.clock = clock
         self.state = st.State(since=clock.wall())
+        #: the running value of the current run, and of the run before it
         self.handle: Handle | None = None
+        self._previous: Handle | None = None
         self._queue: asyncio.Queue[_Message] = asyncio.Queue()
         self._run = 0
         self._history = History()
@@ -81,8 +94,24 @@ class ServiceOwner:
         self._failure: str | None = None
         self._timer: asyncio.Task[None] | None = None
         self._group: asyncio.TaskGroup | None = None
+        self._scope: RunScope | None = None
+        #: the runner of the run under way (an update mid-run applies from the next)
+        self._running: Runner = declaration.runner
+        self._own_scope: RunScope | None = None
         self._closed = False
         self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def service(self) -> Declared:
+        return self._declaration.service
+
+    @property
+    def runner(self) -> Runner:
+        return self._declaration.runner
+
+    @property
+    def policy(self) -> RespawnPolicy:
+        return self._declaration.policy
 
     @property
     def name(self) -> str:
@@ -90,12 +119,13 @@ class ServiceOwner:
 
     # -- callers ------------------------------------------------------------
 
-    async def request(self, op: str) -> None:
-        """Ask the owner to ``start``, ``stop``, ``enable``, ``disable`` or ``close``."""
+    async def request(self, op: str, declaration: Declaration | None = None) -> None:
+        """Ask the owner to ``start``, ``stop``, ``enable``, ``disable``, ``close``,
+        or ``update`` to a changed ``declaration`` (applied without a restart)."""
         if self._closed:
             raise CorralError(f"{self.name} is no longer declared")
         reply: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Request(op, reply))
+        self._queue.put_nowait(_Request(op, reply, declaration))
         await reply
 
     async def start(self) -> None:
@@ -116,7 +146,7 @@ class ServiceOwner:
             "last_exit": s.last_exit,
             "since": s.since,
             "reason": s.reason,
-            **self.runner.details(self.handle),
+            **self._running.details(self.handle),
         }
 
     # -- the owner ----------------------------------------------------------
@@ -124,12 +154,15 @@ class ServiceOwner:
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
             self._group = group
+            self._own_scope = RunScope(group, self.name)
             while True:
                 message = await self._queue.get()
                 if isinstance(message, _Request) and message.op == "close":
                     self._closed = True
                     self._cancel_timer()
                     self._settle(self._start_waiters, f"{self.name} is no longer declared")
+                    self._end_run()
+                    self._own_scope.close()
                     for task in list(self._tasks):
                         task.cancel()
                     message.reply.set_result(None)
@@ -161,6 +194,10 @@ class ServiceOwner:
                 self._cancel_timer()
                 self._apply(st.Disable("disabled"))
                 reply.set_result(None)
+            case _Request(op="update", reply=reply, declaration=Declaration() as declaration):
+                # the run under way keeps what it was started with; the next one takes this
+                self._declaration = declaration
+                reply.set_result(None)
             case _Request(op=op, reply=reply):
                 reply.set_exception(CorralError(f"unknown request {op!r}"))
             case _Launched() if message.run == self._run:
@@ -183,7 +220,7 @@ class ServiceOwner:
         if not s.enabled:
             reply.set_exception(CorralError(f"{self.name} is disabled ({s.reason})"))
         elif s.status == "running" or (
-            s.status == "stopped" and self.runner.one_shot and s.reason == st.DONE
+            s.status == "stopped" and self.service.one_shot and s.reason == st.DONE
         ):
             reply.set_result(None)
         elif s.status == "starting":
@@ -200,11 +237,21 @@ class ServiceOwner:
         self._apply(st.Start(respawn=respawn))
         self._run += 1
         self._history = started(self._history, self.policy, self.clock.monotonic())
-        self._spawn(self._launch(self._run))
+        assert self._group is not None
+        self._end_run()
+        self._scope = RunScope(self._group, self.name, self._own_scope)
+        self._running = self.runner
+        self._spawn(self._launch(self._run, self._scope, self._running))
 
-    async def _launch(self, run: int) -> None:
+    def _end_run(self) -> None:
+        """The run is over: its helpers stop; its handle is the next start's ``previous``."""
+        if self._scope is not None:
+            self._scope.close()
+            self._scope = None
+
+    async def _launch(self, run: int, scope: RunScope, runner: Runner) -> None:
         try:
-            handle = await self.runner.start()
+            handle = await runner.start(scope, self._previous)
         except Exception as error:  # reported as the service's reason
             self._queue.put_nowait(_Outcome(run, f"cannot start: {_one_line(error)}"))
             return
@@ -222,14 +269,15 @@ class ServiceOwner:
 
     async def _watch(self, run: int, handle: Handle) -> None:
         try:
-            code = await self.runner.wait(handle)
-        except Exception:
+            code = await self._running.wait(handle)
+        except Exception as error:
+            log.warning("%s: lost track of %s: %s", self.name, handle.id, _one_line(error))
             code = None
         self._queue.put_nowait(_Exited(run, code))
 
     async def _ready(self, run: int, handle: Handle) -> None:
         try:
-            await self.runner.ready(handle)
+            await self._running.ready(handle)
         except Exception as error:
             self._queue.put_nowait(_Outcome(run, _one_line(error)))
             return
@@ -237,6 +285,7 @@ class ServiceOwner:
 
     def _on_outcome(self, error: str | None) -> None:
         if self.handle is None and error is not None:  # the launch itself failed
+            self._end_run()
             self._apply(st.Failed(error))
             self._settle(self._start_waiters, f"{self.name}: {error}")
             self._settle(self._stop_waiters, None)
@@ -245,7 +294,7 @@ class ServiceOwner:
         if self.state.status != "starting":
             return
         if error is None:
-            self._apply(st.Done() if self.runner.one_shot else st.Ready())
+            self._apply(st.Done() if self.service.one_shot else st.Ready())
             self._settle(self._start_waiters, None)
             return
         self._apply(st.Failed(error))
@@ -262,17 +311,17 @@ class ServiceOwner:
 
     def _on_exited(self, code: int | None) -> None:
         before = self.state.status
-        if self.runner.one_shot and before == "starting":
+        self._previous, self.handle = self.handle, None
+        self._end_run()
+        if self.service.one_shot and before == "starting":
             if code == 0:
                 self._apply(st.Done())
                 self._settle(self._start_waiters, None)
             else:
                 self._apply(st.Exited(code))
                 self._settle(self._start_waiters, f"{self.name}: {self.state.reason}")
-            self.handle = None
             return
         self._apply(st.Exited(code))
-        self.handle = None
         if before == "starting":
             self._settle(self._start_waiters, f"{self.name}: {self.state.reason}")
         if before == "stopping":
@@ -320,8 +369,10 @@ class ServiceOwner:
         # else: the launch under way is stopped as soon as it reports
 
     async def _stop_task(self, handle: Handle) -> None:
-        with contextlib.suppress(Exception):
-            await self.runner.stop(handle)
+        try:
+            await self._running.stop(handle)
+        except Exception as error:
+            log.warning("%s: stopping %s failed: %s", self.name, handle.id, _one_line(error))
 
     def _settle(self, waiters: list[asyncio.Future[None]], error: str | None) -> None:
         for waiter in waiters:

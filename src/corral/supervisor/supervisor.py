@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from corral.config import Config, Declared, OciContainer, declared_services, dependency_order
+from corral.config import Config, Declared, declared_services, dependency_order
 from corral.errors import CorralError
 from corral.supervisor import actions as act
 from corral.supervisor import graph, housekeeping
@@ -22,8 +22,8 @@ from corral.supervisor.factory import runner_for
 from corral.supervisor.logsource import log_source
 from corral.supervisor.plan import Change, plan
 from corral.supervisor.respawn import RespawnPolicy
-from corral.supervisor.runner import Handle, RunContext, Runner
-from corral.supervisor.service import ServiceOwner
+from corral.supervisor.runner import Handle, RunContext, Runner, RunScope
+from corral.supervisor.service import Declaration, ServiceOwner
 
 RunnerFactory = Callable[[Declared, Config, RunContext], Runner]
 
@@ -31,12 +31,10 @@ RunnerFactory = Callable[[Declared, Config, RunContext], Runner]
 class _Unsupported:
     """A runner for services corral cannot run yet: every start fails, saying why."""
 
-    one_shot = False
-
     def __init__(self, reason: str) -> None:
         self.reason = reason
 
-    async def start(self) -> Handle:
+    async def start(self, scope: RunScope, previous: Handle | None) -> Handle:
         raise CorralError(self.reason)
 
     async def ready(self, handle: Handle) -> None:
@@ -51,7 +49,7 @@ class _Unsupported:
     def describe(self, handle: Handle) -> str:
         return handle.id
 
-    def command_line(self) -> list[str]:
+    async def command_line(self) -> list[str]:
         return []
 
     def details(self, handle: Handle | None) -> dict[str, Any]:
@@ -94,25 +92,25 @@ class Supervisor:
             await until.wait()
             await self.shutdown()
 
-    def _adopt(self, service: Declared) -> None:
-        assert self._group is not None
+    def _declaration(self, service: Declared) -> Declaration:
         try:
-            runner = self.factory(service, self.config, self.context)
+            runner: Runner = self.factory(service, self.config, self.context)
         except CorralError as error:
             runner = _Unsupported(str(error))
-        owner = ServiceOwner(service, runner, policy_of(service), self.context.clock)
+        return Declaration(service, runner, policy_of(service))
+
+    def _adopt(self, service: Declared) -> None:
+        assert self._group is not None
+        owner = ServiceOwner(self._declaration(service), self.context.clock)
         self.services[service.name] = service
         self.owners[service.name] = owner
         self._group.create_task(owner.run(), name=f"service {service.name}")
 
-    def _update(self, service: Declared) -> None:
-        """Apply a supervision-only change (actions, respawn…) without a restart."""
-        owner = self.owners[service.name]
-        owner.service = service
-        owner.policy = policy_of(service)
+    async def _update(self, service: Declared) -> None:
+        """Apply a change that needs no restart (actions, respawn…): the owner
+        takes the new declaration; the run under way keeps its own."""
         self.services[service.name] = service
-        if isinstance(owner.runner, ContainerRunner) and isinstance(service.record, OciContainer):
-            owner.runner.container = service.record
+        await self.owners[service.name].request("update", self._declaration(service))
 
     async def _forget(self, name: str) -> None:
         owner = self.owners.pop(name)
@@ -208,27 +206,45 @@ class Supervisor:
         return log_source(self.config, name, self.context.state_dir)
 
     async def action(self, name: str, action: str) -> str:
+        """Run a built-in action (``BUILTIN_ACTIONS``) or one ``name`` declares."""
         owner = self.owner(name)
-        if action == "status":
-            return json.dumps(owner.view(), indent=2)
-        if action == "restart":
-            await self.restart(name)
-            return f"{name} restarted"
-        if action == "command-line":
-            return act.command_line(owner.runner.command_line())
-        runner = owner.runner
-        if action == "pull":
-            if not isinstance(runner, ContainerRunner):
-                raise CorralError(
-                    f"{name}: pull is for containers, and {name} is a {owner.service.kind}"
-                )
-            return await runner.pull()
+        builtin = self._builtins.get(action)
+        if builtin is not None:
+            return await builtin(owner)
         record = owner.service.record
         declared = act.declared_action(getattr(record, "actions", ()), action)
         if declared is None:
             raise CorralError(f"{name} has no action {action!r}")
-        container = name if isinstance(runner, ContainerRunner) else None
+        container = name if owner.service.kind == "container" else None
         return await act.run_action(declared, name, self.context.reaper, container)
+
+    @property
+    def _builtins(self) -> dict[str, Callable[[ServiceOwner], Awaitable[str]]]:
+        """The built-in actions, by the names ``BUILTIN_ACTIONS`` gives them."""
+        return {
+            "status": self._status_action,
+            "restart": self._restart_action,
+            "command-line": self._command_line_action,
+            "pull": self._pull_action,
+        }
+
+    async def _status_action(self, owner: ServiceOwner) -> str:
+        return json.dumps(owner.view(), indent=2)
+
+    async def _restart_action(self, owner: ServiceOwner) -> str:
+        await self.restart(owner.name)
+        return f"{owner.name} restarted"
+
+    async def _command_line_action(self, owner: ServiceOwner) -> str:
+        return act.command_line(await owner.runner.command_line())
+
+    async def _pull_action(self, owner: ServiceOwner) -> str:
+        runner = owner.runner
+        if not isinstance(runner, ContainerRunner):
+            raise CorralError(
+                f"{owner.name}: pull is for containers, and {owner.name} is a {owner.service.kind}"
+            )
+        return await runner.pull()
 
     # -- reload ---------------------------------------------------------------
 
@@ -281,7 +297,7 @@ class Supervisor:
             if change.op in ("start", "restart"):
                 self._adopt(wanted[change.name])
             if change.op == "update":
-                self._update(wanted[change.name])
+                await self._update(wanted[change.name])
         # keep the dependency order of the new file
         ordered = dependency_order(list(wanted.values()))
         self.services = {s.name: self.services[s.name] for s in ordered}

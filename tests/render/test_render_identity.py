@@ -1,21 +1,14 @@
-"""Golden tests for corral.render.engine (pure: no engine needed)."""
+"""corral's labels and config hash, and the create line that carries them (pure)."""
 
 from __future__ import annotations
 
 import json
 
 from corral.config import OciContainer, OciImage
-from corral.render.engine import (
-    HASH_LABEL,
-    config_hash,
-    corral_labels,
-    create_command,
-    hash_document,
-    podman_healthcheck_command,
-    pull_command,
-    rm_command,
-    stop_command,
-)
+from corral.render import container_spec, create_argv
+from corral.render.commands import podman_healthcheck_command
+from corral.render.identity import HASH_LABEL, config_hash, corral_labels, hash_document
+from corral.runtimes import Runtime
 
 SECRET = "hunter2-very-secret"
 
@@ -40,14 +33,22 @@ def web(**changes: object) -> OciContainer:
     return OciContainer(**fields)
 
 
+def create_command(
+    container: OciContainer, name: str, runtime: Runtime, labels: dict[str, str] | None = None
+) -> list[str]:
+    if labels is None:
+        labels = corral_labels(name, config_hash(container, runtime))
+    return create_argv(container_spec(container, name, runtime, labels))
+
+
 def test_create_command_golden() -> None:
     assert create_command(web(), "web", "docker", {"corral.service": "web", HASH_LABEL: "H"}) == [
         "docker", "create", "--name", "web",
-        "--label", "corral.service=web", "--label", "corral.config-hash=H",
         "--entrypoint", "/bin/busybox",
         "--env", "MODE=prod", "--env", "LANG=C.UTF-8",
         "--network", "bridge", "--user", "1000", "--workdir", "/www",
         "-p", "8080:80", "-v", "/srv/www:/www",
+        "--label", "corral.service=web", "--label", "corral.config-hash=H",
         "--stop-timeout", "5",
         "--env", "DB_PASSWORD", "--read-only",
         "registry:5000/team/web:1", "httpd", "-f", "-p", "80",
@@ -64,6 +65,17 @@ def test_create_command_default_labels_and_minimal_podman() -> None:
         "localhost/app",
     ]  # fmt: skip
     assert "--rm" not in argv
+
+
+def test_corral_labels_win_over_declared_ones_and_engine_options_come_first() -> None:
+    container = web(labels={"team": "ops"}, extra_arguments=[])
+    labels = corral_labels("web", "H", "/var/lib/corral")
+    argv = create_argv(container_spec(container, "web", "docker", labels), ("-H", "unix:///x"))
+    assert argv[:5] == ["docker", "-H", "unix:///x", "create", "--name"]
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "--label"] == [
+        "team=ops", "corral.service=web", "corral.config-hash=H",
+        "corral.instance=/var/lib/corral",
+    ]  # fmt: skip
 
 
 def test_create_command_never_carries_a_secret() -> None:
@@ -98,18 +110,15 @@ def test_config_hash_document_hides_the_secret() -> None:
 
 def test_small_commands_golden() -> None:
     assert corral_labels("web", "H") == {"corral.service": "web", "corral.config-hash": "H"}
-    assert stop_command("docker", "web", 10) == ["docker", "stop", "--time", "10", "web"]
-    assert stop_command("podman", "web", 2.6) == ["podman", "stop", "--time", "3", "web"]
-    assert rm_command("docker", "web") == ["docker", "rm", "--volumes", "web"]
-    assert rm_command("docker", "web", force=True) == [
-        "docker",
-        "rm",
-        "--volumes",
-        "--force",
-        "web",
-    ]
-    assert rm_command("podman", "web", force=True) == [
-        "podman", "rm", "--volumes", "--force", "--time", "0", "web",
-    ]  # fmt: skip
-    assert pull_command("docker", "busybox") == ["docker", "pull", "busybox"]
     assert podman_healthcheck_command("web") == ["podman", "healthcheck", "run", "web"]
+
+
+def test_a_field_added_at_its_default_changes_no_hash() -> None:
+    """Only values that differ from a field's default enter the hash, so a
+    field corral adds later leaves every existing container's hash alone."""
+    document = hash_document(OciContainer(image="localhost/app"), "docker")
+    assert document["container"] == {"image": "localhost/app"}
+    explicit = OciContainer(image="localhost/app", stop_timeout=10, health_retries=3)
+    assert config_hash(explicit, "docker") == config_hash(
+        OciContainer(image="localhost/app"), "docker"
+    )

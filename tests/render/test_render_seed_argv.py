@@ -1,4 +1,5 @@
-"""Golden command lines: every field, both pair forms, both runtimes, the naming rules."""
+"""Golden seed command lines (`run --rm`): the seed's fields in the seed's order,
+both pair forms, both runtimes, the naming rules, and the other services' lines."""
 
 from __future__ import annotations
 
@@ -15,17 +16,23 @@ from corral.config import (
     declared_services,
 )
 from corral.config.services import container_name, image_basename
-from corral.render import run_command
+from corral.render import container_spec, seed_argv
 from corral.render.commands import (
     containerd_command,
     dockerd_command,
     network_create_command,
     volume_create_command,
 )
+from corral.runtimes import Runtime
+
+
+def run_command(container: OciContainer, name: str, runtime: Runtime) -> list[str]:
+    """The seed's line for ``container``: its spec without corral's labels."""
+    return seed_argv(container_spec(container, name, runtime))
 
 
 @pytest.mark.parametrize("runtime", ["docker", "podman"])
-def test_seed_fields_in_seed_order(runtime: str) -> None:
+def test_seed_fields_in_seed_order(runtime: Runtime) -> None:
     container = OciContainer(
         image="registry:5000/team/app:1.2",
         command=["httpd", "-f", "-p", "80"],

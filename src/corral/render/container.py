@@ -1,0 +1,59 @@
+"""A container spec rendered for the engine: the CLI's words, or the Engine API's
+create document. Both read the spec alone, through ``spec.RUN_OPTIONS``. Pure.
+
+The seed's line (``seed_argv``) is ``run --rm`` in the foreground; corral
+instead creates and starts the container (``create_argv`` / ``create_document``)
+so that a graceful stop leaves the exit code readable and one engine
+connection, not one CLI per container, watches it. host_environment values
+never enter either rendering: they go to the CLI process's environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from corral.render.spec import ContainerSpec
+
+
+def option_words(spec: ContainerSpec) -> list[str]:
+    """The options of ``run``/``create``, in table order, then extra_arguments."""
+    words: list[str] = []
+    for option, value in spec.options:
+        words += option.words(option.flag, value)
+    return [*words, *spec.extra_arguments]
+
+
+def create_argv(spec: ContainerSpec, engine_options: Sequence[str] = ()) -> list[str]:
+    """``<runtime> [ENGINE OPTIONS] create --name N OPTIONS… IMAGE COMMAND…``: what
+    corral runs on the CLI path, and the equivalent line of its API call."""
+    return [
+        spec.runtime, *engine_options, "create", "--name", spec.name,
+        *option_words(spec), spec.image, *spec.command,
+    ]  # fmt: skip
+
+
+def seed_argv(spec: ContainerSpec) -> list[str]:
+    """``<runtime> run --rm --name N OPTIONS… IMAGE COMMAND…``, as the seed runs it
+    (render ``spec`` without corral's labels for the seed's exact line)."""
+    return [
+        spec.runtime, "run", "--rm", "--name", spec.name,
+        *option_words(spec), spec.image, *spec.command,
+    ]  # fmt: skip
+
+
+def create_document(spec: ContainerSpec) -> dict[str, Any] | None:
+    """The Engine API's create document for ``spec`` (``POST /containers/create``),
+    or None when only the CLI can say it (``spec.cli_only``)."""
+    if spec.cli_only is not None:
+        return None
+    document: dict[str, Any] = {"Image": spec.image, "Labels": {}, "Env": []}
+    if spec.command or spec.value("entrypoint") is not None:
+        # the CLI's --entrypoint also clears the image's CMD
+        document["Cmd"] = list(spec.command)
+    for option, value in spec.options:
+        for key, entry in option.document(value).items():
+            section, _, leaf = key.rpartition(".")
+            target = document.setdefault(section, {}) if section else document
+            target[leaf] = entry
+    return document

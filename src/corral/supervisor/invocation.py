@@ -1,0 +1,153 @@
+"""What corral runs for a container, exactly: its labels, with the config hash
+of the image it is made from and this host's key.
+
+The container runner computes the labels of each container it creates here,
+and ``corral command-line`` / ``corral show`` (through ``exact_labels``) print
+the same, so the command line shown is the one that runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from corral.config import Config, Declared, OciContainer, OciImage
+from corral.paths import hash_key_path
+from corral.render.identity import config_hash, corral_labels
+from corral.runtimes import Runtime
+
+if TYPE_CHECKING:
+    from corral.engine.client import Engine
+
+
+@functools.cache
+def hash_key(state_dir: str) -> bytes:
+    """This host's key for config hashes (created 0600 on first use; read once)."""
+    path = hash_key_path(state_dir)
+    key = read_hash_key(state_dir)
+    if key is not None:
+        return key
+    os.makedirs(state_dir, exist_ok=True)
+    key = secrets.token_bytes(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as stream:
+        stream.write(key)
+    return key
+
+
+def read_hash_key(state_dir: str) -> bytes | None:
+    """The key, when it exists and can be read (None otherwise)."""
+    try:
+        with open(hash_key_path(state_dir), "rb") as stream:
+            return stream.read() or None
+    except OSError:
+        return None
+
+
+def labels_for(
+    container: OciContainer,
+    name: str,
+    runtime: Runtime,
+    image_id: str | None,
+    state_dir: str,
+    key: bytes | None = None,
+) -> dict[str, str]:
+    """corral's labels on service ``name``'s container made from ``image_id``."""
+    key = hash_key(state_dir) if key is None else key
+    return corral_labels(name, config_hash(container, runtime, image_id, key), state_dir)
+
+
+async def image_id_of(engine: Engine | None, image: str | OciImage, state_dir: str) -> str | None:
+    """The ID of the image a container is made from, as far as it can be known
+    without loading or pulling: a corral-built record's from its layers' digests
+    (the digest cache spares re-reading unchanged files), a tarball's from its
+    manifest, a reference's from the engine (None when absent or unreachable)."""
+    if isinstance(image, OciImage):
+        return await asyncio.to_thread(_record_image_id, image, state_dir)
+    if engine is None:
+        return None
+    from corral.engine.api import ApiError, path_of
+
+    try:
+        data = await engine.api.get(path_of("images", image, "json"))
+    except ApiError as error:
+        if error.status == 404:
+            return None
+        raise
+    return str(data["Id"]) if isinstance(data, dict) and "Id" in data else None
+
+
+def _record_image_id(image: OciImage, state_dir: str) -> str:
+    from corral.image.build import digest_image
+    from corral.image.digests import DigestCache
+    from corral.image.load import archive_image_id
+
+    if image.tarball is not None:
+        return archive_image_id(image.tarball)
+    return digest_image(image, cache=DigestCache(state_dir)).image_id
+
+
+@dataclass(frozen=True)
+class Exact:
+    """The labels each container of a configuration is created with, and what
+    kept any of them from being exact."""
+
+    labels: dict[str, dict[str, str]]
+    notes: tuple[str, ...]
+
+
+async def exact_labels(
+    config: Config,
+    services: Sequence[Declared],
+    state_dir: str,
+) -> Exact:
+    """The labels corral would create each container of ``services`` with: the
+    engine asked for each reference's image ID (it is not started for this: an
+    engine that does not answer leaves those hashes without an image ID)."""
+    from corral.engine.client import connect as open_engine
+    from corral.engine.endpoint import endpoint_for
+    from corral.errors import CorralError
+
+    containers = [s for s in services if isinstance(s.record, OciContainer)]
+    notes: list[str] = []
+    key: bytes | None = None
+    if containers:
+        try:
+            key = hash_key(state_dir)  # what a daemon there would create first, too
+        except OSError as error:
+            notes.append(
+                f"no hash key in {state_dir} ({error.strerror}): the config hashes shown "
+                "are not the ones a daemon there will use"
+            )
+    engine = None
+    if any(
+        isinstance(s.record, OciContainer) and isinstance(s.record.image, str) for s in containers
+    ):
+        endpoint = endpoint_for(config, config.runtime, state_dir)
+        try:
+            engine = await open_engine(endpoint, start_service=False)
+        except CorralError as error:
+            notes.append(f"image IDs unknown ({error}): hashes computed without them")
+    labels: dict[str, dict[str, str]] = {}
+    try:
+        for service in containers:
+            record = service.record
+            assert isinstance(record, OciContainer)
+            found = await image_id_of(engine, record.image, state_dir)
+            if found is None and isinstance(record.image, str) and engine is not None:
+                notes.append(
+                    f"{service.name}: {record.image} is not present on {engine.endpoint}: "
+                    "its hash will include the ID of the image pulled at start"
+                )
+            labels[service.name] = labels_for(
+                record, service.name, config.runtime, found, state_dir, key or b""
+            )
+    finally:
+        if engine is not None:
+            await engine.close()
+    return Exact(labels, tuple(notes))

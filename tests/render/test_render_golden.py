@@ -1,0 +1,170 @@
+"""Golden renderings of the container spec: for every run option, the CLI's
+words and the Engine API document, on both runtimes (pure: no engine)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from corral.config import OciContainer
+from corral.render import container_spec, create_argv, create_document
+from corral.render.spec import RUN_OPTIONS
+from corral.runtimes import RUNTIMES, Runtime
+
+LABELS = {"corral.service": "web", "corral.config-hash": "H"}
+
+#: One declaration per run option: the field's value, its CLI words, its API entries.
+CASES: dict[str, tuple[dict[str, Any], list[str], dict[str, Any]]] = {
+    "entrypoint": (
+        {"entrypoint": "/bin/busybox"},
+        ["--entrypoint", "/bin/busybox"],
+        {"Entrypoint": ["/bin/busybox"]},
+    ),
+    "environment": (
+        {"environment": ["MODE=prod", ["LANG", "C.UTF-8"], "EMPTY="]},
+        ["--env", "MODE=prod", "--env", "LANG=C.UTF-8", "--env", "EMPTY="],
+        {"Env": ["MODE=prod", "LANG=C.UTF-8", "EMPTY="]},
+    ),
+    "network": (
+        {"network": "backend"},
+        ["--network", "backend"],
+        {"HostConfig": {"NetworkMode": "backend"}},
+    ),
+    "container_user": (
+        {"container_user": "1000:1000"}, ["--user", "1000:1000"], {"User": "1000:1000"},
+    ),
+    "workdir": ({"workdir": "/www"}, ["--workdir", "/www"], {"WorkingDir": "/www"}),
+    "ports": (
+        {"ports": ["8080:80", ["127.0.0.1:8443", "443"], "0.0.0.0:53:53/udp", "9000",
+                   "[::1]::22"]},
+        ["-p", "8080:80", "-p", "127.0.0.1:8443:443", "-p", "53:53/udp", "-p", "9000",
+         "-p", "[::1]::22"],
+        {
+            "ExposedPorts": {"80/tcp": {}, "443/tcp": {}, "53/udp": {}, "9000/tcp": {},
+                             "22/tcp": {}},
+            "HostConfig": {
+                "PortBindings": {
+                    "80/tcp": [{"HostIp": "", "HostPort": "8080"}],
+                    "443/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8443"}],
+                    "53/udp": [{"HostIp": "", "HostPort": "53"}],
+                    "9000/tcp": [{"HostIp": "", "HostPort": ""}],
+                    "22/tcp": [{"HostIp": "::1", "HostPort": ""}],
+                }
+            },
+        },
+    ),
+    "ports (ranges)": (
+        {"ports": ["9000-9001:80-81", "7000-7009:22"]},
+        ["-p", "9000-9001:80-81", "-p", "7000-7009:22"],
+        {
+            "ExposedPorts": {"80/tcp": {}, "81/tcp": {}, "22/tcp": {}},
+            "HostConfig": {
+                "PortBindings": {
+                    "80/tcp": [{"HostIp": "", "HostPort": "9000"}],
+                    "81/tcp": [{"HostIp": "", "HostPort": "9001"}],
+                    "22/tcp": [{"HostIp": "", "HostPort": "7000-7009"}],
+                }
+            },
+        },
+    ),
+    "volumes": (
+        {"volumes": [["/srv/www", "/www"], "data:/var/lib/db", "/etc/hosts:/etc/hosts:ro",
+                     "/cache"]},
+        ["-v", "/srv/www:/www", "-v", "data:/var/lib/db", "-v", "/etc/hosts:/etc/hosts:ro",
+         "-v", "/cache"],
+        {
+            "HostConfig": {
+                "Binds": ["/srv/www:/www", "data:/var/lib/db", "/etc/hosts:/etc/hosts:ro"]
+            },
+            "Volumes": {"/cache": {}},
+        },
+    ),
+    "labels": (
+        {"labels": {"team": "ops", "tier": "front"}},
+        ["--label", "team=ops", "--label", "tier=front"],
+        {"Labels": {"team": "ops", "tier": "front"}},
+    ),
+    "hostname": ({"hostname": "web1"}, ["--hostname", "web1"], {"Hostname": "web1"}),
+    "stop_signal": (
+        {"stop_signal": "QUIT"}, ["--stop-signal", "SIGQUIT"], {"StopSignal": "SIGQUIT"},
+    ),
+    "stop_timeout": ({"stop_timeout": 30}, ["--stop-timeout", "30"], {"StopTimeout": 30}),
+    "health_cmd": (
+        {
+            "health_cmd": "wget -q -O- http://127.0.0.1/ || exit 1",
+            "health_interval": 5,
+            "health_timeout": 2.5,
+            "health_retries": 4,
+            "health_start_period": 0.5,
+        },
+        ["--health-cmd", "wget -q -O- http://127.0.0.1/ || exit 1", "--health-interval", "5s",
+         "--health-timeout", "2.5s", "--health-retries", "4", "--health-start-period", "500ms"],
+        {
+            "Healthcheck": {
+                "Test": ["CMD-SHELL", "wget -q -O- http://127.0.0.1/ || exit 1"],
+                "Interval": 5_000_000_000,
+                "Timeout": 2_500_000_000,
+                "Retries": 4,
+                "StartPeriod": 500_000_000,
+            }
+        },
+    ),
+}  # fmt: skip
+
+
+def test_every_run_option_has_a_golden_case() -> None:
+    covered = {name.split(" ")[0] for name in CASES}
+    assert covered == {option.name for option in RUN_OPTIONS}
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_golden_cli_words_and_api_document(case: str, runtime: Runtime) -> None:
+    fields, words, entries = CASES[case]
+    container = OciContainer(image="localhost/web:1", command=["httpd"], **fields)
+    spec = container_spec(container, "web", runtime, LABELS)
+    label_words = ["--label", "corral.service=web", "--label", "corral.config-hash=H"]
+    argv = create_argv(spec)
+    assert argv[:4] == [runtime, "create", "--name", "web"]
+    assert argv[-2:] == ["localhost/web:1", "httpd"]
+    middle = argv[4:-2]
+    if case == "labels":
+        assert middle == [*words, *label_words]
+    else:
+        cut = middle.index("--label")
+        assert [*middle[:cut], *middle[cut + 4 :]] == words
+        assert middle[cut : cut + 4] == label_words
+    expected: dict[str, Any] = {"Image": "localhost/web:1", "Env": [], "Cmd": ["httpd"]}
+    expected.update(entries)
+    expected["Labels"] = {**entries.get("Labels", {}), **LABELS}
+    assert create_document(spec) == expected
+
+
+def test_entrypoint_alone_clears_the_image_command_as_the_cli_does() -> None:
+    spec = container_spec(OciContainer(image="busybox", entrypoint="/bin/sh"), "b", "docker")
+    assert create_document(spec) == {
+        "Image": "busybox", "Labels": {}, "Env": [], "Cmd": [], "Entrypoint": ["/bin/sh"],
+    }  # fmt: skip
+
+
+def test_minimal_spec_renders_minimal_document_and_line() -> None:
+    spec = container_spec(OciContainer(image="busybox"), "docker-busybox", "docker")
+    assert create_argv(spec) == ["docker", "create", "--name", "docker-busybox", "busybox"]
+    assert create_document(spec) == {"Image": "busybox", "Labels": {}, "Env": []}
+
+
+def test_what_only_the_cli_can_say_has_no_document() -> None:
+    extra = container_spec(OciContainer(image="busybox", extra_arguments=["--init"]), "b", "docker")
+    assert extra.cli_only is not None and create_document(extra) is None
+    assert create_argv(extra)[-2:] == ["--init", "busybox"]
+    bare = container_spec(OciContainer(image="busybox", environment=["TOKEN"]), "b", "podman")
+    assert bare.cli_only is not None and create_document(bare) is None
+    assert create_argv(bare) == ["podman", "create", "--name", "b", "--env", "TOKEN", "busybox"]
+
+
+def test_entrypoint_with_a_command_keeps_the_command() -> None:
+    container = OciContainer(image="busybox", entrypoint="/bin/sh", command=["-c", "true"])
+    document = create_document(container_spec(container, "b", "docker"))
+    assert document is not None
+    assert document["Entrypoint"] == ["/bin/sh"] and document["Cmd"] == ["-c", "true"]
