@@ -90,7 +90,7 @@ def test_ensure_podman_service_starts_one_when_none_answers(podman_engine: str) 
             assert service.pid is not None and await socket_answers(path)
             again = await ensure_podman_service(path)
             assert again.pid == service.pid  # answered: not started twice, taken over
-            engine = await connect(at("podman", path))
+            engine = await connect(at("podman", path, own_service=True))
             assert engine.service is not None and engine.service.pid == service.pid
             version = await engine.api.get("/version")
             assert version["Version"].startswith("4.")
