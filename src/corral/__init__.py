@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     )
     from corral.errors import CommandError, ConfigError, CorralError, ImageError, Problem
 
+    __version__: str
+
 __all__ = [
     "Action",
     "CommandError",
@@ -45,13 +47,19 @@ __all__ = [
     "Singularity",
     "Volume",
 ]
-__version__ = "0.1.0"
-
 _ERRORS = {"CommandError", "ConfigError", "CorralError", "ImageError", "Problem"}
 
 
 def __getattr__(name: str) -> Any:
-    """The records are imported on first use: the CLI's light commands never load them."""
+    """The records are imported on first use: the CLI's light commands never load them.
+    ``__version__`` is the installed distribution's (pyproject's ``version``, its one
+    source), read on first use too: ``importlib.metadata`` costs some ten times the
+    rest of ``import corral``."""
+    if name == "__version__":
+        from importlib.metadata import version
+
+        globals()["__version__"] = found = version("corral")
+        return found
     if name in __all__:
         module = importlib.import_module("corral.errors" if name in _ERRORS else "corral.config")
         return getattr(module, name)

@@ -151,6 +151,7 @@ def test_plan_accounts_is_pure_groups_first_each_once() -> None:
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="creates accounts: needs root")
 @pytest.mark.engine
+@pytest.mark.host  # useradd, groupadd, usermod (deleted again at the end)
 def test_accounts_created_and_cli_runs_as_the_container_user(docker_engine: str) -> None:
     tag = uuid.uuid4().hex[:6]
     user, group = f"corral-tu-{tag}", f"corral-tg-{tag}"

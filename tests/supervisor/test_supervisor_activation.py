@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from corral.cli import app
 
 
+@pytest.mark.host  # useradd, groupadd (deleted again at the end)
 @pytest.mark.skipif(os.geteuid() != 0, reason="creating accounts needs root")
 def test_activate_creates_missing_accounts_and_directories(tmp_path: Path) -> None:
     tag = uuid.uuid4().hex[:6]

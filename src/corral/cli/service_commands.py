@@ -6,23 +6,17 @@ unless it needs them, so a status query costs little more than the socket.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any
 
 import click
 
 from corral.cli._app import Options, command, pass_options
 from corral.errors import CorralError
 from corral.paths import find_config
-
-if TYPE_CHECKING:
-    from corral.supervisor.logs import Rotation
-
-DAEMON_START_TIMEOUT = 15.0
 
 
 def _socket(options: Options) -> str:
@@ -69,139 +63,14 @@ def daemon(
     options: Options, log_max_bytes: int | None, log_keep: int | None, start_up: bool
 ) -> None:
     """Run the supervisor in the foreground (for systemd: Type=notify)."""
+    from corral.control.daemon import run_daemon
     from corral.supervisor.logs import DEFAULT_KEEP, DEFAULT_MAX_BYTES, Rotation
 
     rotation = Rotation(
         max_bytes=log_max_bytes if log_max_bytes is not None else DEFAULT_MAX_BYTES,
         keep=log_keep if log_keep is not None else DEFAULT_KEEP,
     )
-    _serve(options, rotation, up=start_up, detached=False)
-
-
-def _serve(options: Options, rotation: Rotation, *, up: bool, detached: bool) -> None:
-    from corral.control.daemon import run_daemon
-
-    config = options.loaded().config
-    if detached:
-        _log_to(_daemon_log(config.state_dir))
-    run_daemon(config, _socket(options), rotation, up=up)
-
-
-def _daemon_log(configured: str | None) -> str:
-    from corral.paths import state_dir
-
-    directory = state_dir(configured)
-    os.makedirs(directory, exist_ok=True)
-    return os.path.join(directory, "daemon.log")
-
-
-def _log_to(path: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
-
-
-def _spawn_daemon(options: Options, up: bool = False) -> None:
-    """Start the daemon in its own session, logging to ``<state_dir>/daemon.log``;
-    wait until it answers. With ``up`` it starts the auto_start services as soon
-    as it serves, without waiting for this client's request.
-
-    The daemon is this process, forked: it starts with the interpreter, click
-    and corral's CLI already loaded, which is most of a fresh ``corral
-    daemon``'s start-up. The configuration is only located here; the child
-    validates it, and this side loads it only to explain a child that exited
-    at once."""
-    socket_path = _socket(options)
-    daemon_options = Options(_config_path(options, validate=False), socket_path)
-    early_r, early_w = os.pipe()  # the child's stderr until it logs to its file
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:
-        os.close(early_r)
-        _daemon_child(daemon_options, early_w, up)
-    os.close(early_w)
-    try:
-        _wait_until_serving(options, socket_path, pid, early_r)
-    finally:
-        os.close(early_r)
-
-
-def _daemon_child(options: Options, stderr_fd: int, up: bool) -> NoReturn:
-    """The forked daemon: detach (session, stdio, inherited descriptors), serve, exit."""
-    code = 1
-    try:
-        os.setsid()
-        with contextlib.suppress(OSError), open("/proc/self/comm", "w") as comm:
-            comm.write("corral-daemon")  # its name in ps -e and top (argv stays the CLI's)
-        devnull = os.open(os.devnull, os.O_RDWR)
-        os.dup2(devnull, 0)
-        os.dup2(devnull, 1)
-        os.dup2(stderr_fd, 2)
-        # What the caller let this CLI inherit (pipes, locks) is not the daemon's.
-        os.closerange(3, _max_fd())
-        from corral.supervisor.logs import DEFAULT_KEEP, DEFAULT_MAX_BYTES, Rotation
-
-        _serve(options, Rotation(DEFAULT_MAX_BYTES, DEFAULT_KEEP), up=up, detached=True)
-        code = 0
-    except CorralError as error:
-        print(f"corral daemon: {error}", file=sys.stderr)
-    except SystemExit as done:
-        code = done.code if isinstance(done.code, int) else 1
-    except BaseException:
-        import traceback
-
-        traceback.print_exc()
-    finally:
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
-
-
-def _max_fd() -> int:
-    import resource
-
-    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    return soft if 0 < soft < 1 << 20 else 1 << 16
-
-
-def _wait_until_serving(options: Options, socket_path: str, pid: int, early_r: int) -> None:
-    from corral.control.client import answers
-
-    deadline = time.monotonic() + DAEMON_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if answers(socket_path):
-            return
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            config = options.loaded().config  # an invalid file is reported as such (exit 2)
-            early = _read_all(early_r).strip()
-            last = early.splitlines()[-1] if early else ""
-            raise CorralError(
-                f"the daemon exited at once: {last or _last_line(_daemon_log(config.state_dir))}"
-            )
-        time.sleep(0.01)
-    log_path = _daemon_log(options.loaded().config.state_dir)
-    raise CorralError(
-        f"the daemon did not answer within {DAEMON_START_TIMEOUT:g} s; see {log_path}"
-    )
-
-
-def _read_all(fd: int) -> str:
-    chunks = []
-    while chunk := os.read(fd, 65536):
-        chunks.append(chunk)
-    return b"".join(chunks).decode(errors="replace")
-
-
-def _last_line(path: str) -> str:
-    try:
-        with open(path, errors="replace") as file:
-            lines = [line.strip() for line in file if line.strip()]
-    except OSError:
-        return "(no log)"
-    return lines[-1] if lines else "(empty log)"
+    run_daemon(options.loaded().config, _socket(options), rotation, up=start_up)
 
 
 @command("up")
@@ -213,7 +82,9 @@ def up(options: Options) -> None:
     from corral.control.client import answers
 
     if not answers(_socket(options)):
-        _spawn_daemon(options, up=True)
+        from corral.control.spawn import spawn_daemon
+
+        spawn_daemon(_config_path(options, validate=False), _socket(options), up=True)
     outcome: dict[str, Any] = {}
 
     def run_up() -> None:
