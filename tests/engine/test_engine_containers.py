@@ -37,7 +37,8 @@ async def create_and_start(
     engine: Engine, container: OciContainer, name: str, hash_: str | None = None
 ) -> str:
     spec = spec_of(container, name, engine.runtime, hash_)
-    return await containers.create_and_start(engine, spec, invocation_for(container, engine.runtime))
+    invocation = invocation_for(container, engine.runtime)
+    return await containers.create_and_start(engine, spec, invocation)
 
 
 def on_engine(rt: Runtime, scenario: Callable[[Engine], Awaitable[T]]) -> T:
