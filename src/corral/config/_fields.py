@@ -96,7 +96,7 @@ def describe(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def _list_of(kind: str, secret: bool = False) -> Callable[[Any, ValidationInfo], Any]:
+def list_of(kind: str, secret: bool = False) -> Callable[[Any, ValidationInfo], Any]:
     def check(value: Any, info: ValidationInfo) -> Any:
         if not isinstance(value, list | tuple):
             found = describe(value) if secret else show(value)
@@ -106,7 +106,7 @@ def _list_of(kind: str, secret: bool = False) -> Callable[[Any, ValidationInfo],
     return check
 
 
-def _pair_member(delimiter: str, secret: bool) -> Callable[[Any, ValidationInfo], Any]:
+def pair_member(delimiter: str, secret: bool = False) -> Callable[[Any, ValidationInfo], Any]:
     def sanitize(member: Any, info: ValidationInfo) -> Any:
         if isinstance(member, str):
             return member
@@ -195,31 +195,31 @@ STRING_LIST_SCHEMA = WithJsonSchema({"type": "array", "items": {"type": "string"
 #: A list of strings (command, requirement, extra_arguments…).
 Strings = Annotated[
     tuple[Annotated[str, BeforeValidator(_string_member)], ...],
-    BeforeValidator(_list_of("strings")),
+    BeforeValidator(list_of("strings")),
     STRING_LIST_SCHEMA,
 ]
 #: The seed's mixed list: `K=V` strings and `[K, V]` pairs.
 Environment = Annotated[
     tuple[
-        Annotated[str, BeforeValidator(_pair_member("=", False)), AfterValidator(_env_key(False))],
+        Annotated[str, BeforeValidator(pair_member("=", False)), AfterValidator(_env_key(False))],
         ...,
     ],
-    BeforeValidator(_list_of("strings or pairs")),
+    BeforeValidator(list_of("strings or pairs")),
     PAIR_LIST_SCHEMA,
 ]
 #: As Environment, but its values are secrets: never shown in a message.
 SecretEnvironment = Annotated[
     tuple[
-        Annotated[str, BeforeValidator(_pair_member("=", True)), AfterValidator(_env_key(True))],
+        Annotated[str, BeforeValidator(pair_member("=", True)), AfterValidator(_env_key(True))],
         ...,
     ],
-    BeforeValidator(_list_of("strings or pairs", secret=True)),
+    BeforeValidator(list_of("strings or pairs", secret=True)),
     PAIR_LIST_SCHEMA,
 ]
 #: The seed's mixed list joined with ':' (ports, volumes).
 Mappings = Annotated[
-    tuple[Annotated[str, BeforeValidator(_pair_member(":", False))], ...],
-    BeforeValidator(_list_of("strings or pairs")),
+    tuple[Annotated[str, BeforeValidator(pair_member(":", False))], ...],
+    BeforeValidator(list_of("strings or pairs")),
     PAIR_LIST_SCHEMA,
 ]
 #: A table of string labels.

@@ -20,6 +20,7 @@ from pydantic import (
 
 from corral.config._base import Record
 from corral.config._fields import (
+    PAIR_LIST_SCHEMA,
     Environment,
     Labels,
     Mappings,
@@ -30,6 +31,8 @@ from corral.config._fields import (
     Strings,
     fail,
     field,
+    list_of,
+    pair_member,
     show,
 )
 from corral.config.image import OciImage
@@ -113,7 +116,7 @@ def _own_labels(value: dict[str, str]) -> dict[str, str]:
     for key in value:
         if key.startswith(RESERVED_LABELS):
             raise fail(
-                f"labels.{key}: labels under {show(RESERVED_LABELS)} are corral's own "
+                f"{show(key)}: labels under {show(RESERVED_LABELS)} are corral's own "
                 "(service, config hash, instance) and cannot be declared"
             )
     return value
@@ -121,17 +124,39 @@ def _own_labels(value: dict[str, str]) -> dict[str, str]:
 
 UserLabels = Annotated[Labels, AfterValidator(_own_labels)]
 
+_LABEL_FLAGS = ("--label", "-l")
 
-def _mounts(value: tuple[str, ...]) -> tuple[str, ...]:
-    for i, spec in enumerate(value):
-        try:
-            parse_mount(spec)
-        except MountSpecError as error:
-            raise fail(f"volumes[{i}]: {error}") from None
+
+def _no_own_labels(value: tuple[str, ...]) -> tuple[str, ...]:
+    """extra_arguments may not set corral's labels either (``--label corral.…``)."""
+    for i, word in enumerate(value):
+        flag, eq, inline = word.partition("=")
+        label = inline if eq and flag in _LABEL_FLAGS else None
+        if word in _LABEL_FLAGS and i + 1 < len(value):
+            label = value[i + 1]
+        if label is not None and label.startswith(RESERVED_LABELS):
+            words = value[i : i + (1 if label == inline else 2)]
+            raise fail(
+                f"{' '.join(show(w) for w in words)} (member {i}) sets a label under "
+                f"{show(RESERVED_LABELS)}: those are corral's own (service, config hash, instance)"
+            )
     return value
 
 
-Volumes = Annotated[Mappings, AfterValidator(_mounts)]
+def _mount(spec: str) -> str:
+    try:
+        parse_mount(spec)
+    except MountSpecError as error:
+        raise fail(str(error)) from None
+    return spec
+
+
+#: The seed's ``-v`` list (strings or pairs), each member a valid mapping.
+Volumes = Annotated[
+    tuple[Annotated[str, BeforeValidator(pair_member(":")), AfterValidator(_mount)], ...],
+    BeforeValidator(list_of("strings or pairs")),
+    PAIR_LIST_SCHEMA,
+]
 
 
 def _image(value: Any) -> Any:
@@ -218,8 +243,10 @@ class OciContainer(Record):
     )
     container_user: StrictStr | None = field(None, doc="The user inside the container (`--user`).")
     workdir: StrictStr | None = field(None, doc="The working directory inside the container.")
-    extra_arguments: Strings = field(
-        (), doc="Strings passed to `run` after the options, before the image."
+    extra_arguments: Annotated[Strings, AfterValidator(_no_own_labels)] = field(
+        (),
+        doc="Strings passed to `run` after the options, before the image (they make corral "
+        "create the container with the CLI).",
     )
     stop_signal: Signal | None = field(
         None, doc="Signal that asks the container to stop; default: the image's, else SIGTERM."
