@@ -270,7 +270,7 @@ CATALOGUE: list[tuple[str, str, int, str, str]] = [
         '[[container]]\nimage = "a"\nvolumes = ["a:/b:ro:x"]\n',
         3,
         "container[0].volumes[0]",
-        'is not a volume mapping like /srv/www:/www[:ro]',
+        "is not a volume mapping like /srv/www:/www[:ro]",
     ),
     (
         "docker-host-tcp",

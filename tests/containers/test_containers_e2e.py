@@ -76,6 +76,41 @@ def test_web_container_serves_over_a_published_port(corral: Corral, runtime: str
     assert len(labels["corral.config-hash"]) == 64
 
 
+def test_command_line_is_the_call_corral_makes(corral: Corral, runtime: str) -> None:
+    """`command-line`, `show` and the `command-line` action print the create corral
+    really made: its labels (config hash and instance) are the container's own."""
+    import shlex
+
+    name = unique("line")
+    corral.write(
+        header(runtime)
+        + container(
+            name,
+            image_of(runtime),
+            "exec sleep 600",
+            environment=["MODE=x"],
+            stop_timeout=1,
+        )
+        + 'labels = { team = "ops" }\n'
+    )
+    corral.run("up", timeout=120)
+    actual = _inspect(runtime, name)["Config"]["Labels"]
+    shown = {
+        "command-line": shlex.split(corral.run("command-line", name).stdout),
+        "action": shlex.split(corral.run("action", name, "command-line").stdout),
+        "show": json.loads(corral.run("show", name, "--json").stdout)[0]["argv"],
+    }
+    for where, argv in shown.items():
+        assert argv[:4] == [runtime, "create", "--name", name], where
+        labels = dict(argv[i + 1].split("=", 1) for i, a in enumerate(argv) if a == "--label")
+        assert labels == {k: actual[k] for k in labels}, where
+        assert set(labels) == {"team", "corral.service", "corral.config-hash", "corral.instance"}
+        assert argv[-4:] == [image_of(runtime), "sh", "-c", "exec sleep 600"], where
+    seed = shlex.split(corral.run("command-line", name, "--seed").stdout)
+    assert seed[:5] == [runtime, "run", "--rm", "--name", name]
+    assert not any(a.startswith("corral.") for a in seed)
+
+
 def test_exiting_container_is_respawned_then_disabled(corral: Corral, runtime: str) -> None:
     name = unique("crash")
     corral.write(

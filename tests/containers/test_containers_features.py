@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -216,6 +217,37 @@ def test_log_file_from_the_first_byte_and_across_restarts(corral: Corral, runtim
     corral.run("restart", name, timeout=120)
     wait_for(lambda: log.read_text().count("first line") == 2, timeout=30)
     assert corral.run("logs", name, "-n", "2").stdout.count("first line") == 1
+
+
+def test_engine_log_read_and_followed_across_restarts(corral: Corral, runtime: str) -> None:
+    """Without log_file, `corral logs` reads the engine's log over its API at the
+    service's endpoint, and `-f` goes on with the next container of the name."""
+    name = unique("enginelog")
+    corral.write(
+        f'runtime = "{runtime}"\n[[container]]\nprovision = "{name}"\n'
+        f'image = "{engines.busybox_image(runtime)}"\nstop_timeout = 1\n'
+        'command = ["sh", "-c", "echo one; echo two; echo three >&2; exec sleep 600"]\n'
+    )
+    corral.run("up", timeout=120)
+    wait_for(lambda: "three" in corral.run("logs", name, "-n", "5").stdout, timeout=30)
+    last = corral.run("logs", name, "-n", "2").stdout.split()
+    # the last two lines (how stdout and stderr interleave is the engine's)
+    assert len(last) == 2 and set(last) <= {"one", "two", "three"}
+    follower = subprocess.Popen(
+        corral.argv("logs", name, "-f", "-n", "1"), env=corral.env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(1)
+        corral.run("restart", name, timeout=120)
+        time.sleep(2)
+    finally:
+        follower.terminate()
+        out, _ = follower.communicate(timeout=30)
+    assert out.count("one") == 1 and out.count("three") == 2, out  # the next one, whole
+    # reading the log left the daemon's engine alone: it still supervises
+    corral.run("restart", name, timeout=120)
+    assert corral.status()[name]["state"] == "running"
 
 
 def test_actions_change_applies_without_restart(corral: Corral, runtime: str) -> None:

@@ -6,6 +6,7 @@ unless it needs them, so a status query costs little more than the socket.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -260,9 +261,23 @@ def logs(options: Options, name: str, follow: bool, lines: int) -> None:
     """The service's log (stdout and stderr): its file, or the engine's log of a container."""
     source = _log_source(options, name)
     if "container" in source:
-        from corral.engine.enginelog import show_engine_log
+        import asyncio
 
-        sys.exit(show_engine_log(source["runtime"], source["container"], lines, follow))
+        from corral.engine.endpoint import endpoint_for
+        from corral.engine.enginelog import show_engine_log
+        from corral.paths import state_dir
+
+        config = options.loaded().config
+        endpoint = endpoint_for(config, source["runtime"], state_dir(config.state_dir))
+        out = sys.stdout.buffer
+
+        def write(data: bytes) -> None:
+            out.write(data)
+            out.flush()
+
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(show_engine_log(endpoint, source["container"], lines, follow, write))
+        return
     from corral.supervisor.tail import follow_file, tail
 
     out = sys.stdout.buffer

@@ -58,6 +58,8 @@ class PodmanService:
 
     path: str
     pid: int | None
+    #: started by this process (not taken over from an earlier daemon)
+    started: bool = False
 
     async def stop(self) -> None:
         """Stop the service if corral owns it: SIGTERM, then SIGKILL after 10 s."""
@@ -120,7 +122,7 @@ async def ensure_podman_service(path: str) -> PodmanService:
             raise EngineError(f"cannot start podman system service: {exc}") from exc
     with open(path + ".pid", "w") as pid_file:
         pid_file.write(f"{process.pid}\n")
-    service = PodmanService(path, process.pid)
+    service = PodmanService(path, process.pid, started=True)
     deadline = asyncio.get_running_loop().time() + SERVICE_START_TIMEOUT
     while asyncio.get_running_loop().time() < deadline and process.poll() is None:
         if await socket_answers(path, timeout=2):

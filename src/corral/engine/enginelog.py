@@ -1,45 +1,58 @@
 """``corral logs`` of a container whose log stays with the engine (no
-``log_file``): the engine CLI's ``logs``, streamed straight to the terminal,
-and with ``follow`` carried across restarts — when a container ends, the
-next one of the same name is followed from where the last left off.
+``log_file``): the engine's log over its API at the service's endpoint,
+written straight to the terminal, and with ``follow`` carried across
+restarts — when a container ends, the next one of the same name is followed
+from its first byte.
 
-This runs in the client, not the daemon: the output streams through, so it
-is not captured by ``run_cli``.
+This runs in the client, not the daemon.
 """
 
 from __future__ import annotations
 
-import subprocess
-import time
-from datetime import UTC, datetime
+import asyncio
+from collections.abc import Callable
+
+from corral.engine.client import Engine, EngineError, connect
+from corral.engine.containers import inspect
+from corral.engine.endpoint import Endpoint
+from corral.engine.logs import output
 
 #: Seconds between looks for the next container of a service while following.
 POLL = 0.5
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+async def show_engine_log(
+    endpoint: Endpoint, name: str, lines: int, follow: bool, write: Callable[[bytes], object]
+) -> None:
+    """Write the last ``lines`` of container ``name``'s log; with ``follow``, keep
+    writing across restarts until cancelled. ``EngineError`` when there is no
+    such container (and not following)."""
+    engine = await connect(endpoint)
+    try:
+        await _show(engine, name, lines, follow, write)
+    finally:
+        await engine.close()
+        if engine.service is not None and engine.service.started:
+            await engine.service.stop()  # started for this (a daemon's own is left alone)
 
 
-def _exists(runtime: str, name: str) -> bool:
-    probe = subprocess.run(
-        [runtime, "container", "inspect", name],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        check=False,
-    )
-    return probe.returncode == 0
-
-
-def show_engine_log(runtime: str, name: str, lines: int, follow: bool) -> int:
-    """Print the last ``lines`` of the container's log; with ``follow``, keep
-    printing across restarts until interrupted. The CLI's exit status."""
-    argv = [runtime, "logs", "--tail", str(lines), name]
+async def _show(
+    engine: Engine, name: str, lines: int, follow: bool, write: Callable[[bytes], object]
+) -> None:
+    params: dict[str, bool | int | str] = {"stdout": True, "stderr": True, "tail": lines}
     if not follow:
-        return subprocess.run(argv, check=False).returncode
-    argv.insert(2, "--follow")
+        if await inspect(engine, name) is None:
+            raise EngineError(f"no container {name} on {engine.endpoint}")
+        async for chunk in output(engine, name, params):
+            write(chunk)
+        return
+    last: str | None = None
     while True:
-        if _exists(runtime, name):
-            subprocess.run(argv, check=False)
-            argv = [runtime, "logs", "--follow", "--since", _now(), name]
-        time.sleep(POLL)
+        data = await inspect(engine, name)
+        current = str(data["Id"]) if data is not None else None
+        if current is not None and current != last:
+            async for chunk in output(engine, current, {**params, "follow": True}):
+                write(chunk)
+            last = current
+            params["tail"] = "all"  # the next container is followed from its first byte
+        await asyncio.sleep(POLL)

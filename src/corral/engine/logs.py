@@ -24,7 +24,7 @@ async def follow(
         params["since"] = since
     written = 0
     try:
-        async for data in _output(engine, container_id, params):
+        async for data in output(engine, container_id, params):
             write(data)
             written += len(data)
     except ApiError as exc:
@@ -33,8 +33,8 @@ async def follow(
     return written
 
 
-async def _output(
-    engine: Engine, name_or_id: str, params: Mapping[str, bool | float]
+async def output(
+    engine: Engine, name_or_id: str, params: Mapping[str, bool | float | int | str]
 ) -> AsyncIterator[bytes]:
     """The container's output from ``/containers/ID/logs``, out of its frames
     (a container with a TTY has none)."""
@@ -50,7 +50,7 @@ async def tail(engine: Engine, name_or_id: str, n: int = 10) -> list[str]:
     """The last ``n`` lines the engine logged for the container (no newline)."""
     params = {"stdout": True, "stderr": True, "tail": n}
     try:
-        chunks = [data async for data in _output(engine, name_or_id, params)]
+        chunks = [data async for data in output(engine, name_or_id, params)]
     except ApiError as exc:
         raise EngineError(f"logs of {name_or_id}: {exc.message}") from exc
     text = b"".join(chunks).decode(errors="replace")

@@ -109,7 +109,8 @@ async def ensure_network(engine: Engine, network: Network) -> Ensured:
     found = await inspect_network(engine, network.name)
     if found is not None:
         return Ensured(network.name, False, tuple(network_drift(network, found)))
-    await run_cli(network_create_command(network, engine.runtime), Invocation(timeout=60))
+    argv = network_create_command(network, engine.runtime, engine.endpoint.cli)
+    await run_cli(argv, Invocation(timeout=60))
     return Ensured(network.name, True)
 
 
@@ -118,7 +119,8 @@ async def ensure_volume(engine: Engine, volume: Volume) -> Ensured:
     found = await inspect_volume(engine, volume.name)
     if found is not None:
         return Ensured(volume.name, False, tuple(volume_drift(volume, found)))
-    await run_cli(volume_create_command(volume, engine.runtime), Invocation(timeout=60))
+    argv = volume_create_command(volume, engine.runtime, engine.endpoint.cli)
+    await run_cli(argv, Invocation(timeout=60))
     return Ensured(volume.name, True)
 
 

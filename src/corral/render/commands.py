@@ -6,8 +6,11 @@ command lines come from its spec: ``render.container``.)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from corral.config import Containerd, DockerDaemon, Network, Process, Volume
 from corral.render.argv import Argv
+from corral.runtimes import Runtime
 
 
 def process_command(process: Process) -> list[str]:
@@ -41,8 +44,11 @@ def containerd_command(containerd: Containerd) -> list[str]:
     return argv
 
 
-def network_create_command(network: Network, runtime: str) -> list[str]:
-    argv = Argv([runtime, "network", "create"])
+def network_create_command(
+    network: Network, runtime: Runtime, engine_options: Sequence[str] = ()
+) -> list[str]:
+    """``<runtime> [ENGINE OPTIONS] network create …`` (options that reach its engine)."""
+    argv = Argv([runtime, *engine_options, "network", "create"])
     argv.option("--driver", network.driver)
     argv.option("--subnet", network.subnet)
     argv.option("--gateway", network.gateway)
@@ -55,8 +61,10 @@ def network_create_command(network: Network, runtime: str) -> list[str]:
     return argv
 
 
-def volume_create_command(volume: Volume, runtime: str) -> list[str]:
-    argv = Argv([runtime, "volume", "create"])
+def volume_create_command(
+    volume: Volume, runtime: Runtime, engine_options: Sequence[str] = ()
+) -> list[str]:
+    argv = Argv([runtime, *engine_options, "volume", "create"])
     argv.option("--driver", volume.driver)
     argv.labels("--label", volume.labels)
     argv += volume.extra_arguments

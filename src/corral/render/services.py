@@ -50,6 +50,10 @@ def service_argv(
     if isinstance(record, OciContainer):
         spec = container_spec(record, service.name, config.runtime, labels or {})
         return create_argv(spec, engine_options)
+    if isinstance(record, Network):
+        return network_create_command(record, config.runtime, engine_options)
+    if isinstance(record, Volume):
+        return volume_create_command(record, config.runtime, engine_options)
     return seed_service_argv(config, service)
 
 

@@ -65,7 +65,8 @@ class NetworkRunner:
         return f"network {handle.id}"
 
     async def command_line(self) -> list[str]:
-        return network_create_command(self.network, self.runtime)
+        engine = await self.context.engines.get(self.runtime)
+        return network_create_command(self.network, self.runtime, engine.endpoint.cli)
 
     def details(self, handle: Handle | None) -> dict[str, Any]:
         return {}
@@ -107,7 +108,8 @@ class VolumeRunner:
         return f"volume {handle.id}"
 
     async def command_line(self) -> list[str]:
-        return volume_create_command(self.volume, self.runtime)
+        engine = await self.context.engines.get(self.runtime)
+        return volume_create_command(self.volume, self.runtime, engine.endpoint.cli)
 
     def details(self, handle: Handle | None) -> dict[str, Any]:
         return {}
