@@ -13,8 +13,19 @@ import os
 from corral.errors import ConfigError, Problem
 
 DEFAULT_CONFIGS = ("corral.toml", "/etc/corral/corral.toml")
-#: dockerd's API socket when nothing says otherwise (its own default ``-H``).
+#: dockerd's API socket when nothing says otherwise (its own default ``-H``), its
+#: pid file and its data root.
 DOCKER_SOCKET = "/var/run/docker.sock"
+DOCKER_PID = "/var/run/docker.pid"
+DOCKER_ROOT = "/var/lib/docker"
+#: containerd's defaults.
+CONTAINERD_SOCKET = "/run/containerd/containerd.sock"
+CONTAINERD_PID = "/run/containerd/containerd.pid"
+CONTAINERD_ROOT = "/var/lib/containerd"
+#: Singularity's mount directories and where activation puts its setuid helpers
+#: (both under activation's root).
+SINGULARITY_MNT = "/var/singularity/mnt"
+SETUID_HELPERS = "/run/corral/setuid"
 #: The control socket and state directory of a corral run as root.
 ROOT_SOCKET = "/run/corral/corral.sock"
 ROOT_STATE_DIR = "/var/lib/corral"

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from corral.actions import BUILTIN_ACTIONS
 from corral.cli._app import Options, command, pass_options
 from corral.errors import CorralError
 from corral.paths import find_config
@@ -230,9 +231,13 @@ _each_command("disable", "Keep services from starting or respawning.")
 @click.argument("action")
 @pass_options
 def action(options: Options, name: str, action: str) -> None:
-    """Run a built-in (status, restart, command-line) or declared action."""
     output = _call(options, "action", name=name, action=action)["output"]
     click.echo(output, nl=not output.endswith("\n"))
+
+
+action.help = "Run ACTION on service NAME: a declared action, or a built-in one:\n\n" + "\n\n".join(
+    f"{name}: {doc}" for name, doc in BUILTIN_ACTIONS.items()
+)
 
 
 # -- logs -------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The configuration layer: records, sanitizers, loaders, located errors."""
 
-from corral.config.container import BUILTIN_ACTIONS, Action, OciContainer, RespawnLimit
+from corral.actions import BUILTIN_ACTIONS
+from corral.config.container import Action, OciContainer, RespawnLimit
 from corral.config.daemons import Containerd, DockerDaemon, Singularity
 from corral.config.image import OciImage
 from corral.config.loader import Loaded, find_config, load, load_text

@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from corral.actions import BUILTIN_ACTIONS
 from corral.config._base import Record
 from corral.config._fields import (
     PAIR_LIST_SCHEMA,
@@ -62,16 +63,6 @@ class Action(Record):
         if value in BUILTIN_ACTIONS:
             raise fail(f"{show(value)} is a built-in action and cannot be redeclared")
         return value
-
-
-#: Actions every service has (name → what it does); declared actions may not
-#: reuse these names. The supervisor implements exactly these (``actions.BUILTIN``).
-BUILTIN_ACTIONS: dict[str, str] = {
-    "status": "the service's status, as JSON",
-    "restart": "stop the service and start it again (with the dependents that ran)",
-    "command-line": "the command line that starts the service",
-    "pull": "fetch a container's image anew from its registry (string images)",
-}
 
 
 def _limit_pair(value: Any) -> Any:

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, StrictBool, StrictStr
 
 from corral.config._base import Record
 from corral.config._fields import Environment, NonEmpty, fail, field, show
+from corral.paths import CONTAINERD_PID, CONTAINERD_SOCKET, DOCKER_PID
 
 
 def unix_socket_path(address: str) -> str:
@@ -44,12 +45,10 @@ class Containerd(Record):
     environment_variables: Environment = field(
         (), doc="Environment of containerd (`K=V` strings or pairs)."
     )
-    address: StrictStr = field(
-        "/run/containerd/containerd.sock", doc="The socket containerd serves its API on."
-    )
+    address: StrictStr = field(CONTAINERD_SOCKET, doc="The socket containerd serves its API on.")
     root: StrictStr | None = field(None, doc="Persistent state directory (`--root`).")
     state: StrictStr | None = field(None, doc="Runtime state directory (`--state`).")
-    pid_file: StrictStr = field("/run/containerd/containerd.pid", doc="containerd's pid file.")
+    pid_file: StrictStr = field(CONTAINERD_PID, doc="containerd's pid file.")
     log_file: StrictStr | None = field(
         None, doc="containerd's log; default: `<state_dir>/logs/containerd.log`."
     )
@@ -78,7 +77,7 @@ class DockerDaemon(Record):
         doc="The socket dockerd listens on, like `unix:///run/corral/docker.sock`; every "
         "call corral makes to docker goes there. Default: dockerd's own, `/var/run/docker.sock`.",
     )
-    pid_file: StrictStr = field("/var/run/docker.pid", doc="dockerd's pid file (`-p`).")
+    pid_file: StrictStr = field(DOCKER_PID, doc="dockerd's pid file (`-p`).")
     containerd_socket: StrictStr | None = field(
         None,
         doc="containerd's socket (`--containerd`); default: the `[containerd]` table's "

@@ -16,6 +16,7 @@ from corral.config.container import OciContainer
 from corral.config.image import OciImage
 from corral.config.top import Config
 from corral.errors import Path
+from corral.runtimes import Runtime
 
 Kind = Literal["container", "process", "network", "volume", "dockerd", "containerd"]
 
@@ -32,7 +33,7 @@ def image_basename(reference: str) -> str:
     return last.split(":", 1)[0]
 
 
-def container_name(container: OciContainer, runtime: str) -> str:
+def container_name(container: OciContainer, runtime: Runtime) -> str:
     if container.provision is not None:
         return container.provision
     image = container.image
@@ -40,11 +41,11 @@ def container_name(container: OciContainer, runtime: str) -> str:
     return f"{runtime}-{image_basename(repository)}"
 
 
-def network_service(runtime: str, name: str) -> str:
+def network_service(runtime: Runtime, name: str) -> str:
     return f"{runtime}-network-{name}"
 
 
-def volume_service(runtime: str, name: str) -> str:
+def volume_service(runtime: Runtime, name: str) -> str:
     return f"{runtime}-volume-{name}"
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from corral.errors import CommandError
+from corral.runtimes import Runtime
 
 log = logging.getLogger("corral.engine")
 
@@ -57,7 +58,7 @@ class Completed:
     stderr: str
 
 
-def cli_identity(runtime: str, user: str, group: str, *, euid: int | None = None) -> Identity:
+def cli_identity(runtime: Runtime, user: str, group: str, *, euid: int | None = None) -> Identity:
     """The identity the engine CLI runs as for a container declared with
     ``user``/``group``.
 

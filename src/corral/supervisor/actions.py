@@ -1,5 +1,5 @@
 """Running actions: a declared one's command, and the shape of ``command-line``'s
-answer. (Which built-ins exist is ``config.BUILTIN_ACTIONS``; the supervisor
+answer. (Which built-ins exist is ``corral.actions.BUILTIN_ACTIONS``; the supervisor
 implements them.)
 
 A declared action runs its argv with ``CORRAL_SERVICE`` set; its output

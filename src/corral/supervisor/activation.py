@@ -18,6 +18,7 @@ from typing import Literal
 
 from corral.config import Config
 from corral.errors import CorralError
+from corral.paths import CONTAINERD_ROOT, DOCKER_ROOT, SETUID_HELPERS, SINGULARITY_MNT
 
 SINGULARITY_MOUNTS = ("container", "final", "overlay", "session")
 SINGULARITY_HELPERS = ("action", "mount", "start")
@@ -61,12 +62,12 @@ def plan(config: Config) -> list[Step]:
     ]
     directories: list[tuple[str, int]] = []
     if config.containerd is not None:
-        directories.append((config.containerd.root or "/var/lib/containerd", 0o711))
+        directories.append((config.containerd.root or CONTAINERD_ROOT, 0o711))
     if config.docker is not None:
-        directories.append((config.docker.data_root or "/var/lib/docker", 0o710))
+        directories.append((config.docker.data_root or DOCKER_ROOT, 0o710))
     singularity = config.singularity
     if singularity is not None:
-        mounts = _under(singularity.root, "/var/singularity/mnt")
+        mounts = _under(singularity.root, SINGULARITY_MNT)
         directories.append((mounts, 0o755))
         directories += [(os.path.join(mounts, name), 0o755) for name in SINGULARITY_MOUNTS]
     for path, mode in directories:
@@ -80,7 +81,7 @@ def plan(config: Config) -> list[Step]:
 
 def _setuid_helpers(package: str, root: str) -> list[Step]:
     steps: list[Step] = []
-    target_dir = _under(root, "/run/corral/setuid")
+    target_dir = _under(root, SETUID_HELPERS)
     for helper in SINGULARITY_HELPERS:
         source = os.path.join(package, "libexec", "singularity", "bin", f"{helper}-suid")
         target = os.path.join(target_dir, f"singularity-{helper}-helper")

@@ -206,7 +206,7 @@ class Supervisor:
         return log_source(self.config, name, self.context.state_dir)
 
     async def action(self, name: str, action: str) -> str:
-        """Run a built-in action (``BUILTIN_ACTIONS``) or one ``name`` declares."""
+        """Run a built-in action (``corral.actions.BUILTIN_ACTIONS``) or one ``name`` declares."""
         owner = self.owner(name)
         builtin = self._builtins.get(action)
         if builtin is not None:
