@@ -88,6 +88,8 @@ def cli_form(argv: list[str]) -> dict[str, Any]:
             form[single[flag]] = value
         elif flag in durations:
             form[durations[flag]] = _go_duration(value)
+        elif flag == "--read-only":
+            form["read_only"], i = True, i - 1
         elif flag == "--stop-timeout":
             form["stop_timeout"] = int(value)
         elif flag == "--env":
@@ -136,6 +138,8 @@ def api_form(document: dict[str, Any]) -> dict[str, Any]:
             form[name] = document[key]
     if "Entrypoint" in document:
         (form["entrypoint"],) = document["Entrypoint"]
+    if host.get("ReadonlyRootfs"):
+        form["read_only"] = True
     if "NetworkMode" in host:
         form["network"] = host["NetworkMode"]
     if "Healthcheck" in document:
@@ -206,6 +210,7 @@ containers = st.builds(
     health_timeout=seconds,
     health_retries=st.integers(1, 10),
     health_start_period=seconds,
+    read_only=st.booleans(),
 )  # fmt: skip
 
 

@@ -110,6 +110,9 @@ CASES: dict[str, tuple[dict[str, Any], list[str], dict[str, Any]]] = {
             }
         },
     ),
+    "read_only": (
+        {"read_only": True}, ["--read-only"], {"HostConfig": {"ReadonlyRootfs": True}},
+    ),
 }  # fmt: skip
 
 

@@ -250,6 +250,7 @@ class OciContainer(Record):
         doc="Container labels (`--label`); keys under `corral.` are corral's own.",
     )
     hostname: StrictStr | None = field(None, doc="The container's hostname.")
+    read_only: StrictBool = field(False, doc="Mount the container's root filesystem read-only.")
     health_cmd: StrictStr | None = field(
         None, doc="Health check command, run by a shell in the container (`--health-cmd`)."
     )

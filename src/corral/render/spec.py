@@ -238,6 +238,7 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
         lambda v: {"StopTimeout": v},
     ),
     RunOption("health_cmd", "--health-cmd", _health, _health_words, _health_document),
+    switch("read_only", "--read-only", "HostConfig.ReadonlyRootfs"),
 )
 
 OPTIONS_BY_NAME: dict[str, RunOption] = {option.name: option for option in RUN_OPTIONS}
