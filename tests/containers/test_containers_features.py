@@ -62,6 +62,7 @@ def test_api_and_cli_creation_agree(runtime: str, tmp_path: Path) -> None:
         "health_timeout": 1.5,
         "health_retries": 2,
         "health_start_period": 0.5,
+        "read_only": True,
     }
     api = OciContainer(**base)
     cli = OciContainer(**base, extra_arguments=["--label", "path=cli"])
@@ -98,7 +99,7 @@ def test_api_and_cli_creation_agree(runtime: str, tmp_path: Path) -> None:
                 "hostname": config["Hostname"], "labels": labels,
                 "stop_signal": config.get("StopSignal"), "stop_timeout": config.get("StopTimeout"),
                 "health": config.get("Healthcheck"), "ports": ports(host["PortBindings"]),
-                "binds": sorted(host["Binds"] or []),
+                "binds": sorted(host["Binds"] or []), "read_only": host["ReadonlyRootfs"],
             }  # fmt: skip
 
         def ports(bindings: dict[str, list[dict[str, str]]]) -> dict[str, list[tuple[str, str]]]:
