@@ -186,8 +186,9 @@ class Supervisor:
         arrive while an ``up`` runs share it (the daemon's own ``--up`` and the
         client's request), so a failing service is not tried twice."""
         if self._up is None or self._up.done():
+            assert self._group is not None, "up before the supervisor runs"
             names = [s.name for s in self.ordered() if s.auto_start]
-            self._up = asyncio.ensure_future(self._each(self.start, names))
+            self._up = self._group.create_task(self._each(self.start, names), name="up")
         return await asyncio.shield(self._up)
 
     async def stop_all(self) -> dict[str, str]:
