@@ -131,12 +131,10 @@ def _progress(options: Options, worker: Any) -> None:
 @pass_options
 def down(options: Options, volumes: bool) -> None:
     """Stop every service (dependents first), remove corral's containers, stop the daemon."""
-    from corral.control.client import answers
+    from corral.control.client import wait_gone
 
     answer = _call(options, "down", volumes=volumes)
-    deadline = time.monotonic() + 10
-    while answers(_socket(options)) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_gone(_socket(options))
     failures = answer.get("failures", {})
     if failures:
         raise CorralError("; ".join(failures.values()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from typing import Any
 
 from corral.control.protocol import VERSION
@@ -56,4 +57,14 @@ def answers(path: str) -> bool:
         request(path, "ping", timeout=2.0)
     except (NoDaemon, RequestFailed, OSError):
         return False
+    return True
+
+
+def wait_gone(path: str, timeout: float = 10.0) -> bool:
+    """Wait until no daemon answers on ``path`` (after ``down``); whether it went."""
+    deadline = time.monotonic() + timeout
+    while answers(path):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
     return True
