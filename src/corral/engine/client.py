@@ -54,10 +54,13 @@ class PodmanService:
     ``pid`` is None when a service corral did not start answered already. The
     service runs in its own session with its output in ``PATH.log`` and its pid
     in ``PATH.pid``, so it outlives a daemon killed with -9 and the next daemon
-    takes it over (and stops it when it stops)."""
+    takes it over (and stops it when it stops). ``started``: this process
+    started it (a ``corral image load`` at the terminal stops only such a one,
+    never the daemon's)."""
 
     path: str
     pid: int | None
+    started: bool = False
 
     async def stop(self) -> None:
         """Stop the service if corral owns it: SIGTERM, then SIGKILL after 10 s."""
@@ -120,7 +123,7 @@ async def ensure_podman_service(path: str) -> PodmanService:
             raise EngineError(f"cannot start podman system service: {exc}") from exc
     with open(path + ".pid", "w") as pid_file:
         pid_file.write(f"{process.pid}\n")
-    service = PodmanService(path, process.pid)
+    service = PodmanService(path, process.pid, started=True)
     deadline = asyncio.get_running_loop().time() + SERVICE_START_TIMEOUT
     while asyncio.get_running_loop().time() < deadline and process.poll() is None:
         if await socket_answers(path, timeout=2):

@@ -21,7 +21,7 @@ from corral.config import OciContainer
 from corral.engine.api import ApiError, TransportError, path_of
 from corral.engine.client import Engine, EngineError
 from corral.engine.events import Subscription
-from corral.engine.pull import pull
+from corral.engine.images import EngineImages
 from corral.engine.runner import Invocation, cli_identity, run_cli
 from corral.render.engine import (
     HASH_LABEL,
@@ -177,15 +177,12 @@ async def create(
         except ApiError as exc:
             if exc.status == 409:
                 raise NameTaken(f"create {name}: {exc.message}") from exc
-            if exc.status != 404:
-                raise EngineError(f"create {name}: {exc.message}") from exc
-            # no such image: fetch it, as `run` and `create` on the CLI do
-            invocation = invocation_for(container, engine.runtime, 600)
-            await pull(engine.runtime, body["Image"], invocation)
-            try:
-                created = await engine.api.post("/containers/create", {"name": name}, body)
-            except ApiError as again:
-                raise EngineError(f"create {name}: {again.message}") from again
+            if exc.status == 404 and await EngineImages(engine).image_id(body["Image"]) is None:
+                # the image is made present first (images.present), never pulled here
+                raise EngineError(
+                    f"create {name}: {engine.endpoint} has no image {body['Image']}"
+                ) from exc
+            raise EngineError(f"create {name}: {exc.message}") from exc
         return str(created["Id"])
     argv = create_command(container, name, engine.runtime, labels)
     done = await run_cli(argv, invocation_for(container, engine.runtime))

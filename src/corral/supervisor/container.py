@@ -22,12 +22,10 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from corral.config import OciContainer, OciImage
 from corral.config.services import image_reference
-from corral.engine.api import path_of
 from corral.errors import CorralError
 from corral.render.engine import INSTANCE_LABEL, config_hash, corral_labels, create_command
 from corral.runtimes import Runtime
@@ -86,13 +84,13 @@ class ContainerRunner:
     # -- start ----------------------------------------------------------------
 
     async def start(self) -> Handle:
-        from corral.engine import containers, health
+        from corral.engine import containers, health, images
 
         hub = self.context.engines
         engine = await hub.get(self.runtime)
         image = self.container.image
         image_id = asyncio.ensure_future(hub.once(f"{self.runtime} image {image_reference(image)}",
-                                                  lambda: self._image(engine)))  # fmt: skip
+            lambda: images.present(engine, image, state_dir=self.context.state_dir)))  # fmt: skip
         dead, self._dead = self._dead, None
         aside = False
         try:
@@ -165,16 +163,6 @@ class ContainerRunner:
                 return adopted, True
             created = await containers.create(engine, self.container, self.name, hash_, instance)
         return created, False
-
-    async def _image(self, engine: Engine) -> str | None:
-        """The image ID the container is made from: an image record is loaded first."""
-        image = self.container.image
-        if isinstance(image, OciImage):
-            return await load_image_record(image, self.runtime, self.context.state_dir)
-        data: dict[str, Any] | None = None
-        with contextlib.suppress(Exception):  # absent here: the CLI's create pulls it
-            data = await engine.api.get(path_of("images", image, "json"))
-        return str(data["Id"]) if data and "Id" in data else None
 
     def _side_task(self, coroutine: Any) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coroutine)
@@ -268,7 +256,6 @@ class ContainerRunner:
 
     async def pull(self) -> str:
         """The ``pull`` action: fetch a string image anew from its registry."""
-        from corral.engine.containers import invocation_for
         from corral.engine.pull import pull
 
         image = self.container.image
@@ -277,7 +264,7 @@ class ContainerRunner:
                 f"{self.name}: pull is for images named by a string; {image.reference} is "
                 "built or loaded by corral (`corral image build`)"
             )
-        await pull(self.runtime, image, invocation_for(self.container, self.runtime, 600))
+        await pull(await self.context.engines.get(self.runtime), image)
         return f"pulled {image}"
 
     # -- for people -------------------------------------------------------------
@@ -301,58 +288,3 @@ class ContainerRunner:
             "health": self.health if handle is not None else None,
             "image": image_reference(self.container.image),
         }
-
-
-async def load_image_record(image: OciImage, runtime: Runtime, state_dir: str | None = None) -> str:
-    """Build (or take the tarball of) ``image`` and load it unless the engine has it;
-    the layer digests learnt are kept in ``state_dir`` for the next start.
-
-    The image layer is synchronous; it runs in a thread, and its CLI calls go
-    back to the event loop's CLI runner, so the daemon's reaper sees them. A
-    built archive is streamed into ``load`` through a pipe, never written."""
-    from concurrent.futures import Future
-
-    from corral.engine.runner import Completed, Invocation, run_cli
-    from corral.image.digests import DigestCache
-    from corral.image.load import (
-        LOAD_TIMEOUT,
-        Feed,
-        close_quietly,
-        load_image,
-        open_feed,
-        write_feed,
-    )
-
-    loop = asyncio.get_running_loop()
-
-    def submit(argv: Sequence[str], stdin_fd: int | None = None) -> Future[Completed]:
-        invocation = Invocation(timeout=LOAD_TIMEOUT, stdin_fd=stdin_fd)
-        return asyncio.run_coroutine_threadsafe(run_cli(argv, invocation), loop)
-
-    def fed(argv: Sequence[str], feed: Feed) -> str:
-        r, w = os.pipe()
-        try:
-            future = submit(argv, r)  # run_cli owns r from here on
-        except BaseException:
-            os.close(r)
-            os.close(w)
-            raise
-        fh = open_feed(w)
-        try:
-            write_feed(fh, feed)
-        except BaseException:
-            close_quietly(fh)  # the CLI reads a cut archive, and fails
-            with contextlib.suppress(Exception):
-                future.result()  # no child left behind
-            raise
-        finally:
-            close_quietly(fh)
-        return future.result().stdout
-
-    def run(argv: Sequence[str], feed: Feed | None = None) -> str:
-        if feed is not None:
-            return fed(argv, feed)
-        return submit(argv).result().stdout
-
-    cache = DigestCache(state_dir) if state_dir is not None else None
-    return await asyncio.to_thread(load_image, image, runtime, runner=run, cache=cache)
