@@ -15,7 +15,11 @@
 3. Respawn latency (container exit -> its replacement running) against a bare
    ``docker run -d`` of the same image. Target: <= 1.3x.
 
-    python bench/bench_containers.py [-n 50] [-m 100] [--rounds 5]
+``--against SRC`` (another checkout's ``src``) adds that corral as one more way
+of starting, in the same shuffled rounds, and measures its respawn too: a
+before/after comparison in one run.
+
+    python bench/bench_containers.py [-n 50] [-m 100] [--rounds 5] [--against SRC]
 """
 
 from __future__ import annotations
@@ -139,10 +143,13 @@ def corral_config(image: str, names: list[str], directory: Path, extra: str = ""
 
 
 class Corral:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, src: str | None = None) -> None:
+        """corral with its state in ``directory``; from source tree ``src`` when given."""
         self.directory = directory
         self.socket = directory / "corral.sock"
         self.env = {**os.environ, "CORRAL_STATE_DIR": str(directory / "state")}
+        if src is not None:
+            self.env["PYTHONPATH"] = src
 
     def run(self, config: Path, *args: str) -> float:
         began = time.perf_counter()
@@ -197,11 +204,13 @@ def first_create(prefix: str, began: float) -> float | None:
     return min(stamps) - began if stamps else None
 
 
-def bench_up(image: str, n: int, rounds: int) -> dict[str, float]:
+def bench_up(image: str, n: int, rounds: int, against: str | None = None) -> dict[str, float]:
     """Each way of starting's median, in seconds."""
     times: dict[str, list[float]] = {
         "api": [], "run": [], "compose": [], "corral": [], "serving": []
     }  # fmt: skip
+    if against is not None:
+        times["against"] = []
     starts: dict[str, list[float]] = {k: [] for k in times}
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
@@ -215,7 +224,7 @@ def bench_up(image: str, n: int, rounds: int) -> dict[str, float]:
                 starts[key].append(first)
 
         def corral_up(key: str, names: list[str], r: int) -> float:
-            corral = Corral(directory / f"{key}{r}")
+            corral = Corral(directory / f"{key}{r}", against if key == "against" else None)
             corral.directory.mkdir()
             config = corral_config(image, names, corral.directory)
             # serving: the daemon already runs the file, its services stopped
@@ -251,7 +260,11 @@ def bench_up(image: str, n: int, rounds: int) -> dict[str, float]:
             "corral": lambda names, r: corral_up("corral", names, r),
             "serving": lambda names, r: corral_up("serving", names, r),
         }
-        letter = {"api": "a", "run": "r", "compose": "c", "corral": "k", "serving": "s"}
+        if against is not None:
+            phases["against"] = lambda names, r: corral_up("against", names, r)
+        letter = {
+            "api": "a", "run": "r", "compose": "c", "corral": "k", "serving": "s", "against": "b",
+        }  # fmt: skip
         # A new order each round (seeded: the same in every run), so no way of
         # starting always follows the same one and inherits its clean-up.
         shuffle = random.Random(4)
@@ -327,12 +340,12 @@ def event_times(since: float, until: float, name_prefix: str) -> list[tuple[floa
     return found
 
 
-def bench_respawn(image: str, rounds: int) -> tuple[float, float]:
+def bench_respawn(image: str, rounds: int, src: str | None = None) -> tuple[float, float]:
     tag = uuid.uuid4().hex[:6]
     name = f"cb{tag}respawn"
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        corral = Corral(directory)
+        corral = Corral(directory, src)
         (directory / "corral.toml").write_text(
             'runtime = "docker"\n[[container]]\n'
             f'provision = "{name}"\nimage = "{image}"\n'
@@ -362,16 +375,23 @@ def main() -> None:
     parser.add_argument("-m", type=int, default=100, help="containers for RSS")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", choices=["up", "rss", "respawn"], action="append")
+    parser.add_argument(
+        "--against", metavar="SRC", help="also run the corral in this source tree (before/after)"
+    )
     args = parser.parse_args()
     if shutil.which("docker-compose") is None:
         sys.exit("docker-compose is needed: apt-get install docker-compose")
     ensure_dockerd()
     compile_corral()
+    if args.against is not None:
+        import compileall
+
+        compileall.compile_dir(str(Path(args.against) / "corral"), quiet=1)
     image = busybox_image("docker")
     only = set(args.only or ["up", "rss", "respawn"])
     rows: list[tuple[str, float, float, str]] = []
     if "up" in only:
-        up = bench_up(image, args.n, args.rounds)
+        up = bench_up(image, args.n, args.rounds, args.against)
         print(f"up of {args.n} (median of {args.rounds}): " + json.dumps(up))
         rows += [
             ("up vs API floor", up["corral"], up["corral"] / up["api"], "<= 1.15"),
@@ -383,6 +403,8 @@ def main() -> None:
             # (c) asks this of any client: the floor itself scores this against compose
             ("floor vs docker-compose", up["api"], up["api"] / up["compose"], "(reference)"),
         ]
+        if "against" in up:
+            rows.append(("up vs --against", up["corral"], up["corral"] / up["against"], "(a/b)"))
     if "rss" in only:
         corral_mib, seed_mib = bench_rss(image, args.m)
         print(f"RSS with {args.m} containers: corral {corral_mib:.1f} MiB, "
@@ -392,6 +414,11 @@ def main() -> None:
         respawn, bare = bench_respawn(image, max(args.rounds, 5))
         print(f"respawn: exit -> running {respawn:.3f} s; bare docker run -d {bare:.3f} s")
         rows.append(("respawn latency", respawn, respawn / bare, "<= 1.3"))
+        if args.against is not None:
+            before, bare_before = bench_respawn(image, max(args.rounds, 5), args.against)
+            print(f"respawn (--against): {before:.3f} s; bare docker run -d {bare_before:.3f} s")
+            rows.append(("  --against respawn", before, before / bare_before, "(reference)"))
+            rows.append(("respawn vs --against", respawn, respawn / before, "(a/b)"))
     print(f"\n{'':24}{'value':>10}{'ratio':>8}  target")
     for label, value, ratio, target in rows:
         print(f"{label:24}{value:10.3f}{ratio:8.2f}  {target}")

@@ -5,10 +5,11 @@
 Measures, in one run:
   * build throughput against ``sha256sum`` of the same bytes (warm page cache;
     target: corral ≥ 0.6× sha256sum's speed);
-  * build + ``docker load`` (``load_image``, as container services call it: a
-    digest pass over the layers, then the archive streamed into ``docker load``'s
-    stdin, never written to disk) against ``docker build`` of ``FROM scratch`` +
-    ``COPY`` of the same tree (legacy builder, ``--no-cache``; target ≥ 3×).
+  * build + load into dockerd (``engine.images.present``, as container services
+    call it: a digest pass over the layers, then the archive streamed into the
+    Engine API's ``/images/load`` — its big base layer by import first — never
+    written to disk) against ``docker build`` of ``FROM scratch`` + ``COPY`` of
+    the same tree (legacy builder, ``--no-cache``; target ≥ 3×).
 
 The tree is generated once under /tmp (random bytes) and reused.
 """
@@ -16,6 +17,7 @@ The tree is generated once under /tmp (random bytes) and reused.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import subprocess
@@ -26,8 +28,10 @@ import uuid
 from pathlib import Path
 
 from corral.config import OciImage
+from corral.engine.client import connect
+from corral.engine.endpoint import endpoint_for
+from corral.engine.images import present
 from corral.image import build_image
-from corral.image.load import load_image
 
 TREE = Path(tempfile.gettempdir()) / "corral-bench-tree"
 LARGE = [(f"large/blob{i}.bin", 96 << 20) for i in range(8)]  # 768 MiB
@@ -172,8 +176,15 @@ def main() -> int:
         try:
             image = image_for(tree, tag)
 
+            async def load() -> None:
+                engine = await connect(endpoint_for(None, "docker", out_dir.as_posix()))
+                try:
+                    await present(engine, image, state_dir=None)  # what container services call
+                finally:
+                    await engine.close()
+
             def build_and_load() -> None:
-                load_image(image, "docker")  # what container services call
+                asyncio.run(load())
 
             ours_runs: list[float] = []
             theirs_runs: list[float] = []

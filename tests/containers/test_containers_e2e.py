@@ -349,3 +349,38 @@ def test_no_labelled_container_survives_down(corral: Corral, runtime: str) -> No
     corral.run("down", timeout=120)
     assert labelled_ids(runtime, corral.state) == []
     assert not corral.answers()
+
+
+def test_containers_of_an_image_record_run_from_it(corral: Corral, runtime: str) -> None:
+    """Two containers of one image record: the daemon builds it and makes it
+    present once (streamed over the Engine API), and both run from it."""
+    tag = uuid.uuid4().hex[:10]
+    reference = f"localhost/corral-test/e2e-record:{tag}"
+    record = (
+        f'image = {{ repository = "localhost/corral-test/e2e-record", tag = "{tag}", '
+        'programs = ["/bin/busybox"], symlinks = ["/bin/sh:busybox"] }\n'
+    )
+    names = [unique("rec1"), unique("rec2")]
+    corral.write(
+        header(runtime)
+        + "".join(
+            f'[[container]]\nprovision = "{name}"\n{record}'
+            'command = ["/bin/busybox", "sleep", "600"]\nstop_timeout = 1\n\n'
+            for name in names
+        )
+    )
+    try:
+        corral.run("up", timeout=180)
+        statuses = corral.status_via_cli()
+        assert [statuses[name]["state"] for name in names] == ["running", "running"]
+        image_id = subprocess.run(
+            [runtime, "image", "inspect", "--format", "{{.Id}}", reference],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        assert {_inspect(runtime, name)["Image"].removeprefix("sha256:") for name in names} == {
+            image_id.removeprefix("sha256:")
+        }
+        assert (corral.state / "image-digests.json").exists()
+        corral.run("down", timeout=120)
+    finally:
+        subprocess.run([runtime, "rmi", "-f", reference], capture_output=True, check=False)

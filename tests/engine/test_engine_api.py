@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,12 +16,42 @@ from corral.engine.api import (
     ApiError,
     EngineApi,
     TransportError,
+    Upload,
     json_stream,
     log_stream,
     path_of,
 )
 
 T = TypeVar("T")
+
+
+#: What ``serve`` records after a body the client cut short.
+CUT = b"<cut>"
+
+
+async def read_body(reader: asyncio.StreamReader, head: bytes) -> bytes:
+    """A request's body by its framing (``Content-Length``, or chunked: then
+    the chunks' data, joined); what came followed by ``CUT`` when the client
+    closed the connection before the body's end."""
+    fields = {
+        name.strip().lower(): value.strip()
+        for name, _, value in (line.partition(b":") for line in head.split(b"\r\n")[1:] if line)
+    }
+    data = bytearray()
+    try:
+        if fields.get(b"transfer-encoding") == b"chunked":
+            while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
+                data += (await reader.readexactly(size + 2))[:-2]
+            await reader.readexactly(2)
+        elif length := int(fields.get(b"content-length", b"0")):
+            while len(data) < length:
+                more = await reader.read(length - len(data))
+                if not more:
+                    return bytes(data) + CUT
+                data += more
+    except asyncio.IncompleteReadError as cut:
+        return bytes(data) + cut.partial + CUT
+    return bytes(data)
 
 
 def serve(
@@ -35,12 +65,11 @@ def serve(
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
-        length = next(
-            (int(line.split(b":")[1]) for line in head.split(b"\r\n")
-             if line.lower().startswith(b"content-length:")),
-            0,
-        )  # fmt: skip
-        seen.append(head + (await reader.readexactly(length) if length else b""))
+        body = await read_body(reader, head)
+        seen.append(head + body)
+        if body.endswith(CUT):  # the client gave up: nobody reads an answer
+            writer.close()
+            return
         for piece in answers.pop(0).split(b"|"):
             writer.write(piece)
             await writer.drain()
@@ -171,6 +200,167 @@ def test_a_request_the_engine_does_not_answer_times_out(tmp_path: Path) -> None:
 def test_no_socket_is_an_os_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         asyncio.run(EngineApi(str(tmp_path / "none.sock")).get("/_ping"))
+
+
+OK_EMPTY = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+
+
+def head_fields(request: bytes) -> dict[str, str]:
+    head = request.split(b"\r\n\r\n", 1)[0].decode()
+    return {
+        name.strip().lower(): value.strip()
+        for name, _, value in (line.partition(":") for line in head.split("\r\n")[1:])
+    }
+
+
+def body_of(request: bytes) -> bytes:
+    return request.split(b"\r\n\r\n", 1)[1]
+
+
+class Producer:
+    """An upload's chunks: ``pieces``, then ``error`` if given; records whether
+    it was closed (its ``finally`` ran) before the request returned."""
+
+    def __init__(self, pieces: list[bytes], error: Exception | None = None) -> None:
+        self.pieces = pieces
+        self.error = error
+        self.closed = False
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        try:
+            for piece in self.pieces:
+                await asyncio.sleep(0)
+                yield piece
+            if self.error is not None:
+                raise self.error
+        finally:
+            self.closed = True
+
+
+def test_request_headers_are_sent(tmp_path: Path) -> None:
+    _, seen = serve(
+        tmp_path,
+        [OK_EMPTY, OK_EMPTY],
+        lambda api: asyncio.gather(
+            api.get("/images/x/json", headers={"X-Registry-Auth": "e30="}),
+            api.post("/images/create", {"fromImage": "a"}, headers={"X-Registry-Auth": "e30="}),
+        ),
+    )
+    assert [head_fields(request)["x-registry-auth"] for request in seen] == ["e30=", "e30="]
+
+
+def test_an_upload_of_known_size_has_a_content_length(tmp_path: Path) -> None:
+    pieces = [b"a" * 70000, b"", b"b" * 3, b"c" * 200000]
+    size = sum(map(len, pieces))
+    producer = Producer(pieces)
+    _, seen = serve(
+        tmp_path,
+        [OK_EMPTY],
+        lambda api: api.post(
+            "/images/create", {"fromSrc": "-"}, upload=Upload(producer.chunks(), size=size)
+        ),
+    )
+    fields = head_fields(seen[0])
+    assert fields["content-length"] == str(size) and "transfer-encoding" not in fields
+    assert fields["content-type"] == "application/x-tar"
+    assert body_of(seen[0]) == b"".join(pieces)
+    assert producer.closed
+
+
+def test_an_upload_of_unknown_size_is_chunked(tmp_path: Path) -> None:
+    pieces = [b"x" * n for n in (1, 0, 65536, 5, 300000)]
+    result, seen = serve(
+        tmp_path,
+        [b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"],
+        lambda api: api.post(
+            "/images/load", upload=Upload(Producer(pieces).chunks(), content_type="x/y")
+        ),
+    )
+    fields = head_fields(seen[0])
+    assert fields["transfer-encoding"] == "chunked" and "content-length" not in fields
+    assert fields["content-type"] == "x/y"
+    assert body_of(seen[0]) == b"".join(pieces)
+    assert result == {}
+
+
+@pytest.mark.parametrize("sized", [True, False])
+def test_a_failing_producer_cuts_the_body_and_its_error_is_raised(
+    tmp_path: Path, sized: bool
+) -> None:
+    """The engine sees the connection closed before the body's end (so it
+    registers nothing), and the caller the producer's own error."""
+    producer = Producer([b"p" * 100000, b"q" * 10], error=LookupError("a file changed"))
+
+    async def scenario(api: EngineApi) -> str:
+        upload = Upload(producer.chunks(), size=200000 if sized else None)
+        with pytest.raises(LookupError) as caught:
+            await api.post("/images/load", upload=upload)
+        await asyncio.sleep(0.1)  # the server has recorded what came
+        return str(caught.value)
+
+    message, seen = serve(tmp_path, [OK_EMPTY], scenario)
+    assert message == "a file changed"
+    body = body_of(seen[0])
+    assert body.endswith(CUT)
+    if sized:
+        assert body == b"p" * 100000 + b"q" * 10 + CUT
+    assert producer.closed
+
+
+@pytest.mark.parametrize(
+    ("pieces", "said"),
+    [([b"x" * 10], "has 10 bytes, not the 11"), ([b"x" * 10, b"y" * 2], "more than the 11")],
+)
+def test_an_upload_that_is_not_its_declared_size_is_cut(
+    tmp_path: Path, pieces: list[bytes], said: str
+) -> None:
+    async def scenario(api: EngineApi) -> str:
+        with pytest.raises(TransportError) as caught:
+            await api.post("/images/load", upload=Upload(Producer(pieces).chunks(), size=11))
+        await asyncio.sleep(0.1)
+        return str(caught.value)
+
+    message, seen = serve(tmp_path, [OK_EMPTY], scenario)
+    assert said in message
+    assert body_of(seen[0]).endswith(CUT)
+
+
+def test_an_engine_that_answers_before_the_body_ends_is_heard(tmp_path: Path) -> None:
+    """The engine refuses at once, as Go's server does (answer, half-close, close
+    half a second later): its answer, not a broken pipe."""
+    path = str(tmp_path / "early.sock")
+    producer = Producer([bytes(1 << 20)] * 64)
+    refusal = b'{"message": "no space left on device"}'
+
+    async def early(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.read(1000)
+        writer.write(b"HTTP/1.1 500 Oops\r\nContent-Length: %d\r\n\r\n%s" % (
+            len(refusal), refusal))  # fmt: skip
+        await writer.drain()
+        writer.write_eof()
+        await asyncio.sleep(0.5)
+        writer.close()
+
+    async def main() -> ApiError:
+        server = await asyncio.start_unix_server(early, path)
+        async with server:
+            with pytest.raises(ApiError) as caught:
+                await EngineApi(path).post("/images/load", upload=Upload(producer.chunks()))
+            return caught.value
+
+    error = asyncio.run(asyncio.wait_for(main(), 10))
+    assert (error.status, error.message) == (500, "no space left on device")
+    assert producer.closed
+
+
+def test_a_body_and_an_upload_are_not_both_sent(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not both"):
+        asyncio.run(
+            EngineApi(str(tmp_path / "none.sock")).post(
+                "/x", body={"a": 1}, upload=Upload(Producer([]).chunks())
+            )
+        )
 
 
 def test_path_parts_are_one_segment_each() -> None:

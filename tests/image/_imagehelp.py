@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import tarfile
 from pathlib import Path
 from typing import Any
+
+from corral.config import OciImage
 
 
 def read_archive(path: Path) -> dict[str, bytes]:
@@ -72,3 +75,20 @@ def layer_members(path: Path) -> list[list[tarfile.TarInfo]]:
         with tarfile.open(fileobj=io.BytesIO(members[name])) as tar:
             out.append(tar.getmembers())
     return out
+
+
+def load_into_docker(image: OciImage, socket: str) -> str:
+    """``image`` made present on the dockerd at ``socket``, as a container's start
+    makes it; its image ID."""
+    from corral.engine.client import connect
+    from corral.engine.endpoint import at
+    from corral.engine.images import present
+
+    async def load() -> str:
+        engine = await connect(at("docker", socket))
+        try:
+            return await present(engine, image, state_dir=None)
+        finally:
+            await engine.close()
+
+    return asyncio.run(load())

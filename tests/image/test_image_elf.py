@@ -81,7 +81,7 @@ def test_origin_rpath_follows_the_image_location(origin_app: Path) -> None:
 
 @pytest.mark.engine
 def test_origin_program_runs(origin_app: Path, docker_engine: str) -> None:
-    from corral.image.load import load_image
+    from _imagehelp import load_into_docker
 
     image = OciImage(
         repository="localhost/corral-test/origin",
@@ -89,7 +89,7 @@ def test_origin_program_runs(origin_app: Path, docker_engine: str) -> None:
         programs=[(str(origin_app / "bin/greet"), "/opt/greet/bin/greet")],
         cmd=["/opt/greet/bin/greet"],
     )
-    load_image(image, "docker")
+    load_into_docker(image, docker_engine)
     try:
         out = subprocess.run(
             ["docker", "run", "--rm", image.reference], capture_output=True, text=True, check=True

@@ -1,21 +1,33 @@
-"""load_image's decisions (load, tag, skip) against a fake engine CLI."""
+"""The decisions of making an image present (load, import, tag, skip, pull)
+against a fake image store (``engine.images.ImageStore``): no engine."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import json
 import os
 import tarfile
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from corral.config import OciImage
-from corral.errors import CommandError, ImageError
+from corral.engine.api import Upload
+from corral.engine.images import (
+    Loaded,
+    load_archive,
+    load_digested,
+    parse_loaded,
+    present_in,
+)
+from corral.engine.pull import PullError
+from corral.errors import ImageError
 from corral.image import build_image
-from corral.image.load import Feed, archive_image_id, load_archive, load_image, parse_loaded
+from corral.image.build import digest_image
+from corral.image.inspect import archive_image_id
+from corral.runtimes import Runtime
 
 
 def streamed_image_id(data: bytes) -> str:
@@ -28,51 +40,70 @@ def streamed_image_id(data: bytes) -> str:
         return "sha256:" + hashlib.sha256(config.read()).hexdigest()
 
 
-class FakeEngine:
-    """Answers ``image inspect``, ``load`` and ``tag`` like docker or podman would.
-    ``load`` reads the archive from ``-i FILE``, or from what is fed to its stdin."""
+class FakeStore:
+    """Answers like docker's or podman's images would. ``load`` reads the whole
+    upload (its producer's error, if any, is raised as a real engine's
+    transport raises it) and finds the image ID in the archive's manifest.json;
+    ``says`` is whether it then names the image or its ID."""
 
-    def __init__(self, runtime: str, *, says: str = "name") -> None:
+    def __init__(self, runtime: Runtime, *, says: str = "name") -> None:
         self.runtime = runtime
         self.says = says
         self.images: dict[str, str] = {}  # name or ID → ID
-        self.calls: list[list[str]] = []
-        self.received = b""  # what was last streamed to ``load``
+        self.layer_of: dict[str, list[str]] = {}  # imported image → its layers
+        self.calls: list[str] = []
+        self.received = b""  # what was last uploaded
+        self.sizes: list[int | None] = []  # the declared size of each upload
+        self.pullable: dict[str, str] = {}  # what a pull would fetch: name → ID
 
-    def read(self, argv: list[str], feed: Feed | None) -> str:
-        if feed is None:
-            assert argv[2] == "-i", argv
-            return archive_image_id(argv[3])
-        assert argv[2:] == [], argv  # streamed: no file
-        stdin = io.BytesIO()
+    async def _read(self, upload: Upload) -> bytes:
+        self.sizes.append(upload.size)
+        got = bytearray()
         try:
-            feed(stdin)
+            async for chunk in upload.chunks:
+                got += chunk
         finally:
-            self.received = stdin.getvalue()
-        return streamed_image_id(self.received)
+            self.received = bytes(got)
+        return self.received
 
-    def __call__(self, argv: Sequence[str], feed: Feed | None = None) -> str:
-        argv = list(argv)
-        self.calls.append(argv[1:3])
-        if argv[1:3] == ["image", "inspect"]:
-            ref = argv[-1]
-            if ref not in self.images:
-                raise CommandError(argv, 1, "", f"Error: No such image: {ref}")
-            image_id = self.images[ref]
-            if self.runtime == "podman":
-                image_id = image_id.removeprefix("sha256:")
-            return image_id + "\n"
-        if argv[1] == "load":
-            image_id = self.read(argv, feed)
-            self.images[image_id] = image_id
-            if self.says == "id":
-                return f"Loaded image ID: {image_id}\n"
-            self.images["localhost/other:1"] = image_id
-            return "Getting image source signatures\nLoaded image: localhost/other:1\n"
-        if argv[1] == "tag":
-            self.images[argv[3]] = self.images[argv[2]]
-            return ""
-        raise AssertionError(argv)
+    async def image_id(self, reference: str) -> str | None:
+        self.calls.append("inspect")
+        return self.images.get(reference)
+
+    async def layers(self, image_id: str) -> list[str]:
+        self.calls.append("layers")
+        return self.layer_of[image_id]
+
+    async def tag(self, image_id: str, reference: str) -> None:
+        self.calls.append("tag")
+        self.images[reference] = self.images[image_id]
+
+    async def load(self, archive: Upload) -> Loaded:
+        self.calls.append("load")
+        image_id = streamed_image_id(await self._read(archive))
+        self.images[image_id] = image_id
+        if self.says == "id":
+            return [], [image_id.removeprefix("sha256:")]
+        self.images["localhost/other:1"] = image_id
+        return ["localhost/other:1"], []
+
+    async def import_layer(self, layer: Upload) -> str:
+        self.calls.append("import")
+        data = await self._read(layer)
+        image_id = "sha256:" + "1" * 64
+        self.images[image_id] = image_id
+        self.layer_of[image_id] = ["sha256:" + hashlib.sha256(data).hexdigest()]
+        return image_id
+
+    async def remove(self, image_id: str) -> None:
+        self.calls.append("remove")
+        self.images.pop(image_id, None)
+
+    async def pull(self, reference: str) -> None:
+        self.calls.append("pull")
+        if reference not in self.pullable:
+            raise PullError(f"pull {reference}: no registry answered (fake)")
+        self.images[reference] = self.pullable[reference]
 
 
 @pytest.fixture
@@ -80,60 +111,75 @@ def image() -> OciImage:
     return OciImage(repository="corral-test/logic", tag="1", programs=["/bin/busybox"])
 
 
+def present(store: FakeStore, image: str | OciImage, **kwargs: object) -> str:
+    return asyncio.run(present_in(store, image, **kwargs))  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("runtime", ["docker", "podman"])
 @pytest.mark.parametrize("says", ["name", "id"])
-def test_load_then_tag_then_skip(image: OciImage, tmp_path: Path, runtime: str, says: str) -> None:
-    engine = FakeEngine(runtime, says=says)
-    image_id = load_image(image, runtime, runner=engine)
+def test_load_then_tag_then_skip(
+    image: OciImage, tmp_path: Path, runtime: Runtime, says: str
+) -> None:
+    store = FakeStore(runtime, says=says)
+    image_id = present(store, image)
     assert image_id.startswith("sha256:")
-    assert engine.images[image.reference] == image_id
-    assert ["load"] in engine.calls and ["tag", image_id] in engine.calls
-    # What was streamed is, byte for byte, the archive build_image writes.
+    assert store.images[image.reference] == image_id
+    assert [c for c in store.calls if c != "inspect"] == ["load", "tag"]
+    # What was streamed is, byte for byte, the archive build_image writes; its
+    # size was not declared (chunked).
     build_image(image, str(tmp_path / "img.tar"), sbom=False)
-    assert engine.received == (tmp_path / "img.tar").read_bytes()
-    engine.calls.clear()
-    assert load_image(image, runtime, runner=engine) == image_id
-    assert all(c[0] == "image" for c in engine.calls)
+    assert store.received == (tmp_path / "img.tar").read_bytes()
+    assert store.sizes == [None]
+    store.calls.clear()
+    assert present(store, image) == image_id
+    assert store.calls == ["inspect"]
 
 
 def test_an_image_under_another_name_is_only_tagged(image: OciImage) -> None:
-    engine = FakeEngine("docker")
-    image_id = load_image(image, "docker", runner=engine)
-    del engine.images[image.reference]
-    engine.calls.clear()
-    assert load_image(image, "docker", runner=engine) == image_id
-    assert [c[0] for c in engine.calls if c[0] != "image"] == ["tag"]
+    store = FakeStore("docker")
+    image_id = present(store, image)
+    del store.images[image.reference]
+    store.calls.clear()
+    assert present(store, image) == image_id
+    assert [c for c in store.calls if c != "inspect"] == ["tag"]
 
 
 def test_tarball_is_loaded_as_is(image: OciImage, tmp_path: Path) -> None:
-    engine = FakeEngine("docker", says="id")
-    built = load_image(image, "docker", runner=engine)
-    assert list(tmp_path.iterdir()) == []
+    store = FakeStore("docker", says="id")
+    built = present(store, image)
+    assert list(tmp_path.iterdir()) == []  # streamed: no archive file written
     tarball = tmp_path / "img.tar"
     build_image(image, str(tarball), sbom=False)
     from_tarball = OciImage(repository="corral-test/from-tarball", tarball=str(tarball))
-    engine.calls.clear()
-    assert load_image(from_tarball, "docker", runner=engine) == built
-    assert engine.images["corral-test/from-tarball:latest"] == built
-    assert ["load"] not in engine.calls  # the ID was there: tagged, not loaded
+    store.calls.clear()
+    assert present(store, from_tarball) == built
+    assert store.images["corral-test/from-tarball:latest"] == built
+    assert "load" not in store.calls  # the ID was there: tagged, not loaded
+    other = FakeStore("podman", says="id")
+    assert present(other, from_tarball) == built  # loaded from the file, its size declared
+    assert other.received == tarball.read_bytes() and other.sizes == [tarball.stat().st_size]
+
+
+def test_a_relative_tarball_is_read_from_the_base_dir(image: OciImage, tmp_path: Path) -> None:
+    build_image(image, str(tmp_path / "img.tar"), sbom=False)
+    relative = OciImage(repository="corral-test/rel", tarball="img.tar")
+    store = FakeStore("docker")
+    assert present(store, relative, base_dir=str(tmp_path)) == archive_image_id(
+        str(tmp_path / "img.tar")
+    )
+    with pytest.raises(ImageError, match=r"image.tarball: .*img\.tar does not exist"):
+        present(FakeStore("docker"), relative, base_dir=str(tmp_path / "elsewhere"))
 
 
 def test_wrong_id_after_load_is_an_error(image: OciImage, tmp_path: Path) -> None:
     archive = str(tmp_path / "img.tar")
     build_image(image, archive, sbom=False)
-    with pytest.raises(ImageError, match="loaded sha256:"):
-        load_archive(
-            archive,
-            "x:1",
-            "docker",
-            image_id="sha256:" + "0" * 64,
-            runner=FakeEngine("docker", says="id"),
+    with pytest.raises(ImageError, match="docker loaded sha256:"):
+        asyncio.run(
+            load_archive(
+                FakeStore("docker", says="id"), archive, "x:1", image_id="sha256:" + "0" * 64
+            )
         )
-
-
-def test_unknown_runtime(image: OciImage) -> None:
-    with pytest.raises(ImageError, match="runtime must be one of docker, podman, but 'lxc'"):
-        load_image(image, "lxc", runner=FakeEngine("docker"))
 
 
 def test_parse_loaded_reads_both_forms() -> None:
@@ -146,9 +192,6 @@ def test_parse_loaded_reads_both_forms() -> None:
 
 
 def test_a_file_changed_after_hashing_is_named_and_never_loaded(tmp_path: Path) -> None:
-    from corral.image.build import digest_image
-    from corral.image.load import load_streamed
-
     data = tmp_path / "data"
     data.mkdir()
     (data / "a.txt").write_bytes(b"a" * 5000)
@@ -158,38 +201,76 @@ def test_a_file_changed_after_hashing_is_named_and_never_loaded(tmp_path: Path) 
     # Same size (the size check can't see it), new bytes, a new mtime.
     (data / "b.txt").write_bytes(b"B" * 5000)
     os.utime(data / "b.txt", ns=(1, 1))
-    engine = FakeEngine("docker", says="id")
+    store = FakeStore("docker", says="id")
     with pytest.raises(ImageError, match=rf"{data}/b\.txt in layer 1 .*changed while"):
-        load_streamed(digested, "docker", runner=engine)
-    assert ["load"] in engine.calls
-    assert engine.received  # the layer went out, but not the manifests after it
-    assert b"manifest.json" not in engine.received and b"index.json" not in engine.received
-    assert engine.images == {}
+        asyncio.run(load_digested(store, digested))
+    assert "load" in store.calls
+    assert store.received  # the layer went out, but not the manifests after it
+    assert b"manifest.json" not in store.received and b"index.json" not in store.received
+    assert store.images == {}
 
 
-def test_docker_socket_follows_docker_host() -> None:
-    from corral.image.docker_api import (
-        ApiImporter,
-        CliImporter,
-        docker_importer,
-        docker_socket,
-    )
+def test_a_big_base_layer_goes_into_docker_by_import(image: OciImage) -> None:
+    """docker only: the base layer by import (its size declared), checked, then
+    the archive without its blob; the imported image is removed."""
+    digested = digest_image(image)
+    store = FakeStore("docker", says="id")
+    assert asyncio.run(load_digested(store, digested, import_at=0)) == digested.image_id
+    assert [c for c in store.calls if c != "inspect"] == [
+        "import",
+        "layers",
+        "load",
+        "remove",
+        "tag",
+    ]
+    assert store.sizes == [digested.layer_size(1), None]
+    base = "blobs/" + digested.documents.layers[0][0].replace(":", "/")
+    with tarfile.open(fileobj=io.BytesIO(store.received)) as sent:
+        assert base not in sent.getnames()  # the load went without the base layer
+    assert "sha256:" + "1" * 64 not in store.images
+    podman = FakeStore("podman", says="id")
+    assert asyncio.run(load_digested(podman, digest_image(image), import_at=0))
+    assert "import" not in podman.calls  # podman loads the whole archive
 
-    assert docker_socket({}) == "/var/run/docker.sock"
-    assert docker_socket({"DOCKER_HOST": "unix:///run/d.sock"}) == "/run/d.sock"
-    assert docker_socket({"DOCKER_HOST": "tcp://10.0.0.1:2375"}) is None
-    runner = FakeEngine("docker")
-    assert isinstance(docker_importer(runner, 5, {"DOCKER_HOST": "ssh://h"}), CliImporter)
-    api = docker_importer(runner, 5, {"DOCKER_HOST": "unix:///run/d.sock"})
-    assert isinstance(api, ApiImporter) and api.path == "/run/d.sock"
+
+def test_an_import_that_made_another_layer_is_refused_and_removed(image: OciImage) -> None:
+    class Wrong(FakeStore):
+        async def layers(self, image_id: str) -> list[str]:
+            return ["sha256:" + "2" * 64]
+
+    store = Wrong("docker")
+    with pytest.raises(ImageError, match=r"docker import made layer sha256:2+, not sha256:"):
+        asyncio.run(load_digested(store, digest_image(image), import_at=0))
+    assert store.calls[-1] == "remove" and "load" not in store.calls
 
 
-def test_an_import_answer_gives_the_image_or_its_error() -> None:
-    from corral.image.docker_api import progress_result
+def test_a_string_image_is_pulled_only_when_missing() -> None:
+    store = FakeStore("docker")
+    store.images["localhost/here:1"] = "sha256:" + "a" * 64
+    assert present(store, "localhost/here:1") == "sha256:" + "a" * 64
+    assert store.calls == ["inspect"]  # present: no pull (there is no registry for it)
+    store.pullable["team/app:2"] = "sha256:" + "b" * 64
+    store.calls.clear()
+    assert present(store, "team/app:2") == "sha256:" + "b" * 64
+    assert store.calls == ["inspect", "pull", "inspect"]
+    with pytest.raises(PullError, match="no registry answered"):
+        present(store, "team/absent:1")
 
-    assert progress_result(b'{"status":"sha256:abc"}\r\n\r\n') == "sha256:abc"
-    ended = b'{"status":"x"}\n{"errorDetail":{"message":"no space"},"error":"no space"}\n'
-    with pytest.raises(ImageError, match="docker import: no space"):
-        progress_result(ended)
-    with pytest.raises(ImageError, match="unreadable answer"):
-        progress_result(b"<html>")
+
+def test_concurrent_starts_share_one_load(image: OciImage) -> None:
+    """Containers of one image wrap ``present`` in ``EngineHub.once`` (as the
+    container runner does): five at once inspect and load it once."""
+    from corral.supervisor.engines import EngineHub
+
+    store = FakeStore("podman")
+
+    async def five() -> list[str]:
+        hub = EngineHub(lambda runtime: None)  # type: ignore[arg-type,return-value]
+        key = f"podman image {image.reference}"
+        return await asyncio.gather(
+            *(hub.once(key, lambda: present_in(store, image)) for _ in range(5))
+        )
+
+    ids = asyncio.run(five())
+    assert len(set(ids)) == 1
+    assert store.calls == ["inspect", "inspect", "load", "inspect", "tag", "inspect"]  # one present

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from _imagehelp import layer_members, validate_oci
+from _imagehelp import layer_members, load_into_docker, validate_oci
 from click.testing import CliRunner
 
 from corral.cli import app
@@ -69,8 +69,6 @@ def test_rootfs_socket_is_left_out_with_a_note(tmp_path: Path) -> None:
 
 @pytest.mark.engine
 def test_rootfs_image_runs_a_packed_program(tmp_path: Path, docker_engine: str) -> None:
-    from corral.image.load import load_image
-
     root = merged_usr_rootfs(tmp_path / "root")
     image = OciImage(
         repository="localhost/corral-test/rootfs",
@@ -79,7 +77,7 @@ def test_rootfs_image_runs_a_packed_program(tmp_path: Path, docker_engine: str) 
         programs=[("/usr/bin/cat", "/bin/cat")],
         cmd=["/bin/cat", "/etc/motd", "/etc/os-release"],
     )
-    load_image(image, "docker")
+    load_into_docker(image, docker_engine)
     try:
         out = subprocess.run(
             ["docker", "run", "--rm", image.reference], capture_output=True, text=True, check=True

@@ -1,22 +1,24 @@
-"""The streamed archive: the same bytes as the file, through a pipe, and ``run``'s feed."""
+"""The streamed archive: the same bytes as the file, also through the pipe that
+carries it to an engine (``engine.feed.written_by``; its failures are tested
+in tests/engine/test_engine_feed.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import os
+import threading
 from pathlib import Path
-from typing import BinaryIO
 
 import pytest
-from sv_helpers import own_children
 
 from corral.config import OciImage
-from corral.errors import CommandError, ImageError
+from corral.engine.feed import written_by
+from corral.errors import ImageError
 from corral.image import build_image
 from corral.image.archive import Stamp, documents, layer_digests, stream_archive
 from corral.image.build import digest_image, prepare
-from corral.image.load import run
 
 MiB = 1 << 20
 
@@ -60,54 +62,19 @@ def test_stream_through_a_pipe(image: OciImage, tmp_path: Path) -> None:
     build_image(image, str(tmp_path / "img.tar"), sbom=False)
     digested = digest_image(image)
 
-    def feed(fh: BinaryIO) -> None:
-        digested.stream(fh)
+    async def hashed() -> tuple[str, int]:
+        sha, pieces = hashlib.sha256(), 0
+        async for chunk in written_by(digested.stream):
+            sha.update(chunk)
+            pieces += 1
+        return sha.hexdigest(), pieces
 
-    before = own_children()
-    out = run(["sha256sum"], feed=feed)
-    assert out.split()[0] == hashlib.sha256((tmp_path / "img.tar").read_bytes()).hexdigest()
-    assert own_children() <= before
-
-
-def test_a_failing_feed_kills_the_command_and_is_raised(tmp_path: Path) -> None:
-    def feed(fh: BinaryIO) -> None:
-        fh.write(b"x" * (3 * MiB))
-        raise ImageError("a file changed")
-
-    before, fds = own_children(), set(os.listdir("/proc/self/fd"))
-    marker = tmp_path / "finished"
-    with pytest.raises(ImageError, match="a file changed"):
-        run(["sh", "-c", f"cat >/dev/null; touch {marker}"], feed=feed)
-    assert not marker.exists()  # killed before it saw the end of its input
-    assert own_children() <= before
+    threads, fds = threading.active_count(), set(os.listdir("/proc/self/fd"))
+    digest, pieces = asyncio.run(hashed())
+    assert digest == hashlib.sha256((tmp_path / "img.tar").read_bytes()).hexdigest()
+    assert pieces > 1  # it arrived as it was written, not in one piece
+    assert threading.active_count() <= threads
     assert set(os.listdir("/proc/self/fd")) <= fds
-
-
-def test_a_command_that_stops_reading_reports_its_own_error() -> None:
-    def feed(fh: BinaryIO) -> None:
-        for _ in range(16):
-            fh.write(bytes(MiB))
-
-    with pytest.raises(CommandError) as caught:
-        run(["sh", "-c", "echo 'no space left' >&2; exit 3"], feed=feed)
-    assert caught.value.returncode == 3
-    assert "no space left" in str(caught.value)
-
-
-def test_a_command_that_never_reads_times_out() -> None:
-    def feed(fh: BinaryIO) -> None:
-        for _ in range(16):
-            fh.write(bytes(MiB))
-
-    with pytest.raises(CommandError, match="timed out"):
-        run(["sleep", "30"], feed=feed, timeout=0.5)
-
-
-def test_run_without_a_feed() -> None:
-    assert run(["sh", "-c", "cat; echo out"]) == "out\n"  # stdin is /dev/null
-    with pytest.raises(CommandError) as missing:
-        run(["corral-no-such-program"])
-    assert missing.value.returncode == 127
 
 
 def test_layers_alone_and_archives_without_held_blobs(image: OciImage, tmp_path: Path) -> None:

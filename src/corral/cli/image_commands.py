@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from collections.abc import Iterator
@@ -17,13 +18,11 @@ from rich.progress import (
 )
 
 from corral.cli._app import Options, app, pass_options, reports_errors
-from corral.config import OciContainer, OciImage, declared_services
+from corral.config import Config, OciContainer, OciImage, declared_services
 from corral.config.services import image_reference
 from corral.errors import ImageError
 from corral.image.build import build_image, prepare
-from corral.image.digests import DigestCache
 from corral.image.inspect import inspect_archive
-from corral.image.load import load_image
 from corral.image.tarball import Progress as ProgressCallback
 from corral.paths import state_dir
 
@@ -114,9 +113,25 @@ def load(options: Options, name: str) -> None:
     when the engine already has that image ID."""
     record, base_dir = find_image(options, name)
     config = options.loaded().config
-    cache = DigestCache(state_dir(config.state_dir))
-    image_id = load_image(record, config.runtime, base_dir=base_dir, cache=cache)
+    image_id = asyncio.run(load_into_engine(config, record, base_dir))
     click.echo(f"{record.reference} {image_id} ({config.runtime})")
+
+
+async def load_into_engine(config: Config, record: OciImage, base_dir: str) -> str:
+    """``record`` made present on ``config``'s engine; its image ID. The engine is
+    closed afterwards, and a Podman API service started for this load stopped."""
+    from corral.engine.client import connect
+    from corral.engine.endpoint import endpoint_for
+    from corral.engine.images import present
+
+    state = state_dir(config.state_dir)
+    engine = await connect(endpoint_for(config, config.runtime, state))
+    try:
+        return await present(engine, record, state_dir=state, base_dir=base_dir)
+    finally:
+        await engine.close()
+        if engine.service is not None and engine.service.started:
+            await engine.service.stop()
 
 
 @image.command("inspect")

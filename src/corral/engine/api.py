@@ -8,6 +8,14 @@ is the events stream (``EngineApi.stream``). Paths are unversioned: the engine
 answers with its own API version (1.41 for dockerd 20.10, Podman 4.3's
 compatible API likewise).
 
+A request carries a JSON ``body``, or an ``Upload``: bytes sent as their
+producer yields them (an image archive on its way to ``/images/load``), with
+a ``Content-Length`` when the size is known, else chunked. Should the
+producer fail, the request is aborted — the connection closed without the
+message's end, so the engine sees a cut body and registers nothing — and the
+producer's error is raised. Extra request ``headers`` (``X-Registry-Auth``)
+are a parameter of every call.
+
 It replaced aiodocker (on aiohttp) because of what that cost the daemon's
 start: 140–190 ms of imports, two TLS contexts built at import among them,
 before a ``corral up`` could create its first container.
@@ -18,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -28,6 +36,8 @@ import h11
 #: Seconds a request may take unless its caller says otherwise.
 TIMEOUT = 120.0
 READ_SIZE = 65536
+#: Seconds to wait for the answer of an engine that stopped reading a body.
+EARLY_ANSWER = 5.0
 
 Params = Mapping[str, str | int | float | bool | None]
 
@@ -43,6 +53,16 @@ class ApiError(Exception):
 
 class TransportError(ConnectionError):
     """The connection broke, or what came back was not HTTP."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A request body sent as ``chunks`` yields it: ``size`` bytes in all
+    (``Content-Length``), or, when None, as many as come (chunked)."""
+
+    chunks: AsyncIterable[bytes]
+    size: int | None = None
+    content_type: str = "application/x-tar"
 
 
 def path_of(*parts: str) -> str:
@@ -109,6 +129,117 @@ async def _next_event(connection: h11.Connection, reader: asyncio.StreamReader) 
         connection.receive_data(data)
 
 
+def _response(
+    head: h11.Response, connection: h11.Connection, reader: asyncio.StreamReader
+) -> Response:
+    return Response(
+        status=head.status_code,
+        headers={k.decode().lower(): v.decode() for k, v in head.headers},
+        _connection=connection,
+        _reader=reader,
+    )
+
+
+async def _send_upload(
+    connection: h11.Connection, writer: asyncio.StreamWriter, upload: Upload
+) -> OSError | None:
+    """Send ``upload``'s chunks as they come, then the message's end; the error
+    of a connection that broke meanwhile (None when all went out). A producer
+    that fails, or yields other than its declared size, aborts the connection
+    first — the engine sees a cut body — and its error is raised."""
+    chunks = aiter(upload.chunks)
+    sent = 0
+    try:
+        while True:
+            try:
+                chunk = await anext(chunks)
+            except StopAsyncIteration:
+                break
+            except BaseException:
+                writer.transport.abort()
+                raise
+            sent += len(chunk)
+            if upload.size is not None and sent > upload.size:
+                writer.transport.abort()
+                raise TransportError(f"the body has more than the {upload.size} bytes declared")
+            if not chunk:
+                continue
+            try:
+                writer.writelines(connection.send_with_data_passthrough(h11.Data(data=chunk)) or ())
+                await writer.drain()
+            except OSError as exc:
+                return exc
+        if upload.size is not None and sent != upload.size:
+            writer.transport.abort()
+            raise TransportError(f"the body has {sent} bytes, not the {upload.size} declared")
+        try:
+            writer.write(connection.send(h11.EndOfMessage()))
+            await writer.drain()
+        except OSError as exc:
+            return exc
+        return None
+    finally:
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()  # the producer stops (and cleans up) now, not when collected
+
+
+async def _upload(
+    connection: h11.Connection,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    upload: Upload,
+) -> Any:
+    """Send ``upload`` while listening for the answer's head; that head.
+
+    The answer is read as the body goes out because an engine may refuse
+    before the body's end (dockerd and Podman, in Go, answer, half-close, and
+    soon close): once a write has failed, asyncio drops what was left unread.
+    An error answer then stops the upload and is raised (``ApiError``); any
+    other answer waits for the body's end."""
+    sender = asyncio.ensure_future(_send_upload(connection, writer, upload))
+    head = asyncio.ensure_future(_next_event(connection, reader))
+    try:
+        await asyncio.wait({sender, head}, return_when=asyncio.FIRST_COMPLETED)
+        if sender.done():
+            broken = sender.result()  # the producer's error, raised
+            if broken is None:
+                return await head
+            try:
+                event = await asyncio.wait_for(head, EARLY_ANSWER)
+            except (OSError, TimeoutError):  # TransportError among them
+                event = None
+            if not _is_error(event):
+                raise TransportError(
+                    f"the engine closed the connection while the body was sent: {broken}"
+                ) from broken
+        else:
+            event = head.result()  # TransportError: closed without answering
+            if not _is_error(event):
+                broken = await sender
+                if broken is not None:
+                    raise TransportError(
+                        f"the engine closed the connection while the body was sent: {broken}"
+                    ) from broken
+                return event
+        response = _response(event, connection, reader)
+        body = b""
+        with contextlib.suppress(OSError, TimeoutError):
+            body = await asyncio.wait_for(response.body(), EARLY_ANSWER)
+        raise ApiError(response.status, _message(response.status, body))
+    finally:
+        for task in (sender, head):
+            if not task.done():
+                task.cancel()  # the producer is closed with the sender
+                await asyncio.wait({task})
+            if not task.cancelled():
+                task.exception()  # retrieved: what it raised was dealt with above
+
+
+def _is_error(event: Any) -> bool:
+    return isinstance(event, h11.Response) and event.status_code >= 400
+
+
 class EngineApi:
     """The Engine API of one engine, at the Unix socket ``path``."""
 
@@ -122,33 +253,43 @@ class EngineApi:
         path: str,
         params: Params | None = None,
         body: Any = None,
+        *,
+        upload: Upload | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[Response]:
-        """Send a request; yield its response once the headers arrived (the
-        body is read as it comes). An error status raises ``ApiError``."""
+        """Send a request (a JSON ``body``, or an ``upload``); yield its response
+        once the headers arrived (the body is read as it comes). An error status
+        raises ``ApiError``."""
+        if body is not None and upload is not None:
+            raise ValueError("a request has a JSON body or an upload, not both")
         reader, writer = await asyncio.open_unix_connection(self.path)
         try:
             connection = h11.Connection(h11.CLIENT)
-            headers = [("Host", "engine"), ("Connection", "close")]
+            fields = [("Host", "engine"), ("Connection", "close"), *(headers or {}).items()]
             data = None if body is None else json.dumps(body).encode()
             if data is not None:
-                headers.append(("Content-Type", "application/json"))
-                headers.append(("Content-Length", str(len(data))))
+                fields.append(("Content-Type", "application/json"))
+                fields.append(("Content-Length", str(len(data))))
+            if upload is not None:
+                fields.append(("Content-Type", upload.content_type))
+                if upload.size is None:
+                    fields.append(("Transfer-Encoding", "chunked"))
+                else:
+                    fields.append(("Content-Length", str(upload.size)))
             writer.write(connection.send(h11.Request(
-                method=method, target=_target(path, params), headers=headers
+                method=method, target=_target(path, params), headers=fields
             )))  # fmt: skip
-            if data:
-                writer.write(connection.send(h11.Data(data=data)))
-            writer.write(connection.send(h11.EndOfMessage()))
-            await writer.drain()
-            head = await _next_event(connection, reader)
+            if upload is not None:
+                head = await _upload(connection, reader, writer, upload)
+            else:
+                if data:
+                    writer.write(connection.send(h11.Data(data=data)))
+                writer.write(connection.send(h11.EndOfMessage()))
+                await writer.drain()
+                head = await _next_event(connection, reader)
             if not isinstance(head, h11.Response):
                 raise TransportError(f"the engine answered {type(head).__name__}, not a response")
-            response = Response(
-                status=head.status_code,
-                headers={k.decode().lower(): v.decode() for k, v in head.headers},
-                _connection=connection,
-                _reader=reader,
-            )
+            response = _response(head, connection, reader)
             if response.status >= 400:
                 raise ApiError(response.status, _message(response.status, await response.body()))
             yield response
@@ -164,13 +305,16 @@ class EngineApi:
         params: Params | None = None,
         body: Any = None,
         *,
+        upload: Upload | None = None,
+        headers: Mapping[str, str] | None = None,
         timeout: float | None = TIMEOUT,
     ) -> Any:
         """One request; its JSON answer (None for an empty one; the text of
         one that is not JSON, such as ``/_ping``'s ``OK``)."""
 
         async def exchange() -> tuple[bytes, str]:
-            async with self.stream(method, path, params, body) as response:
+            request = self.stream(method, path, params, body, upload=upload, headers=headers)
+            async with request as response:
                 return await response.body(), response.headers.get("content-type", "")
 
         try:
@@ -189,9 +333,14 @@ class EngineApi:
             return answer.decode(errors="replace")
 
     async def get(
-        self, path: str, params: Params | None = None, *, timeout: float | None = TIMEOUT
+        self,
+        path: str,
+        params: Params | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = TIMEOUT,
     ) -> Any:
-        return await self.call("GET", path, params, timeout=timeout)
+        return await self.call("GET", path, params, headers=headers, timeout=timeout)
 
     async def post(
         self,
@@ -199,14 +348,23 @@ class EngineApi:
         params: Params | None = None,
         body: Any = None,
         *,
+        upload: Upload | None = None,
+        headers: Mapping[str, str] | None = None,
         timeout: float | None = TIMEOUT,
     ) -> Any:
-        return await self.call("POST", path, params, body, timeout=timeout)
+        return await self.call(
+            "POST", path, params, body, upload=upload, headers=headers, timeout=timeout
+        )
 
     async def delete(
-        self, path: str, params: Params | None = None, *, timeout: float | None = TIMEOUT
+        self,
+        path: str,
+        params: Params | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = TIMEOUT,
     ) -> Any:
-        return await self.call("DELETE", path, params, timeout=timeout)
+        return await self.call("DELETE", path, params, headers=headers, timeout=timeout)
 
 
 async def json_stream(response: Response) -> AsyncIterator[dict[str, Any]]:

@@ -54,7 +54,9 @@ class PodmanService:
     ``pid`` is None when a service corral did not start answered already. The
     service runs in its own session with its output in ``PATH.log`` and its pid
     in ``PATH.pid``, so it outlives a daemon killed with -9 and the next daemon
-    takes it over (and stops it when it stops)."""
+    takes it over (and stops it when it stops). ``started``: this process
+    started it (a ``corral image load`` at the terminal stops only such a one,
+    never the daemon's)."""
 
     path: str
     pid: int | None

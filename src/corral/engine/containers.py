@@ -23,6 +23,7 @@ from corral.config import OciContainer
 from corral.engine.api import ApiError, TransportError, path_of
 from corral.engine.client import Engine, EngineError
 from corral.engine.events import Subscription
+from corral.engine.images import EngineImages
 from corral.engine.runner import Invocation, cli_identity, run_cli
 from corral.render.container import create_argv, create_document
 from corral.render.identity import HASH_LABEL, INSTANCE_LABEL, SERVICE_LABEL
@@ -158,7 +159,8 @@ async def claim(
 async def create(engine: Engine, spec: ContainerSpec, invocation: Invocation) -> str:
     """Create (not start) ``spec`` — through the Engine API when the spec allows,
     else the CLI (``invocation``: the container's user, its host environment);
-    its full ID. The image must be present already (``engine.images``)."""
+    its full ID. The image is made present first (``images.present``), never
+    pulled here."""
     document = create_document(spec)
     if document is None:
         done = await run_cli(create_argv(spec, engine.endpoint.cli), invocation)
@@ -171,8 +173,10 @@ async def create(engine: Engine, spec: ContainerSpec, invocation: Invocation) ->
     except ApiError as exc:
         if exc.status == 409:
             raise NameTaken(f"create {spec.name}: {exc.message}") from exc
-        if exc.status == 404:
-            raise EngineError(f"create {spec.name}: no image {spec.image}: {exc.message}") from exc
+        if exc.status == 404 and await EngineImages(engine).image_id(spec.image) is None:
+            raise EngineError(
+                f"create {spec.name}: {engine.endpoint} has no image {spec.image}"
+            ) from exc
         raise EngineError(f"create {spec.name}: {exc.message}") from exc
     return str(created["Id"])
 

@@ -1,11 +1,29 @@
-"""The ``pull`` action for string images, with a readable error when no
-registry answers (this machine has none)."""
+"""Pull an image over the Engine API (``POST /images/create?fromImage=…``), with
+a readable error when no registry answers (this machine has none).
+
+The engine reports a failed pull in one of two ways: dockerd with an error
+status and its message, Podman's compatible API with ``200`` and an
+``error`` object in the JSON progress stream; both are a ``PullError``.
+Podman's compatible API reads a short name as Docker does
+(``docker.io/library/NAME``), so the message names it that way for both.
+"""
 
 from __future__ import annotations
 
-from corral.engine.runner import Invocation, run_cli
-from corral.errors import CommandError, CorralError
+import asyncio
+import logging
+from typing import TYPE_CHECKING
 
+from corral.engine.api import ApiError, TransportError, json_stream
+from corral.engine.client import EngineError
+
+if TYPE_CHECKING:
+    from corral.engine.client import Engine
+
+log = logging.getLogger("corral.engine")
+
+#: Seconds a pull may take.
+PULL_TIMEOUT = 600.0
 #: Fragments of the engines' errors that mean "no registry could be reached".
 UNREACHABLE = (
     "dial tcp",
@@ -20,7 +38,7 @@ UNREACHABLE = (
 )
 
 
-class PullError(CorralError):
+class PullError(EngineError):
     """An image could not be pulled."""
 
 
@@ -39,24 +57,53 @@ def qualified_reference(reference: str) -> str:
     return name + digest
 
 
-def pull_error_message(runtime: str, reference: str, stderr: str, returncode: int) -> str:
-    """A one-line message for a failed pull; secrets were redacted already.
+def split_reference(reference: str) -> tuple[str, str]:
+    """``(name, tag or digest)`` of a reference, the tag ``latest`` when it has
+    none: the ``fromImage`` and ``tag`` of a pull (an empty tag would pull
+    every tag of the repository)."""
+    if "@" in reference:
+        name, digest = reference.split("@", 1)
+        if ":" in name.rsplit("/", 1)[-1]:
+            name = name.rsplit(":", 1)[0]  # name:tag@digest: the digest decides
+        return name, digest
+    if ":" in reference.rsplit("/", 1)[-1]:
+        name, tag = reference.rsplit(":", 1)
+        return name, tag
+    return reference, "latest"
 
-    Docker reads a short name as ``docker.io/library/NAME``, so the message
-    names that; Podman resolves short names through registries.conf (and
-    with none configured refuses them), so its reference is shown as given."""
-    lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
-    detail = lines[-1] if lines else f"exit status {returncode}"
+
+def pull_error_message(reference: str, detail: str) -> str:
+    """A one-line message for a failed pull of ``reference``, the engine having
+    said ``detail``; secrets were redacted already."""
+    lines = [ln.strip() for ln in detail.strip().splitlines() if ln.strip()]
+    detail = lines[-1] if lines else "the engine gave no reason"
     detail = detail.removeprefix("Error: ").removeprefix("Error response from daemon: ")
-    what = qualified_reference(reference) if runtime == "docker" else reference
+    what = qualified_reference(reference)
     if any(fragment in detail.lower() for fragment in UNREACHABLE):
         return f"pull {what}: no registry answered ({detail})"
     return f"pull {what}: {detail}"
 
 
-async def pull(runtime: str, reference: str, invocation: Invocation | None = None) -> None:
-    """``<runtime> pull REFERENCE`` through the runner; ``PullError`` on failure."""
+async def pull(engine: Engine, reference: str, *, timeout: float = PULL_TIMEOUT) -> None:
+    """Pull ``reference`` into ``engine`` (its progress read to the end);
+    ``PullError`` on failure."""
+    name, tag = split_reference(reference)
+    params = {"fromImage": name, "tag": tag}
+    last = ""
     try:
-        await run_cli([runtime, "pull", reference], invocation or Invocation(timeout=600))
-    except CommandError as exc:
-        raise PullError(pull_error_message(runtime, reference, exc.stderr, exc.returncode)) from exc
+        async with asyncio.timeout(timeout):
+            async with engine.api.stream("POST", "/images/create", params) as response:
+                async for event in json_stream(response):
+                    if event.get("error"):
+                        raise PullError(pull_error_message(reference, str(event["error"])))
+                    last = str(event.get("status") or last)
+    except ApiError as exc:
+        raise PullError(pull_error_message(reference, exc.message)) from exc
+    except TransportError as exc:
+        raise PullError(pull_error_message(reference, str(exc))) from exc
+    except TimeoutError:
+        what = qualified_reference(reference)
+        raise PullError(f"pull {what}: not done within {timeout:g}s") from None
+    except OSError as exc:  # no engine at its socket
+        raise PullError(f"pull {qualified_reference(reference)}: {engine.endpoint}: {exc}") from exc
+    log.debug("pulled %s into %s: %s", reference, engine.endpoint, last)

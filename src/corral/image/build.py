@@ -2,7 +2,7 @@
 
 ``build_image`` writes the archive to a file; ``digest_image`` only hashes the
 layers, so the image ID is known before anything is written, and the archive
-can then be streamed (``Digested.stream``) into ``docker load`` or ``podman load``.
+can then be streamed (``Digested.stream``) to an engine (``engine.images``).
 """
 
 from __future__ import annotations

@@ -1,13 +1,14 @@
 """Layer digests remembered by their files' stamps, so an image unchanged since
 its last load is not read again to learn its ID.
 
-A container service calls ``load_image`` at every start, respawns included;
-hashing a 1 GB image there costs over a second each time. A layer's digest
-depends only on its tar headers (paths, modes, sizes, targets), the fixed
-mtime, and the bytes of its source files; so its key is a SHA-256 of the
-headers, the mtime, and each source file's path and stamp (inode, size, mtime
-and ctime in ns: no write leaves all of them as they were). A layer whose key
-is known has its digest without a byte being read.
+A container service makes its image present (``engine.images.present``) at
+every start, respawns included; hashing a 1 GB image there costs over a
+second each time. A layer's digest depends only on its tar headers (paths,
+modes, sizes, targets), the fixed mtime, and the bytes of its source files; so
+its key is a SHA-256 of the headers, the mtime, and each source file's path
+and stamp (inode, size, mtime and ctime in ns: no write leaves all of them as
+they were). A layer whose key is known has its digest without a byte being
+read.
 
 The cache is one small JSON file in the state directory, replaced whole
 (atomically) when it learns something; its newest ``KEEP`` keys are kept. A

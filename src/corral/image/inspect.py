@@ -1,5 +1,6 @@
 """Read an image archive back: its reference, config, layers with sizes and digests,
-and a structural check of both of its faces (OCI image layout and docker-archive)."""
+and a structural check of both of its faces (OCI image layout and docker-archive);
+or only the image ID a docker-archive holds (``archive_image_id``)."""
 
 from __future__ import annotations
 
@@ -141,3 +142,20 @@ def inspect_archive(path: str) -> ArchiveInfo:
         ),
         problems=tuple(problems),
     )
+
+
+def archive_image_id(path: str) -> str:
+    """The image ID an archive holds (its docker-archive ``manifest.json`` Config)."""
+    try:
+        with tarfile.open(path) as tar:
+            member = tar.extractfile("manifest.json")
+            if member is None:
+                raise KeyError("manifest.json")
+            manifest = json.load(member)
+            config_name = manifest[0]["Config"]
+            config = tar.extractfile(config_name)
+            if config is None:
+                raise KeyError(config_name)
+            return "sha256:" + hashlib.sha256(config.read()).hexdigest()
+    except (OSError, KeyError, IndexError, ValueError, tarfile.TarError) as exc:
+        raise ImageError(f"{path}: not a docker-archive with a manifest.json ({exc})") from exc

@@ -36,7 +36,7 @@ from corral.render.container import create_argv
 from corral.render.identity import HASH_LABEL, INSTANCE_LABEL
 from corral.render.spec import ContainerSpec, container_spec
 from corral.runtimes import Runtime
-from corral.supervisor.invocation import image_id_of, labels_for
+from corral.supervisor.invocation import labels_for
 from corral.supervisor.runner import Handle, RunContext, RunScope
 
 if TYPE_CHECKING:
@@ -184,12 +184,12 @@ class ContainerRunner:
                 return adopted, True
             return await containers.create(engine, spec, self._invocation()), False
 
-    async def _image(self, engine: Engine) -> str | None:
-        """The image ID the container is made from: an image record is loaded first."""
-        image = self.container.image
-        if isinstance(image, OciImage):
-            return await load_image_record(image, self.runtime, self.context.state_dir)
-        return await image_id_of(engine, image, self.context.state_dir)
+    async def _image(self, engine: Engine) -> str:
+        """The image ID the container is made from, made present on the engine: an
+        image record loaded unless there, a reference pulled when missing."""
+        from corral.engine import images
+
+        return await images.present(engine, self.container.image, state_dir=self.context.state_dir)
 
     async def _follow_logs(self, run: _Run, container_id: str) -> None:
         path = self.container.log_file
@@ -278,7 +278,6 @@ class ContainerRunner:
 
     async def pull(self) -> str:
         """The ``pull`` action: fetch a string image anew from its registry."""
-        from corral.engine.containers import invocation_for
         from corral.engine.pull import pull
 
         image = self.container.image
@@ -287,7 +286,7 @@ class ContainerRunner:
                 f"{self.name}: pull is for images named by a string; {image.reference} is "
                 "built or loaded by corral (`corral image build`)"
             )
-        await pull(self.runtime, image, invocation_for(self.container, self.runtime, 600))
+        await pull(await self.context.engines.get(self.runtime), image)
         return f"pulled {image}"
 
     # -- for people -------------------------------------------------------------
@@ -298,8 +297,10 @@ class ContainerRunner:
     async def command_line(self) -> list[str]:
         """The call corral makes to create the container, as the equivalent CLI
         line (labels and hash exact; the image looked up, not loaded or pulled)."""
+        from corral.engine.images import known_id
+
         engine = await self.context.engines.get(self.runtime)
-        image_id = await image_id_of(engine, self.container.image, self.context.state_dir)
+        image_id = await known_id(engine, self.container.image, self.context.state_dir)
         labels = labels_for(
             self.container, self.name, self.runtime, image_id, self.context.state_dir
         )
@@ -312,59 +313,3 @@ class ContainerRunner:
             "health": _run_of(handle).health if handle is not None else None,
             "image": image_reference(self.container.image),
         }
-
-
-async def load_image_record(image: OciImage, runtime: str, state_dir: str | None = None) -> str:
-    """Build (or take the tarball of) ``image`` and load it unless the engine has it;
-    the layer digests learnt are kept in ``state_dir`` for the next start.
-
-    The image layer is synchronous; it runs in a thread, and its CLI calls go
-    back to the event loop's CLI runner, so the daemon's reaper sees them. A
-    built archive is streamed into ``load`` through a pipe, never written."""
-    from collections.abc import Sequence
-    from concurrent.futures import Future
-
-    from corral.engine.runner import Completed, Invocation, run_cli
-    from corral.image.digests import DigestCache
-    from corral.image.load import (
-        LOAD_TIMEOUT,
-        Feed,
-        close_quietly,
-        load_image,
-        open_feed,
-        write_feed,
-    )
-
-    loop = asyncio.get_running_loop()
-
-    def submit(argv: Sequence[str], stdin_fd: int | None = None) -> Future[Completed]:
-        invocation = Invocation(timeout=LOAD_TIMEOUT, stdin_fd=stdin_fd)
-        return asyncio.run_coroutine_threadsafe(run_cli(argv, invocation), loop)
-
-    def fed(argv: Sequence[str], feed: Feed) -> str:
-        r, w = os.pipe()
-        try:
-            future = submit(argv, r)  # run_cli owns r from here on
-        except BaseException:
-            os.close(r)
-            os.close(w)
-            raise
-        fh = open_feed(w)
-        try:
-            write_feed(fh, feed)
-        except BaseException:
-            close_quietly(fh)  # the CLI reads a cut archive, and fails
-            with contextlib.suppress(Exception):
-                future.result()  # no child left behind
-            raise
-        finally:
-            close_quietly(fh)
-        return future.result().stdout
-
-    def run(argv: Sequence[str], feed: Feed | None = None) -> str:
-        if feed is not None:
-            return fed(argv, feed)
-        return submit(argv).result().stdout
-
-    cache = DigestCache(state_dir) if state_dir is not None else None
-    return await asyncio.to_thread(load_image, image, runtime, runner=run, cache=cache)

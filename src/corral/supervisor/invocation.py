@@ -8,7 +8,6 @@ the same, so the command line shown is the one that runs.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import os
 import secrets
@@ -16,13 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from corral.config import Config, Declared, OciContainer, OciImage
+from corral.config import Config, Declared, OciContainer
 from corral.paths import hash_key_path
 from corral.render.identity import config_hash, corral_labels
 from corral.runtimes import Runtime
 
 if TYPE_CHECKING:
-    from corral.engine.client import Engine
+    pass
 
 
 @functools.cache
@@ -62,36 +61,6 @@ def labels_for(
     return corral_labels(name, config_hash(container, runtime, image_id, key), state_dir)
 
 
-async def image_id_of(engine: Engine | None, image: str | OciImage, state_dir: str) -> str | None:
-    """The ID of the image a container is made from, as far as it can be known
-    without loading or pulling: a corral-built record's from its layers' digests
-    (the digest cache spares re-reading unchanged files), a tarball's from its
-    manifest, a reference's from the engine (None when absent or unreachable)."""
-    if isinstance(image, OciImage):
-        return await asyncio.to_thread(_record_image_id, image, state_dir)
-    if engine is None:
-        return None
-    from corral.engine.api import ApiError, path_of
-
-    try:
-        data = await engine.api.get(path_of("images", image, "json"))
-    except ApiError as error:
-        if error.status == 404:
-            return None
-        raise
-    return str(data["Id"]) if isinstance(data, dict) and "Id" in data else None
-
-
-def _record_image_id(image: OciImage, state_dir: str) -> str:
-    from corral.image.build import digest_image
-    from corral.image.digests import DigestCache
-    from corral.image.load import archive_image_id
-
-    if image.tarball is not None:
-        return archive_image_id(image.tarball)
-    return digest_image(image, cache=DigestCache(state_dir)).image_id
-
-
 @dataclass(frozen=True)
 class Exact:
     """The labels each container of a configuration is created with, and what
@@ -111,6 +80,7 @@ async def exact_labels(
     engine that does not answer leaves those hashes without an image ID)."""
     from corral.engine.client import connect as open_engine
     from corral.engine.endpoint import endpoint_for
+    from corral.engine.images import known_id
     from corral.errors import CorralError
 
     containers = [s for s in services if isinstance(s.record, OciContainer)]
@@ -138,7 +108,7 @@ async def exact_labels(
         for service in containers:
             record = service.record
             assert isinstance(record, OciContainer)
-            found = await image_id_of(engine, record.image, state_dir)
+            found = await known_id(engine, record.image, state_dir)
             if found is None and isinstance(record.image, str) and engine is not None:
                 notes.append(
                     f"{service.name}: {record.image} is not present on {engine.endpoint}: "
