@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import time
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -238,14 +238,18 @@ def test_engine_log_read_and_followed_across_restarts(corral: Corral, runtime: s
         corral.argv("logs", name, "-f", "-n", "1"), env=corral.env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
+    seen: list[str] = []
+    reader = threading.Thread(target=lambda: seen.extend(follower.stdout or ()), daemon=True)
+    reader.start()
     try:
-        time.sleep(1)
+        wait_for(lambda: seen, timeout=30)  # the first container's last line(s)
         corral.run("restart", name, timeout=120)
-        time.sleep(2)
+        # the next container, followed from its first byte: all three of its lines
+        wait_for(lambda: {"one\n", "two\n", "three\n"} <= set(seen[1:]), timeout=30)
     finally:
         follower.terminate()
-        out, _ = follower.communicate(timeout=30)
-    assert out.count("one") == 1 and out.count("three") == 2, out  # the next one, whole
+        follower.wait(timeout=30)
+    assert seen.count("one\n") == 1, seen  # the first container's tail was one line
     # reading the log left the daemon's engine alone: it still supervises
     corral.run("restart", name, timeout=120)
     assert corral.status()[name]["state"] == "running"

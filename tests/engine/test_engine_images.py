@@ -18,10 +18,12 @@ from corral.config import OciContainer
 from corral.engine import containers
 from corral.engine.api import EngineApi, Upload
 from corral.engine.client import Engine, EngineError, connect
+from corral.engine.containers import invocation_for
 from corral.engine.endpoint import EndpointError, at, endpoint_for
 from corral.engine.images import EngineImages, present, split_tag
 from corral.engine.pull import PullError, split_reference
 from corral.errors import ImageError
+from corral.render import container_spec
 
 
 def answer(body: bytes, status: str = "200 OK") -> bytes:
@@ -137,7 +139,9 @@ def test_create_never_pulls_it_names_the_missing_image(rt: Runtime) -> None:
         engine = await connect(at(rt.name, rt.socket))
         try:
             with pytest.raises(EngineError) as caught:
-                await containers.create(engine, OciContainer(image=image, provision=name), name)
+                container = OciContainer(image=image, provision=name)
+                spec = container_spec(container, name, rt.name, {})  # type: ignore[arg-type]
+                await containers.create(engine, spec, invocation_for(container, rt.name))  # type: ignore[arg-type]
             return str(caught.value)
         finally:
             await engine.close()
