@@ -17,7 +17,7 @@ import pwd
 import shlex
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from corral.errors import CommandError
@@ -45,10 +45,6 @@ class Invocation:
     #: ``K=V`` (or bare ``K``, taken from corral's environment) entries.
     host_environment: tuple[str, ...] = ()
     timeout: float | None = None
-    extra_env: Mapping[str, str] = field(default_factory=dict)
-    #: The child's standard input (else /dev/null), e.g. a pipe's read end. ``run_cli``
-    #: takes ownership: it closes it in corral as soon as the child has it, or fails.
-    stdin_fd: int | None = None
 
 
 @dataclass(frozen=True)
@@ -134,11 +130,7 @@ async def run_cli(argv: Sequence[str], invocation: Invocation | None = None) -> 
     argv = tuple(argv)
     invocation = invocation or Invocation()
     secrets = secret_values(invocation.host_environment)
-    try:
-        proc = _spawn(argv, invocation, secrets)
-    finally:
-        if invocation.stdin_fd is not None:
-            os.close(invocation.stdin_fd)  # the child has its own copy now
+    proc = _spawn(argv, invocation, secrets)
     exited = watch_child(proc)
     try:
         out, err, code = await asyncio.wait_for(_collect(proc, exited), invocation.timeout)
@@ -178,12 +170,11 @@ def _spawn(
         if identity.user or identity.group
         else "",
     )
-    env = child_environment(invocation.host_environment, identity, extra=invocation.extra_env)
-    stdin = subprocess.DEVNULL if invocation.stdin_fd is None else invocation.stdin_fd
+    env = child_environment(invocation.host_environment, identity)
     try:
         return subprocess.Popen(
             argv,
-            stdin=stdin,
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,
