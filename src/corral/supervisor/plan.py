@@ -1,4 +1,9 @@
-"""What a changed configuration would do to the running one, and why (pure)."""
+"""What a changed configuration would do to the running one, and why (pure).
+
+What a change to each field does is declared on the field (``Record.change_of``):
+``in_place`` changes are applied to the running service ("update"); any other
+restarts it (for a container, a new one: its config hash changed).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,6 @@ from typing import Literal
 from corral.config import Declared
 
 Op = Literal["start", "stop", "restart", "update", "remove"]
-
-#: Fields that only steer supervision: a change to them alone is applied in
-#: place ("update"), without restarting the service.
-IN_PLACE = frozenset({"actions", "auto_start", "respawn", "respawn_limit", "respawn_delay"})
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,13 @@ def plan(running: Sequence[Declared], wanted: Sequence[Declared]) -> list[Change
             changes.append(Change("start", name, why))
             continue
         fields = changed_fields(old[name], service)
-        if fields and set(fields) <= IN_PLACE:
+        record = type(service.record)
+        in_place = {
+            f for f in fields if f in record.model_fields and record.change_of(f) == "in_place"
+        }
+        if "requirement" in fields:
+            in_place.add("requirement")  # the graph only: implicit ones follow other fields
+        if fields and set(fields) <= in_place:
             changes.append(Change("update", name, "changed " + ", ".join(fields) + " (no restart)"))
         elif fields:
             changes.append(Change("restart", name, "changed " + ", ".join(fields)))

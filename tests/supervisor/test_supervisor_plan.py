@@ -1,0 +1,57 @@
+"""`plan` reads what a change does from the fields themselves: for a container,
+a change restarts it exactly when it changes the container's config hash."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from corral.config import Config, OciContainer, Process, declared_services
+from corral.render.identity import config_hash
+from corral.supervisor.plan import plan
+
+BASE: dict[str, Any] = {"image": "localhost/web:1", "provision": "web"}
+
+#: A changed value for each field of a container (any that differs will do).
+CHANGED: dict[str, Any] = {
+    "user": "nobody", "group": "nogroup", "command": ["httpd"], "entrypoint": "/bin/sh",
+    "host_environment": ["T=1"], "environment": ["A=1"], "image": "localhost/web:2",
+    "provision": None, "requirement": ["db"], "log_file": "/tmp/web.log", "auto_start": False,
+    "respawn": True, "actions": [{"name": "hi", "command": ["true"]}], "network": "backend",
+    "ports": ["8080:80"], "volumes": ["/srv:/srv"], "container_user": "1000",
+    "workdir": "/w", "extra_arguments": ["--init"], "stop_signal": "SIGQUIT",
+    "stop_timeout": 3, "labels": {"a": "b"}, "hostname": "h", "health_cmd": "true",
+    "health_interval": 5, "health_timeout": 5, "health_retries": 5,
+    "health_start_period": 5, "on_unhealthy": "restart", "respawn_limit": [3, 10],
+    "respawn_delay": 1, "read_only": True,
+}  # fmt: skip
+
+
+def services(container: OciContainer) -> list[Any]:
+    extra = [Process(name="db", command=["true"])]
+    return declared_services(Config(containers=[container], processes=extra))
+
+
+def test_every_container_field_has_a_changed_value_here() -> None:
+    assert set(CHANGED) == set(OciContainer.model_fields)
+
+
+@pytest.mark.parametrize("name", sorted(set(CHANGED) - {"provision"}))
+def test_a_container_restarts_exactly_when_its_hash_changes(name: str) -> None:
+    # on_unhealthy = "restart" needs a health check and respawn on both sides
+    base = {**BASE, "health_cmd": "true", "respawn": True} if name == "on_unhealthy" else BASE
+    before, after = OciContainer(**base), OciContainer(**{**base, name: CHANGED[name]})
+    changes = [c for c in plan(services(before), services(after)) if c.name == "web"]
+    assert len(changes) == 1
+    recreated = config_hash(before, "docker") != config_hash(after, "docker")
+    assert changes[0].op == ("restart" if recreated else "update"), changes[0]
+
+
+def test_a_process_restarts_for_its_command_not_its_respawn() -> None:
+    def of(**fields: Any) -> list[Any]:
+        record = Process(**{"name": "p", "command": ["a"], **fields})
+        return declared_services(Config(processes=[record]))
+
+    assert [c.op for c in plan(of(), of(command=["b"]))] == ["restart"]
+    assert [c.op for c in plan(of(), of(respawn=True))] == ["update"]
