@@ -22,6 +22,7 @@ from typing import Any
 from corral.config import OciContainer
 from corral.config.mounts import Mount, parse_mount
 from corral.config.ports import PortMapping, parse_port
+from corral.config.run_options import parse_device, parse_expose, parse_tmpfs
 from corral.config.services import image_reference
 from corral.runtimes import Runtime
 
@@ -55,10 +56,22 @@ def duration(ns: int) -> str:
     return f"{whole}.{rest:09d}".rstrip("0") + "s"
 
 
+def cpus_text(ns: int) -> str:
+    """A CPU count held in billionths, as the CLI's ``--cpus`` takes it: ``2``, ``1.5``."""
+    whole, rest = divmod(ns, 1_000_000_000)
+    return str(whole) if rest == 0 else f"{whole}.{rest:09d}".rstrip("0")
+
+
+#: What ``no_new_privileges`` says in ``--security-opt`` and ``HostConfig.SecurityOpt``.
+NO_NEW_PRIVILEGES = "no-new-privileges:true"
+
+
 # -- the table ---------------------------------------------------------------
 
-#: A value's place in the API's create document: ``Labels``, ``HostConfig.Binds``.
+#: A value's place in the API's create document: ``Labels``, ``HostConfig.Binds``;
+#: or, spelled ``?name``, a query parameter of the create (``?platform``).
 ApiKey = str
+QUERY = "?"
 
 
 @dataclass(frozen=True)
@@ -87,6 +100,11 @@ def _nonempty(name: str) -> Callable[[OciContainer], Any]:
 def text(name: str, flag: str, key: ApiKey) -> RunOption:
     """A string option: ``--flag VALUE``; ``key: VALUE``."""
     return RunOption(name, flag, _attribute(name), lambda f, v: [f, v], lambda v: {key: v})
+
+
+def number(name: str, flag: str, key: ApiKey) -> RunOption:
+    """An integer option (sizes are bytes): ``--flag N``; ``key: N``."""
+    return RunOption(name, flag, _attribute(name), lambda f, v: [f, str(v)], lambda v: {key: v})
 
 
 def switch(name: str, flag: str, key: ApiKey) -> RunOption:
@@ -144,6 +162,19 @@ def _port_document(mappings: Iterable[PortMapping]) -> dict[ApiKey, Any]:
             exposed[key] = {}
             bindings.setdefault(key, []).append({"HostIp": mapping.address, "HostPort": host_port})
     return {"ExposedPorts": exposed, "HostConfig.PortBindings": bindings}
+
+
+def _expose_document(exposed: Iterable[str]) -> dict[ApiKey, Any]:
+    ports: dict[str, dict[str, str]] = {}
+    for entry in exposed:
+        low, high, protocol = parse_expose(entry)
+        ports.update((f"{port}/{protocol}", {}) for port in range(low, high + 1))
+    return {"ExposedPorts": ports}
+
+
+def _device_document(entry: str) -> dict[str, str]:
+    host, container, permissions = parse_device(entry)
+    return {"PathOnHost": host, "PathInContainer": container, "CgroupPermissions": permissions}
 
 
 def _mounts(container: OciContainer) -> tuple[Mount, ...] | None:
@@ -239,6 +270,74 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     ),
     RunOption("health_cmd", "--health-cmd", _health, _health_words, _health_document),
     switch("read_only", "--read-only", "HostConfig.ReadonlyRootfs"),
+    # -- issue 15: resource limits, hardening, name resolution --
+    RunOption(
+        "expose",
+        "--expose",
+        _nonempty("expose"),
+        lambda f, v: [w for p in v for w in (f, p)],
+        _expose_document,
+    ),
+    number("memory", "--memory", "HostConfig.Memory"),
+    number("memory_reservation", "--memory-reservation", "HostConfig.MemoryReservation"),
+    number("memory_swap", "--memory-swap", "HostConfig.MemorySwap"),
+    RunOption(
+        "cpus",
+        "--cpus",
+        lambda c: None if c.cpus is None else nanoseconds(c.cpus),
+        lambda f, v: [f, cpus_text(v)],
+        lambda v: {"HostConfig.NanoCpus": v},
+    ),
+    number("cpu_shares", "--cpu-shares", "HostConfig.CpuShares"),
+    text("cpuset", "--cpuset-cpus", "HostConfig.CpusetCpus"),
+    number("pids_limit", "--pids-limit", "HostConfig.PidsLimit"),
+    number("shm_size", "--shm-size", "HostConfig.ShmSize"),
+    number("oom_score_adj", "--oom-score-adj", "HostConfig.OomScoreAdj"),
+    RunOption(
+        "ulimits",
+        "--ulimit",
+        lambda c: tuple((k, s, h) for k, (s, h) in c.ulimits.items()) or None,
+        lambda f, v: [w for k, s, h in v for w in (f, f"{k}={s}:{h}")],
+        lambda v: {"HostConfig.Ulimits": [{"Name": k, "Soft": s, "Hard": h} for k, s, h in v]},
+    ),
+    each("cap_add", "--cap-add", "HostConfig.CapAdd"),
+    each("cap_drop", "--cap-drop", "HostConfig.CapDrop"),
+    each("security_opt", "--security-opt", "HostConfig.SecurityOpt"),
+    switch("privileged", "--privileged", "HostConfig.Privileged"),
+    RunOption(
+        "no_new_privileges",
+        "--security-opt",
+        lambda c: c.no_new_privileges or None,
+        lambda f, v: [f, NO_NEW_PRIVILEGES],
+        lambda v: {"HostConfig.SecurityOpt": [NO_NEW_PRIVILEGES]},
+    ),
+    switch("init", "--init", "HostConfig.Init"),
+    RunOption(
+        "tmpfs",
+        "--tmpfs",
+        _nonempty("tmpfs"),
+        lambda f, v: [w for t in v for w in (f, t)],
+        lambda v: {"HostConfig.Tmpfs": dict(parse_tmpfs(t) for t in v)},
+    ),
+    each("devices", "--device", "HostConfig.Devices", api=_device_document),
+    RunOption(
+        "sysctls",
+        "--sysctl",
+        _nonempty("sysctls"),
+        lambda f, v: [w for k, x in v.items() for w in (f, f"{k}={x}")],
+        lambda v: {"HostConfig.Sysctls": dict(v)},
+    ),
+    each("group_add", "--group-add", "HostConfig.GroupAdd"),
+    text("userns", "--userns", "HostConfig.UsernsMode"),
+    each("dns", "--dns", "HostConfig.Dns"),
+    each("dns_search", "--dns-search", "HostConfig.DnsSearch"),
+    each("dns_options", "--dns-option", "HostConfig.DnsOptions"),
+    each("extra_hosts", "--add-host", "HostConfig.ExtraHosts"),
+    text("domainname", "--domainname", "Domainname"),
+    text("mac_address", "--mac-address", "MacAddress"),
+    text("platform", "--platform", QUERY + "platform"),
+    switch("stdin_open", "--interactive", "OpenStdin"),
+    switch("tty", "--tty", "Tty"),
 )
 
 OPTIONS_BY_NAME: dict[str, RunOption] = {option.name: option for option in RUN_OPTIONS}
