@@ -391,27 +391,6 @@ class OciContainer(Record):
     )
 
     @model_validator(mode="after")
-    def _limits(self) -> OciContainer:
-        if self.memory_swap is not None and self.memory is None:
-            raise fail("memory_swap needs memory: the engines refuse a swap limit without one")
-        if self.memory is not None:
-            if self.memory_swap not in (None, -1) and self.memory_swap < self.memory:
-                raise fail(
-                    f"memory_swap ({self.memory_swap} bytes) must be at least memory "
-                    f"({self.memory} bytes): it counts memory plus swap"
-                )
-            if self.memory_reservation is not None and self.memory_reservation > self.memory:
-                raise fail(
-                    f"memory_reservation ({self.memory_reservation} bytes) must be at most "
-                    f"memory ({self.memory} bytes)"
-                )
-        paths = [entry.partition(":")[0] for entry in self.tmpfs]
-        for path in paths:
-            if paths.count(path) > 1:
-                raise fail(f"tmpfs mounts {show(path)} twice")
-        return self
-
-    @model_validator(mode="after")
     def _health_policy(self) -> OciContainer:
         if self.on_unhealthy == "restart":
             if self.health_cmd is None:

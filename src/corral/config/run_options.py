@@ -107,7 +107,7 @@ def _limit(value: Any, where: str) -> int:
 
 def _ulimits(value: Any) -> Any:
     if not isinstance(value, dict):
-        raise fail(f"ulimits must be a table like {{ nofile = [1024, 4096] }}, but {show(value)} "
+        raise fail(f"ulimits must be a table like nofile = [1024, 4096], but {show(value)} "
                    "was found")  # fmt: skip
     limits: dict[str, tuple[int, int]] = {}
     for name, limit in value.items():
@@ -266,7 +266,7 @@ _SYSCTL = re.compile(r"[a-z0-9_][a-z0-9_.\-/]*", re.IGNORECASE)
 
 def _sysctls(value: Any) -> Any:
     if not isinstance(value, dict):
-        raise fail(f"sysctls must be a table like {{ \"net.core.somaxconn\" = \"1024\" }}, but "
+        raise fail(f"sysctls must be a table like \"net.core.somaxconn\" = \"1024\", but "
                    f"{show(value)} was found")  # fmt: skip
     out: dict[str, str] = {}
     for key, member in value.items():
