@@ -10,7 +10,7 @@ import pytest
 from corral.config import OciContainer
 from corral.render import container_spec, create_argv, create_document
 from corral.render.container import create_query
-from corral.render.spec import RUN_OPTIONS
+from corral.render.spec import RUN_OPTIONS, duplicated_arguments
 from corral.runtimes import RUNTIMES, Runtime
 
 LABELS = {"corral.service": "web", "corral.config-hash": "H"}
@@ -298,3 +298,24 @@ def test_entrypoint_with_a_command_keeps_the_command() -> None:
     document = create_document(container_spec(container, "b", "docker"))
     assert document is not None
     assert document["Entrypoint"] == ["/bin/sh"] and document["Cmd"] == ["-c", "true"]
+
+
+def test_every_table_flag_in_extra_arguments_names_its_field() -> None:
+    for option in RUN_OPTIONS:
+        words = [option.flag] if not option.takes_value else [option.flag, "x"]
+        (found,) = duplicated_arguments(words)
+        expected = "security_opt" if option.name == "no_new_privileges" else option.name
+        assert found == (0, option.flag, expected)
+
+
+def test_duplicated_arguments_reads_inline_values_other_spellings_and_bundles() -> None:
+    words = ["--memory=1g", "-m", "2g", "--security-opt=no-new-privileges", "-it", "--gpus",
+             "all", "--oom-score-adj", "-500"]  # fmt: skip
+    assert duplicated_arguments(words) == [
+        (0, "--memory", "memory"),
+        (1, "-m", "memory"),
+        (3, "--security-opt", "no_new_privileges"),
+        (4, "-i", "stdin_open"),
+        (4, "-t", "tty"),
+        (7, "--oom-score-adj", "oom_score_adj"),
+    ]

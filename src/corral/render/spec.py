@@ -87,6 +87,8 @@ class RunOption:
     read: Callable[[OciContainer], Any]
     words: Callable[[str, Any], list[str]]
     document: Callable[[Any], Mapping[ApiKey, Any]]
+    #: False for a switch: the flag alone, no value word.
+    takes_value: bool = True
 
 
 def _attribute(name: str) -> Callable[[OciContainer], Any]:
@@ -110,7 +112,12 @@ def number(name: str, flag: str, key: ApiKey) -> RunOption:
 def switch(name: str, flag: str, key: ApiKey) -> RunOption:
     """A boolean option: ``--flag`` when true; ``key: true``."""
     return RunOption(
-        name, flag, lambda c: getattr(c, name) or None, lambda f, v: [f], lambda v: {key: True}
+        name,
+        flag,
+        lambda c: getattr(c, name) or None,
+        lambda f, v: [f],
+        lambda v: {key: True},
+        takes_value=False,
     )
 
 
@@ -341,6 +348,60 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
 )
 
 OPTIONS_BY_NAME: dict[str, RunOption] = {option.name: option for option in RUN_OPTIONS}
+
+#: The engines' other spellings of the table's flags (``-m`` for ``--memory``).
+OTHER_SPELLINGS: dict[str, tuple[str, ...]] = {
+    "--env": ("-e",),
+    "--network": ("--net",),
+    "--user": ("-u",),
+    "--workdir": ("-w",),
+    "-p": ("--publish",),
+    "-v": ("--volume",),
+    "--label": ("-l",),
+    "--hostname": ("-h",),
+    "--memory": ("-m",),
+    "--interactive": ("-i",),
+    "--tty": ("-t",),
+    "--cpuset-cpus": ("--cpuset",),
+}
+
+
+def _flag_fields() -> dict[str, list[str]]:
+    fields: dict[str, list[str]] = {}
+    for option in RUN_OPTIONS:
+        for flag in (option.flag, *OTHER_SPELLINGS.get(option.flag, ())):
+            fields.setdefault(flag, []).append(option.name)
+    return fields
+
+
+#: Every flag (and other spelling) of the table, and the fields it says.
+FLAG_FIELDS: dict[str, list[str]] = _flag_fields()
+
+
+def duplicated_arguments(extra_arguments: Iterable[str]) -> list[tuple[int, str, str]]:
+    """(member, flag, field) for each of ``extra_arguments`` that says what a
+    first-class field says (``--memory=1g``, ``-m 1g``, ``-it``): ``corral check``
+    warns about each. The flags are the table's, so a new row is covered."""
+    found: list[tuple[int, str, str]] = []
+    words = list(extra_arguments)
+    for i, word in enumerate(words):
+        if not word.startswith("-") or word in ("-", "--"):
+            continue
+        flag, eq, inline = word.partition("=")
+        if flag in FLAG_FIELDS:
+            value = inline if eq else (words[i + 1] if i + 1 < len(words) else "")
+            names = FLAG_FIELDS[flag]
+            if flag == "--security-opt":  # one flag, two fields
+                nnp = value.startswith("no-new-privileges")
+                names = ["no_new_privileges" if nnp else "security_opt"]
+            found.append((i, flag, names[0]))
+        elif not word.startswith("--") and len(word) > 2 and not eq:
+            # bundled short switches (-it): each letter a switch of the table
+            for letter in word[1:]:
+                names = FLAG_FIELDS.get(f"-{letter}", [])
+                if names and not OPTIONS_BY_NAME[names[0]].takes_value:
+                    found.append((i, f"-{letter}", names[0]))
+    return found
 
 
 # -- the spec ----------------------------------------------------------------
