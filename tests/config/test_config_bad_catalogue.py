@@ -626,6 +626,13 @@ CATALOGUE: list[tuple[str, str, int, str, str]] = [
         'runtime "podman" (4.3) cannot honour "gw:host-gateway": it',
     ),
     (
+        "domainname-podman",
+        'runtime = "podman"\n[[container]]\nimage = "a"\ndomainname = "corral.test"\n',
+        4,
+        "container[0].domainname",
+        'runtime "podman" (4.3) cannot honour domainname',
+    ),
+    (
         "domainname-type",
         '[[container]]\nimage = "a"\ndomainname = 3\n',
         3,

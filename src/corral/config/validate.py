@@ -244,6 +244,12 @@ def _runtime_support(config: Config) -> Iterator[Problem]:
                     f"it takes {modes}",
                     (*here, "userns"),
                 )
+        if runtime == "podman" and c.domainname is not None:
+            yield Problem(
+                'runtime "podman" (4.3) cannot honour domainname: its CLI has no '
+                "--domainname and its API ignores Domainname",
+                (*here, "domainname"),
+            )
         if runtime == "podman":
             for j, entry in enumerate(c.extra_hosts):
                 if entry.endswith(":" + HOST_GATEWAY):
