@@ -633,6 +633,13 @@ CATALOGUE: list[tuple[str, str, int, str, str]] = [
         'runtime "podman" (4.3) cannot honour domainname',
     ),
     (
+        "mac-address-podman-no-network",
+        'runtime = "podman"\n[[container]]\nimage = "a"\nmac_address = "02:42:ac:11:00:02"\n',
+        4,
+        "container[0].mac_address",
+        "cannot honour mac_address without a declared network",
+    ),
+    (
         "domainname-type",
         '[[container]]\nimage = "a"\ndomainname = 3\n',
         3,

@@ -109,3 +109,42 @@ def test_limits_and_hardening_seen_from_inside(corral: Corral, runtime: str) -> 
     assert "7000/udp" in exposed
     assert config["Domainname"] == ("corral.test" if domain else "")
     assert config["Tty"] is True and config["OpenStdin"] is True
+
+
+def test_devices_capabilities_and_the_rest_seen_from_inside(corral: Corral, runtime: str) -> None:
+    name = f"opts-{uuid.uuid4().hex[:6]}"
+    network = f"{name}-net"  # podman 4.3's API takes a MAC address only on a network
+    corral.write(
+        f'runtime = "{runtime}"\n[[network]]\nname = "{network}"\n'
+        f'[[container]]\nprovision = "{name}"\nnetwork = "{network}"\n'
+        f'image = "{engines.busybox_image(runtime)}"\ncommand = ["sleep", "600"]\n'
+        'stop_timeout = 1\nmemory = "64m"\nmemory_swap = "128m"\ncpuset = "0"\n'
+        'devices = ["/dev/null:/dev/corral-null:rw"]\ncap_add = ["NET_ADMIN"]\n'
+        'security_opt = ["seccomp=unconfined"]\nuserns = "host"\n'
+        'mac_address = "02:42:ac:11:00:42"\nplatform = "linux/amd64"\n'
+    )
+    (declared,) = load(str(corral.config)).config.containers
+    assert create_document(container_spec(declared, name, runtime)) is not None  # the API path
+    corral.run("up", timeout=120)
+    assert corral.status()[name]["state"] == "running"
+
+    swap = _cgroup(runtime, name, "memory/memory.memsw.limit_in_bytes", "memory.swap.max")
+    assert swap in (str(128 * MIB), str(64 * MIB))  # v1: memory + swap; v2: swap alone
+    assert _cgroup(runtime, name, "cpuset/cpuset.cpus", "cpuset.cpus.effective") == "0"
+    written = _exec(runtime, name, "echo x > /dev/corral-null && echo written")
+    assert written.stdout == "written\n", written.stderr
+    status = dict(
+        line.split(":\t", 1)
+        for line in _exec(runtime, name, "cat /proc/self/status").stdout.splitlines()
+        if ":\t" in line
+    )
+    assert int(status["CapEff"], 16) & (1 << 12)  # CAP_NET_ADMIN
+    assert status["Seccomp"].strip() == "0"
+    mac = _exec(runtime, name, "cat /sys/class/net/eth0/address").stdout.strip()
+    assert mac == "02:42:ac:11:00:42"
+
+    done = subprocess.run([runtime, "inspect", name], capture_output=True, text=True, check=True)
+    host = json.loads(done.stdout)[0]["HostConfig"]
+    assert host["MemorySwap"] == 128 * MIB and host["CpusetCpus"] == "0"
+    assert "seccomp=unconfined" in host["SecurityOpt"]
+    corral.run("down", "--volumes", timeout=120)  # the network too

@@ -240,6 +240,10 @@ def api_form(document: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
     for key, name in (("Domainname", "domainname"), ("MacAddress", "mac_address")):
         if key in document:
             form[name] = document[key]
+    if "NetworkingConfig" in document:  # the MAC address on the declared network's endpoint
+        assert document["NetworkingConfig"] == {
+            "EndpointsConfig": {host["NetworkMode"]: {"MacAddress": document["MacAddress"]}}
+        }
     if "NetworkMode" in host:
         form["network"] = host["NetworkMode"]
     if "Healthcheck" in document:

@@ -233,6 +233,18 @@ CASES: dict[str, tuple[dict[str, Any], list[str], dict[str, Any]]] = {
         {"mac_address": "02:42:AC:11:00:02"}, ["--mac-address", "02:42:ac:11:00:02"],
         {"MacAddress": "02:42:ac:11:00:02"},
     ),
+    "mac_address (network)": (
+        {"mac_address": "02:42:ac:11:00:02", "network": "backend"},
+        ["--network", "backend", "--mac-address", "02:42:ac:11:00:02"],
+        {"MacAddress": "02:42:ac:11:00:02",
+         "HostConfig": {"NetworkMode": "backend"},
+         "NetworkingConfig": {"EndpointsConfig": {"backend": {"MacAddress": "02:42:ac:11:00:02"}}}},
+    ),
+    "mac_address (host network)": (
+        {"mac_address": "02:42:ac:11:00:02", "network": "host"},
+        ["--network", "host", "--mac-address", "02:42:ac:11:00:02"],
+        {"MacAddress": "02:42:ac:11:00:02", "HostConfig": {"NetworkMode": "host"}},
+    ),
     "platform": (
         {"platform": "linux/arm64"}, ["--platform", "linux/arm64"], {"?platform": "linux/arm64"},
     ),

@@ -250,6 +250,12 @@ def _runtime_support(config: Config) -> Iterator[Problem]:
                 "--domainname and its API ignores Domainname",
                 (*here, "domainname"),
             )
+        if runtime == "podman" and c.mac_address is not None and c.network is None:
+            yield Problem(
+                'runtime "podman" (4.3) cannot honour mac_address without a declared '
+                "network: its API takes the address only on a network's endpoint; set network",
+                (*here, "mac_address"),
+            )
         if runtime == "podman":
             for j, entry in enumerate(c.extra_hosts):
                 if entry.endswith(":" + HOST_GATEWAY):

@@ -57,16 +57,23 @@ def create_document(spec: ContainerSpec) -> dict[str, Any] | None:
                 continue
             section, _, leaf = key.rpartition(".")
             target = document.setdefault(section, {}) if section else document
-            known = target.get(leaf)
             # two options may fill one key (ports and expose: ExposedPorts;
             # security_opt and no_new_privileges: SecurityOpt), in table order
-            if isinstance(known, dict) and isinstance(entry, dict):
-                target[leaf] = {**known, **entry}
-            elif isinstance(known, list) and isinstance(entry, list):
-                target[leaf] = [*known, *entry]
-            else:
-                target[leaf] = entry
+            target[leaf] = _merged(target.get(leaf), entry)
     return document
+
+
+def _merged(known: Any, entry: Any) -> Any:
+    """``entry`` added to what an earlier option put under the same key: tables
+    merged key by key (deeply), lists joined; anything else replaced."""
+    if isinstance(known, dict) and isinstance(entry, dict):
+        merged = dict(known)
+        for key, value in entry.items():
+            merged[key] = _merged(merged.get(key), value)
+        return merged
+    if isinstance(known, list) and isinstance(entry, list):
+        return [*known, *entry]
+    return entry
 
 
 def create_query(spec: ContainerSpec) -> dict[str, str]:

@@ -184,6 +184,20 @@ def _device_document(entry: str) -> dict[str, str]:
     return {"PathOnHost": host, "PathInContainer": container, "CgroupPermissions": permissions}
 
 
+#: Network modes that are not a network an endpoint can be configured on.
+_NOT_A_NETWORK = ("host", "none", "private", "container:", "ns:", "slirp4netns", "pasta")
+
+
+def _mac_document(value: tuple[str, str | None]) -> dict[ApiKey, Any]:
+    """``MacAddress`` (dockerd 20.10 reads it there) and, on a declared network,
+    that network's endpoint too (Podman 4.3's API reads it only there)."""
+    mac, network = value
+    document: dict[ApiKey, Any] = {"MacAddress": mac}
+    if network is not None and not network.startswith(_NOT_A_NETWORK):
+        document["NetworkingConfig.EndpointsConfig"] = {network: {"MacAddress": mac}}
+    return document
+
+
 def _mounts(container: OciContainer) -> tuple[Mount, ...] | None:
     return tuple(parse_mount(spec) for spec in container.volumes) or None
 
@@ -341,7 +355,13 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     each("dns_options", "--dns-option", "HostConfig.DnsOptions"),
     each("extra_hosts", "--add-host", "HostConfig.ExtraHosts"),
     text("domainname", "--domainname", "Domainname"),
-    text("mac_address", "--mac-address", "MacAddress"),
+    RunOption(
+        "mac_address",
+        "--mac-address",
+        lambda c: None if c.mac_address is None else (c.mac_address, c.network),
+        lambda f, v: [f, v[0]],
+        _mac_document,
+    ),
     text("platform", "--platform", QUERY + "platform"),
     switch("stdin_open", "--interactive", "OpenStdin"),
     switch("tty", "--tty", "Tty"),
