@@ -385,7 +385,7 @@ CATALOGUE: list[tuple[str, str, int, str, str]] = [
         '[[container]]\nimage = "a"\ncpus = 0\n',
         3,
         "container[0].cpus",
-        "cpus must be at least 0.01, but 0 was found",
+        "cpus must be between 0.01 and 1000000, but 0 was found",
     ),
     (
         "cpu-shares-low",

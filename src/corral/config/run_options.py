@@ -17,7 +17,7 @@ from corral.config._fields import Kind, fail, list_of, pair_member, show
 
 # -- sizes -------------------------------------------------------------------
 
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?", re.IGNORECASE)
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:([kmgt])i?b?|(b)?)", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 #: The largest size the engines take (a signed 64-bit count of bytes).
 MAX_SIZE = (1 << 63) - 1
@@ -36,7 +36,7 @@ def parse_size(value: Any, name: str, allow_unlimited: bool = False) -> int:
         found = _SIZE.fullmatch(value.strip())
         if found is None:
             raise fail(f"{expected}, but {show(value)} was found")
-        digits, unit = found.groups()
+        digits, unit = found[1], found[2] or ""
         scaled = float(digits) * _UNITS[unit.lower()]
         number = int(scaled) if "." in digits else int(digits) * _UNITS[unit.lower()]
     else:
@@ -68,7 +68,7 @@ def _cpus(value: Any, info: ValidationInfo) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise fail(f"cpus must be a number like 1.5, but {show(value)} was found")
     if not 0.01 <= value <= 1_000_000:
-        raise fail(f"cpus must be at least 0.01, but {show(value)} was found")
+        raise fail(f"cpus must be between 0.01 and 1000000, but {show(value)} was found")
     return float(value)
 
 
@@ -347,7 +347,14 @@ def _expose(member: Any, info: ValidationInfo) -> str:
     return f"{low}/{proto}" if low == high else f"{low}-{high}/{proto}"
 
 
-Expose = strings_checked(_expose, "PORT[/PROTOCOL]")
+Expose = Annotated[
+    tuple[Annotated[str, BeforeValidator(_expose)], ...],
+    BeforeValidator(list_of("ports")),
+    WithJsonSchema(
+        {"type": "array", "items": {"anyOf": [{"type": "integer"}, {"type": "string"}]}}
+    ),
+    Kind("list of PORT[/PROTOCOL]"),
+]
 
 _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}", re.IGNORECASE)
 
