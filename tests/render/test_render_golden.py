@@ -314,13 +314,14 @@ def test_entrypoint_with_a_command_keeps_the_command() -> None:
 
 def test_every_table_flag_in_extra_arguments_names_its_field() -> None:
     for option in RUN_OPTIONS:
-        words = [option.flag] if not option.takes_value else [option.flag, "x"]
+        words = [option.flag] if not option.takes_value else [option.flag, "x=1"]
         (found,) = duplicated_arguments(words)
         expected = "security_opt" if option.name == "no_new_privileges" else option.name
         assert found == (0, option.flag, expected)
 
 
 def test_duplicated_arguments_reads_inline_values_other_spellings_and_bundles() -> None:
+    assert duplicated_arguments(["--env", "TOKEN", "-e", "A=1"]) == [(2, "-e", "environment")]
     words = ["--memory=1g", "-m", "2g", "--security-opt=no-new-privileges", "-it", "--gpus",
              "all", "--oom-score-adj", "-500"]  # fmt: skip
     assert duplicated_arguments(words) == [

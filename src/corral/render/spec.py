@@ -411,6 +411,8 @@ def duplicated_arguments(extra_arguments: Iterable[str]) -> list[tuple[int, str,
         if flag in FLAG_FIELDS:
             value = inline if eq else (words[i + 1] if i + 1 < len(words) else "")
             names = FLAG_FIELDS[flag]
+            if names[0] == "environment" and "=" not in value:
+                continue  # --env NAME: host_environment's documented way in
             if flag == "--security-opt":  # one flag, two fields
                 nnp = value.startswith("no-new-privileges")
                 names = ["no_new_privileges" if nnp else "security_opt"]
