@@ -47,6 +47,7 @@ from corral.config.run_options import (
     Expose,
     ExtraHosts,
     MacAddress,
+    NonEmptyStrings,
     Platform,
     SecurityOpts,
     Size,
@@ -56,7 +57,6 @@ from corral.config.run_options import (
     Ulimits,
     Userns,
 )
-from corral.config.run_options import Strings as CheckedStrings
 
 
 class Action(Record):
@@ -338,7 +338,7 @@ class OciContainer(Record):
         default_factory=dict,
         doc='Namespaced kernel parameters: `{ "net.core.somaxconn" = "1024" }` (`--sysctl`).',
     )
-    group_add: CheckedStrings = field(
+    group_add: NonEmptyStrings = field(
         (), doc="Extra groups of the container's user, names or GIDs (`--group-add`)."
     )
     userns: Userns | None = field(
@@ -346,8 +346,8 @@ class OciContainer(Record):
         doc="The user namespace: `host`; on podman also `keep-id`, `auto`, `nomap`… (`--userns`).",
     )
     dns: Addresses = field((), doc="DNS servers, IP addresses (`--dns`).")
-    dns_search: CheckedStrings = field((), doc="DNS search domains (`--dns-search`).")
-    dns_options: CheckedStrings = field(
+    dns_search: NonEmptyStrings = field((), doc="DNS search domains (`--dns-search`).")
+    dns_options: NonEmptyStrings = field(
         (), doc="resolv.conf options, like `ndots:2` (`--dns-option`)."
     )
     extra_hosts: ExtraHosts = field(

@@ -294,7 +294,7 @@ def _address(member: Any, info: ValidationInfo) -> str:
 
 
 Addresses = strings_checked(_address, "IP addresses")
-Strings = strings_checked(_string, "strings")
+NonEmptyStrings = strings_checked(_string, "strings")
 
 _HOSTNAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.\-]*[A-Za-z0-9_])?")
 #: The address docker's --add-host resolves to the host's gateway.
