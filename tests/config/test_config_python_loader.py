@@ -134,3 +134,33 @@ def test_relative_image_paths_are_anchored_at_the_config_file(tmp_path: Path) ->
     assert image.rootfs == f"{tmp_path}/root"
     relative = load_text(text, "corral.toml").config.containers[0].image
     assert isinstance(relative, OciImage) and relative.rootfs == str(Path("root").absolute())
+
+
+def test_run_option_errors_point_at_the_keyword(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "from corral import Config, OciContainer\n"
+        "config = Config(\n"
+        "    containers=[\n"
+        "        OciContainer(image='a',\n"
+        "                     userns='keep-id'),\n"
+        "        OciContainer(image='b', memory='1g',\n"
+        "                     memory_swap='512m'),\n"
+        "    ],\n"
+        ")\n",
+    )
+    assert problems(path) == [
+        f'{path}:5: containers[0].userns: runtime "docker" cannot honour userns = "keep-id" '
+        '("keep-id" is podman\'s); it takes "host"',
+        f"{path}:7: containers[1].memory_swap: memory_swap (536870912 bytes) must be at least "
+        "memory (1073741824 bytes): it counts memory plus swap",
+    ]
+    bad = write(
+        tmp_path,
+        "from corral import Config, OciContainer\n"
+        "config = Config(containers=[OciContainer(image='a', cap_drop=['FLY'])])\n",
+    )
+    assert problems(bad) == [
+        f'{bad}:2: containers[0].cap_drop[0]: "FLY" is not a Linux capability '
+        "(like NET_ADMIN or CAP_NET_ADMIN, or ALL)"
+    ]

@@ -6,6 +6,7 @@ and compared (hypothesis)."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import given, settings
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from corral.config import OciContainer
 from corral.render import container_spec, create_argv, create_document
+from corral.render.container import create_query
 from corral.render.identity import corral_labels
 from corral.runtimes import RUNTIMES
 
@@ -59,6 +61,34 @@ def _cli_ports(spec: str) -> set[tuple[str, str, str]]:
     return {(f"{p}/{proto}", ip, h) for p, h in zip(ports, hosts, strict=True)}
 
 
+def _ram_in_bytes(text: str) -> int:
+    """docker's ``--memory`` syntax (go-units RAMInBytes): a number, then b, k, m, g, t (1024s)."""
+    found = re.fullmatch(r"(-?\d+(?:\.\d+)?)([bkmgt]?)b?", text.lower())
+    assert found, text
+    number, unit = found.groups()
+    return int(float(number) * 1024 ** "bkmgt".index(unit or "b")) if number != "-1" else -1
+
+
+def _device(text: str) -> dict[str, str]:
+    """``--device HOST[:CONTAINER][:PERMS]`` as docker's ParseDevice reads it."""
+    parts = text.split(":")
+    host, container, perms = parts[0], parts[0], "rwm"
+    if len(parts) == 3:
+        container, perms = parts[1], parts[2]
+    elif len(parts) == 2:
+        if set(parts[1]) <= set("rwm") and not parts[1].startswith("/"):
+            perms = parts[1]
+        else:
+            container = parts[1]
+    return {"PathOnHost": host, "PathInContainer": container, "CgroupPermissions": perms}
+
+
+def _exposed(text: str) -> set[str]:
+    ports, _, proto = text.partition("/")
+    low, _, high = ports.partition("-")
+    return {f"{p}/{proto or 'tcp'}" for p in range(int(low), int(high or low) + 1)}
+
+
 def cli_form(argv: list[str]) -> dict[str, Any]:
     """Read ``<runtime> create --name N OPTIONS… IMAGE CMD…`` as the engine would."""
     assert argv[1:3] == ["create", "--name"]
@@ -69,11 +99,31 @@ def cli_form(argv: list[str]) -> dict[str, Any]:
         "ports": set(),
         "binds": [],
         "anonymous": set(),
+        "exposed": set(),
     }
     single = {
         "--entrypoint": "entrypoint", "--network": "network", "--user": "user",
         "--workdir": "workdir", "--hostname": "hostname", "--stop-signal": "stop_signal",
         "--health-cmd": "health_cmd", "--health-retries": "health_retries",
+        "--cpuset-cpus": "cpuset", "--userns": "userns", "--domainname": "domainname",
+        "--mac-address": "mac_address", "--platform": "platform",
+    }  # fmt: skip
+    sizes = {
+        "--memory": "memory", "--memory-reservation": "memory_reservation",
+        "--memory-swap": "memory_swap", "--shm-size": "shm_size",
+    }  # fmt: skip
+    integers = {
+        "--cpu-shares": "cpu_shares", "--pids-limit": "pids_limit",
+        "--oom-score-adj": "oom_score_adj",
+    }  # fmt: skip
+    repeated = {
+        "--cap-add": "cap_add", "--cap-drop": "cap_drop", "--security-opt": "security_opt",
+        "--group-add": "group_add", "--dns": "dns", "--dns-search": "dns_search",
+        "--dns-option": "dns_options", "--add-host": "extra_hosts",
+    }  # fmt: skip
+    switches = {
+        "--read-only": "read_only", "--privileged": "privileged", "--init": "init",
+        "--interactive": "stdin_open", "--tty": "tty",
     }  # fmt: skip
     durations = {
         "--health-interval": "health_interval",
@@ -88,8 +138,32 @@ def cli_form(argv: list[str]) -> dict[str, Any]:
             form[single[flag]] = value
         elif flag in durations:
             form[durations[flag]] = _go_duration(value)
-        elif flag == "--read-only":
-            form["read_only"], i = True, i - 1
+        elif flag in switches:
+            form[switches[flag]], i = True, i - 1
+        elif flag in sizes:
+            form[sizes[flag]] = _ram_in_bytes(value)
+        elif flag in integers:
+            form[integers[flag]] = int(value)
+        elif flag in repeated:
+            form.setdefault(repeated[flag], []).append(value)
+        elif flag == "--cpus":
+            form["nano_cpus"] = int(Decimal(value) * 10**9)
+        elif flag == "--ulimit":
+            name, _, limits = value.partition("=")
+            soft, _, hard = limits.partition(":")
+            form.setdefault("ulimits", []).append(
+                {"Name": name, "Soft": int(soft), "Hard": int(hard or soft)}
+            )
+        elif flag == "--tmpfs":
+            path, _, options = value.partition(":")
+            form.setdefault("tmpfs", {})[path] = options
+        elif flag == "--device":
+            form.setdefault("devices", []).append(_device(value))
+        elif flag == "--sysctl":
+            key, _, text = value.partition("=")
+            form.setdefault("sysctls", {})[key] = text
+        elif flag == "--expose":
+            form["exposed"] |= _exposed(value)
         elif flag == "--stop-timeout":
             form["stop_timeout"] = int(value)
         elif flag == "--env":
@@ -107,13 +181,14 @@ def cli_form(argv: list[str]) -> dict[str, Any]:
         else:
             raise AssertionError(f"unexpected flag {flag}")
     form["image"], form["cmd"] = words[i], words[i + 1 :]
+    form["exposed"] |= {port for port, _, _ in form["ports"]}
     if "health_retries" in form:
         form["health_retries"] = int(form["health_retries"])
     return form
 
 
-def api_form(document: dict[str, Any]) -> dict[str, Any]:
-    """Read an API create document into the same normal form."""
+def api_form(document: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+    """Read an API create document (and the create's query) into the same normal form."""
     host = document.get("HostConfig", {})
     form: dict[str, Any] = {
         "image": document["Image"],
@@ -128,7 +203,9 @@ def api_form(document: dict[str, Any]) -> dict[str, Any]:
             for b in bound
         },
     }
-    assert set(document.get("ExposedPorts", {})) == {p for p, _, _ in form["ports"]}
+    form["exposed"] = set(document.get("ExposedPorts", {}))
+    assert query.pop("name") == "web"
+    form.update(query)
     simple = {
         "User": "user", "WorkingDir": "workdir", "Hostname": "hostname",
         "StopSignal": "stop_signal", "StopTimeout": "stop_timeout",
@@ -138,8 +215,35 @@ def api_form(document: dict[str, Any]) -> dict[str, Any]:
             form[name] = document[key]
     if "Entrypoint" in document:
         (form["entrypoint"],) = document["Entrypoint"]
-    if host.get("ReadonlyRootfs"):
-        form["read_only"] = True
+    flags = {
+        "ReadonlyRootfs": "read_only", "Privileged": "privileged", "Init": "init",
+    }  # fmt: skip
+    for key, name in flags.items():
+        if host.get(key):
+            form[name] = True
+    for key, name in (("OpenStdin", "stdin_open"), ("Tty", "tty")):
+        if document.get(key):
+            form[name] = True
+    host_values = {
+        "Memory": "memory", "MemoryReservation": "memory_reservation",
+        "MemorySwap": "memory_swap", "ShmSize": "shm_size", "CpuShares": "cpu_shares",
+        "PidsLimit": "pids_limit", "OomScoreAdj": "oom_score_adj", "NanoCpus": "nano_cpus",
+        "CpusetCpus": "cpuset", "UsernsMode": "userns", "CapAdd": "cap_add",
+        "CapDrop": "cap_drop", "SecurityOpt": "security_opt", "GroupAdd": "group_add",
+        "Dns": "dns", "DnsSearch": "dns_search", "DnsOptions": "dns_options",
+        "ExtraHosts": "extra_hosts", "Ulimits": "ulimits", "Tmpfs": "tmpfs",
+        "Devices": "devices", "Sysctls": "sysctls",
+    }  # fmt: skip
+    for key, name in host_values.items():
+        if key in host:
+            form[name] = host[key]
+    for key, name in (("Domainname", "domainname"), ("MacAddress", "mac_address")):
+        if key in document:
+            form[name] = document[key]
+    if "NetworkingConfig" in document:  # the MAC address on the declared network's endpoint
+        assert document["NetworkingConfig"] == {
+            "EndpointsConfig": {host["NetworkMode"]: {"MacAddress": document["MacAddress"]}}
+        }
     if "NetworkMode" in host:
         form["network"] = host["NetworkMode"]
     if "Healthcheck" in document:
@@ -188,8 +292,7 @@ def mounts(draw: st.DrawFn) -> str:
     return f"{source}:{target}{options}"
 
 
-containers = st.builds(
-    OciContainer,
+base = st.fixed_dictionaries(dict(
     image=st.sampled_from(
         ["busybox", "localhost/web:1", "registry:5000/team/app@sha256:" + "a" * 64]
     ),
@@ -211,7 +314,99 @@ containers = st.builds(
     health_retries=st.integers(1, 10),
     health_start_period=seconds,
     read_only=st.booleans(),
+))  # fmt: skip
+
+sizes = st.one_of(
+    st.integers(1, 2**40),
+    st.tuples(st.integers(1, 4096), st.sampled_from(["k", "m", "g", "K", "M", "G", "b"])).map(
+        lambda t: f"{t[0]}{t[1]}"
+    ),
+)
+MIB = 1 << 20
+maybe = st.booleans()
+capabilities = st.sampled_from(["ALL", "NET_ADMIN", "cap_net_raw", "CAP_SYS_TIME", "chown"])
+hostnames = st.from_regex(r"[a-z][a-z0-9\-]{0,6}[a-z0-9]", fullmatch=True)
+addresses = st.one_of(st.ip_addresses(v=4), st.ip_addresses(v=6)).map(str)
+
+
+@st.composite
+def limits(draw: st.DrawFn) -> dict[str, Any]:
+    """Resource limits that hold together (swap >= memory >= reservation)."""
+    fields: dict[str, Any] = {}
+    if draw(maybe):
+        memory = draw(st.integers(6, 4096)) * MIB
+        fields["memory"] = draw(st.sampled_from([memory, f"{memory // MIB}m"]))
+        if draw(maybe):
+            fields["memory_swap"] = draw(st.sampled_from([-1, memory * 2, f"{memory // MIB * 3}m"]))
+        if draw(maybe):
+            fields["memory_reservation"] = draw(st.integers(1, memory))
+    if draw(maybe):
+        fields["shm_size"] = draw(sizes)
+    if draw(maybe):
+        fields["cpus"] = draw(
+            st.one_of(st.integers(1, 64), st.integers(1, 6400).map(lambda n: n / 100))
+        )
+    return fields
+
+
+@st.composite
+def devices(draw: st.DrawFn) -> str:
+    host = draw(st.sampled_from(["/dev/fuse", "/dev/null", "/dev/sda"]))
+    container = draw(st.sampled_from(["", ":/dev/xvda"]))
+    perms = draw(st.sampled_from(["", ":r", ":rw", ":rwm"]))
+    return f"{host}{container}{perms}"
+
+
+hardening = st.fixed_dictionaries(
+    {},
+    optional=dict(
+        expose=st.lists(st.one_of(port, port.map(str), port.map(lambda p: f"{p}/udp")), max_size=3),
+        cpu_shares=st.integers(2, 262144),
+        cpuset=st.sampled_from(["0", "0-1", "0,2-3"]),
+        pids_limit=st.one_of(st.just(-1), st.integers(1, 10**6)),
+        oom_score_adj=st.integers(-1000, 1000),
+        ulimits=st.dictionaries(
+            st.sampled_from(["nofile", "nproc", "core", "memlock"]),
+            st.one_of(st.integers(-1, 10**6), st.tuples(st.integers(0, 1000),
+                                                        st.integers(1000, 10**6)).map(list)),
+            max_size=3,
+        ),
+        cap_add=st.lists(capabilities, max_size=3),
+        cap_drop=st.lists(capabilities, max_size=3),
+        security_opt=st.lists(st.sampled_from(["seccomp=unconfined", "label=disable",
+                                               "apparmor=unconfined"]), max_size=2),
+        privileged=maybe,
+        no_new_privileges=maybe,
+        init=maybe,
+        tmpfs=st.lists(paths, max_size=3, unique=True).flatmap(
+            lambda ps: st.tuples(*[st.sampled_from([p, f"{p}:size=64m", f"{p}:ro,mode=1777"])
+                                   for p in ps]).map(list)
+        ),
+        devices=st.lists(devices(), max_size=2),
+        sysctls=st.dictionaries(st.sampled_from(["net.core.somaxconn", "kernel.msgmax"]),
+                                st.one_of(st.integers(0, 9999), st.just("1")), max_size=2),
+        group_add=st.lists(st.one_of(names, st.integers(0, 9999).map(str)), max_size=2),
+        userns=st.sampled_from(["host", "keep-id", "auto"]),
+        dns=st.lists(addresses, max_size=2),
+        dns_search=st.lists(hostnames, max_size=2),
+        dns_options=st.lists(st.sampled_from(["ndots:2", "rotate", "timeout:1"]), max_size=2),
+        extra_hosts=st.lists(
+            st.tuples(hostnames, st.one_of(addresses, st.just("host-gateway"))).map(
+                lambda t: f"{t[0]}:{t[1]}"
+            ),
+            max_size=2,
+        ),
+        domainname=hostnames,
+        mac_address=st.sampled_from(["02:42:ac:11:00:02", "02:42:AC:11:00:FF"]),
+        platform=st.sampled_from(["linux/amd64", "linux/arm64/v8", "linux"]),
+        stdin_open=maybe,
+        tty=maybe,
+    ),
 )  # fmt: skip
+
+containers = st.builds(
+    lambda fields, more, hard: OciContainer(**fields, **more, **hard), base, limits(), hardening
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -223,5 +418,5 @@ def test_cli_words_and_api_document_describe_the_same_container(
     spec = container_spec(container, "web", runtime, labels)  # type: ignore[arg-type]
     document = create_document(spec)
     assert document is not None  # nothing here needs the CLI
-    assert cli_form(create_argv(spec)) == api_form(document)
+    assert cli_form(create_argv(spec)) == api_form(document, create_query(spec))
     assert {k: v for k, v in document["Labels"].items() if k.startswith("corral.")} == labels

@@ -9,7 +9,8 @@ import pytest
 
 from corral.config import OciContainer
 from corral.render import container_spec, create_argv, create_document
-from corral.render.spec import RUN_OPTIONS
+from corral.render.container import create_query
+from corral.render.spec import RUN_OPTIONS, duplicated_arguments
 from corral.runtimes import RUNTIMES, Runtime
 
 LABELS = {"corral.service": "web", "corral.config-hash": "H"}
@@ -113,6 +114,142 @@ CASES: dict[str, tuple[dict[str, Any], list[str], dict[str, Any]]] = {
     "read_only": (
         {"read_only": True}, ["--read-only"], {"HostConfig": {"ReadonlyRootfs": True}},
     ),
+    "expose": (
+        {"expose": [8080, "53/udp", "9000-9001"]},
+        ["--expose", "8080/tcp", "--expose", "53/udp", "--expose", "9000-9001/tcp"],
+        {"ExposedPorts": {"8080/tcp": {}, "53/udp": {}, "9000/tcp": {}, "9001/tcp": {}}},
+    ),
+    "expose (with ports)": (
+        {"ports": ["8080:80"], "expose": ["81"]},
+        ["-p", "8080:80", "--expose", "81/tcp"],
+        {"ExposedPorts": {"80/tcp": {}, "81/tcp": {}},
+         "HostConfig": {"PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}}},
+    ),
+    "memory": (
+        {"memory": "512m"}, ["--memory", "536870912"], {"HostConfig": {"Memory": 536870912}},
+    ),
+    "memory_reservation": (
+        {"memory_reservation": "1024k"}, ["--memory-reservation", "1048576"],
+        {"HostConfig": {"MemoryReservation": 1048576}},
+    ),
+    "memory_swap": (
+        {"memory": 1 << 30, "memory_swap": "2g"},
+        ["--memory", "1073741824", "--memory-swap", "2147483648"],
+        {"HostConfig": {"Memory": 1 << 30, "MemorySwap": 2 << 30}},
+    ),
+    "memory_swap (unlimited)": (
+        {"memory": "1g", "memory_swap": -1},
+        ["--memory", "1073741824", "--memory-swap", "-1"],
+        {"HostConfig": {"Memory": 1 << 30, "MemorySwap": -1}},
+    ),
+    "cpus": ({"cpus": 1.5}, ["--cpus", "1.5"], {"HostConfig": {"NanoCpus": 1_500_000_000}}),
+    "cpus (whole)": ({"cpus": 2}, ["--cpus", "2"], {"HostConfig": {"NanoCpus": 2_000_000_000}}),
+    "cpu_shares": (
+        {"cpu_shares": 512}, ["--cpu-shares", "512"], {"HostConfig": {"CpuShares": 512}},
+    ),
+    "cpuset": (
+        {"cpuset": "0-1,3"}, ["--cpuset-cpus", "0-1,3"], {"HostConfig": {"CpusetCpus": "0-1,3"}},
+    ),
+    "pids_limit": ({"pids_limit": 64}, ["--pids-limit", "64"], {"HostConfig": {"PidsLimit": 64}}),
+    "shm_size": (
+        {"shm_size": "64m"}, ["--shm-size", "67108864"], {"HostConfig": {"ShmSize": 1 << 26}},
+    ),
+    "oom_score_adj": (
+        {"oom_score_adj": -500}, ["--oom-score-adj", "-500"], {"HostConfig": {"OomScoreAdj": -500}},
+    ),
+    "oom_score_adj (zero)": (
+        {"oom_score_adj": 0}, ["--oom-score-adj", "0"], {"HostConfig": {"OomScoreAdj": 0}},
+    ),
+    "ulimits": (
+        {"ulimits": {"nofile": [1024, 4096], "nproc": 512}},
+        ["--ulimit", "nofile=1024:4096", "--ulimit", "nproc=512:512"],
+        {"HostConfig": {"Ulimits": [{"Name": "nofile", "Soft": 1024, "Hard": 4096},
+                                    {"Name": "nproc", "Soft": 512, "Hard": 512}]}},
+    ),
+    "cap_add": (
+        {"cap_add": ["net_admin", "CAP_SYS_TIME"]},
+        ["--cap-add", "CAP_NET_ADMIN", "--cap-add", "CAP_SYS_TIME"],
+        {"HostConfig": {"CapAdd": ["CAP_NET_ADMIN", "CAP_SYS_TIME"]}},
+    ),
+    "cap_drop": (
+        {"cap_drop": ["ALL"]}, ["--cap-drop", "ALL"], {"HostConfig": {"CapDrop": ["ALL"]}},
+    ),
+    "security_opt": (
+        {"security_opt": ["seccomp=unconfined"]}, ["--security-opt", "seccomp=unconfined"],
+        {"HostConfig": {"SecurityOpt": ["seccomp=unconfined"]}},
+    ),
+    "privileged": ({"privileged": True}, ["--privileged"], {"HostConfig": {"Privileged": True}}),
+    "no_new_privileges": (
+        {"no_new_privileges": True, "security_opt": ["label=disable"]},
+        ["--security-opt", "label=disable", "--security-opt", "no-new-privileges:true"],
+        {"HostConfig": {"SecurityOpt": ["label=disable", "no-new-privileges:true"]}},
+    ),
+    "init": ({"init": True}, ["--init"], {"HostConfig": {"Init": True}}),
+    "tmpfs": (
+        {"tmpfs": ["/run", "/tmp:size=64m,mode=1777"]},
+        ["--tmpfs", "/run", "--tmpfs", "/tmp:size=64m,mode=1777"],
+        {"HostConfig": {"Tmpfs": {"/run": "", "/tmp": "size=64m,mode=1777"}}},
+    ),
+    "devices": (
+        {"devices": ["/dev/fuse", "/dev/sda:/dev/xvda:r"]},
+        ["--device", "/dev/fuse", "--device", "/dev/sda:/dev/xvda:r"],
+        {"HostConfig": {"Devices": [
+            {"PathOnHost": "/dev/fuse", "PathInContainer": "/dev/fuse", "CgroupPermissions": "rwm"},
+            {"PathOnHost": "/dev/sda", "PathInContainer": "/dev/xvda", "CgroupPermissions": "r"},
+        ]}},
+    ),
+    "sysctls": (
+        {"sysctls": {"net.core.somaxconn": 1024}}, ["--sysctl", "net.core.somaxconn=1024"],
+        {"HostConfig": {"Sysctls": {"net.core.somaxconn": "1024"}}},
+    ),
+    "group_add": (
+        {"group_add": ["audio", "1001"]}, ["--group-add", "audio", "--group-add", "1001"],
+        {"HostConfig": {"GroupAdd": ["audio", "1001"]}},
+    ),
+    "userns": ({"userns": "host"}, ["--userns", "host"], {"HostConfig": {"UsernsMode": "host"}}),
+    "dns": (
+        {"dns": ["1.1.1.1", "2001:4860:4860::8888"]},
+        ["--dns", "1.1.1.1", "--dns", "2001:4860:4860::8888"],
+        {"HostConfig": {"Dns": ["1.1.1.1", "2001:4860:4860::8888"]}},
+    ),
+    "dns_search": (
+        {"dns_search": ["example.org"]}, ["--dns-search", "example.org"],
+        {"HostConfig": {"DnsSearch": ["example.org"]}},
+    ),
+    "dns_options": (
+        {"dns_options": ["ndots:2"]}, ["--dns-option", "ndots:2"],
+        {"HostConfig": {"DnsOptions": ["ndots:2"]}},
+    ),
+    "extra_hosts": (
+        {"extra_hosts": ["db:10.0.0.5", ["gw", "host-gateway"]]},
+        ["--add-host", "db:10.0.0.5", "--add-host", "gw:host-gateway"],
+        {"HostConfig": {"ExtraHosts": ["db:10.0.0.5", "gw:host-gateway"]}},
+    ),
+    "domainname": (
+        {"domainname": "example.org"}, ["--domainname", "example.org"],
+        {"Domainname": "example.org"},
+    ),
+    "mac_address": (
+        {"mac_address": "02:42:AC:11:00:02"}, ["--mac-address", "02:42:ac:11:00:02"],
+        {"MacAddress": "02:42:ac:11:00:02"},
+    ),
+    "mac_address (network)": (
+        {"mac_address": "02:42:ac:11:00:02", "network": "backend"},
+        ["--network", "backend", "--mac-address", "02:42:ac:11:00:02"],
+        {"MacAddress": "02:42:ac:11:00:02",
+         "HostConfig": {"NetworkMode": "backend"},
+         "NetworkingConfig": {"EndpointsConfig": {"backend": {"MacAddress": "02:42:ac:11:00:02"}}}},
+    ),
+    "mac_address (host network)": (
+        {"mac_address": "02:42:ac:11:00:02", "network": "host"},
+        ["--network", "host", "--mac-address", "02:42:ac:11:00:02"],
+        {"MacAddress": "02:42:ac:11:00:02", "HostConfig": {"NetworkMode": "host"}},
+    ),
+    "platform": (
+        {"platform": "linux/arm64"}, ["--platform", "linux/arm64"], {"?platform": "linux/arm64"},
+    ),
+    "stdin_open": ({"stdin_open": True}, ["--interactive"], {"OpenStdin": True}),
+    "tty": ({"tty": True}, ["--tty"], {"Tty": True}),
 }  # fmt: skip
 
 
@@ -139,7 +276,9 @@ def test_golden_cli_words_and_api_document(case: str, runtime: Runtime) -> None:
         assert [*middle[:cut], *middle[cut + 4 :]] == words
         assert middle[cut : cut + 4] == label_words
     expected: dict[str, Any] = {"Image": "localhost/web:1", "Env": [], "Cmd": ["httpd"]}
-    expected.update(entries)
+    query = {k[1:]: v for k, v in entries.items() if k.startswith("?")}
+    assert create_query(spec) == {"name": "web", **query}
+    expected.update({k: v for k, v in entries.items() if not k.startswith("?")})
     expected["Labels"] = {**entries.get("Labels", {}), **LABELS}
     assert create_document(spec) == expected
 
@@ -171,3 +310,25 @@ def test_entrypoint_with_a_command_keeps_the_command() -> None:
     document = create_document(container_spec(container, "b", "docker"))
     assert document is not None
     assert document["Entrypoint"] == ["/bin/sh"] and document["Cmd"] == ["-c", "true"]
+
+
+def test_every_table_flag_in_extra_arguments_names_its_field() -> None:
+    for option in RUN_OPTIONS:
+        words = [option.flag] if not option.takes_value else [option.flag, "x=1"]
+        (found,) = duplicated_arguments(words)
+        expected = "security_opt" if option.name == "no_new_privileges" else option.name
+        assert found == (0, option.flag, expected)
+
+
+def test_duplicated_arguments_reads_inline_values_other_spellings_and_bundles() -> None:
+    assert duplicated_arguments(["--env", "TOKEN", "-e", "A=1"]) == [(2, "-e", "environment")]
+    words = ["--memory=1g", "-m", "2g", "--security-opt=no-new-privileges", "-it", "--gpus",
+             "all", "--oom-score-adj", "-500"]  # fmt: skip
+    assert duplicated_arguments(words) == [
+        (0, "--memory", "memory"),
+        (1, "-m", "memory"),
+        (3, "--security-opt", "no_new_privileges"),
+        (4, "-i", "stdin_open"),
+        (4, "-t", "tty"),
+        (7, "--oom-score-adj", "oom_score_adj"),
+    ]

@@ -18,10 +18,33 @@ from corral.render.services import Labels, service_details
 @command("check")
 @pass_options
 def check(options: Options) -> None:
-    """Validate the configuration; print every problem as FILE:LINE: field: message."""
+    """Validate the configuration; print every problem as FILE:LINE: field: message,
+    and a warning for each extra argument that a first-class field says."""
     loaded = options.loaded()
+    for warning in _duplicated_arguments(loaded):
+        click.echo(str(warning), err=True)
     count = len(declared_services(loaded.config))
     click.echo(f"{loaded.path}: ok ({count} service{'s' if count != 1 else ''})")
+
+
+def _duplicated_arguments(loaded: Loaded) -> list[Problem]:
+    """A located warning for each extra argument that duplicates a first-class
+    field. The flags come from the run options' table (render), so the check
+    lives here, above both config and render."""
+    from corral.config.loader import locate
+    from corral.render.spec import duplicated_arguments
+
+    found: list[Problem] = []
+    for i, container in enumerate(loaded.config.containers):
+        for j, flag, name in duplicated_arguments(container.extra_arguments):
+            found.append(
+                Problem(
+                    f"warning: {flag} duplicates the first-class field {name}; "
+                    f"declare {name} instead (it is validated and stays on the API path)",
+                    ("containers", i, "extra_arguments", j),
+                )
+            )
+    return locate(loaded, found)
 
 
 def _exact(loaded: Loaded, services: list[Declared]) -> tuple[Labels, tuple[str, ...]]:

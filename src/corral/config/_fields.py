@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -63,6 +64,14 @@ def field(
         marks[SECRET_KEY] = True
         extra.setdefault("repr", False)
     return Field(default, description=doc, json_schema_extra=marks or None, **extra)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How the reference names a field's type, when its Python type says too little
+    (``Annotated[int, …, Kind("size")]``)."""
+
+    text: str
 
 
 def fail(message: str) -> PydanticCustomError:

@@ -38,6 +38,25 @@ from corral.config._fields import (
 )
 from corral.config.image import OciImage
 from corral.config.mounts import MountSpecError, parse_mount
+from corral.config.run_options import (
+    Addresses,
+    Capabilities,
+    Cpus,
+    Cpuset,
+    Devices,
+    Expose,
+    ExtraHosts,
+    MacAddress,
+    NonEmptyStrings,
+    Platform,
+    SecurityOpts,
+    Size,
+    SwapSize,
+    Sysctls,
+    Tmpfs,
+    Ulimits,
+    Userns,
+)
 
 
 class Action(Record):
@@ -251,6 +270,100 @@ class OciContainer(Record):
     )
     hostname: StrictStr | None = field(None, doc="The container's hostname.")
     read_only: StrictBool = field(False, doc="Mount the container's root filesystem read-only.")
+    # -- issue 15: resource limits, hardening, name resolution (one block) --
+    expose: Expose = field(
+        (), doc="Ports the container listens on, not published: `PORT[/PROTO]` (`--expose`)."
+    )
+    memory: Size | None = field(
+        None, doc="Memory limit: a size like `512m`, `2g` or bytes (`--memory`)."
+    )
+    memory_reservation: Size | None = field(
+        None, doc="Soft memory limit, at most `memory` (`--memory-reservation`)."
+    )
+    memory_swap: SwapSize | None = field(
+        None,
+        doc="Memory plus swap limit, at least `memory`; -1 for unlimited swap "
+        "(`--memory-swap`); needs `memory`.",
+    )
+    cpus: Cpus | None = field(
+        None, doc="CPUs the container may use, a decimal like `1.5` (`--cpus`)."
+    )
+    cpu_shares: StrictInt | None = field(
+        None, doc="Relative CPU weight, 2 to 262144 (`--cpu-shares`).", ge=2, le=262144
+    )
+    cpuset: Cpuset | None = field(
+        None, doc="CPUs the container may run on, like `0-3,5` (`--cpuset-cpus`)."
+    )
+    pids_limit: StrictInt | None = field(
+        None, doc="Most processes in the container; -1 for unlimited (`--pids-limit`).", ge=-1
+    )
+    shm_size: Size | None = field(None, doc="Size of `/dev/shm` (`--shm-size`).")
+    oom_score_adj: StrictInt | None = field(
+        None,
+        doc="The OOM killer's adjustment, -1000 to 1000 (`--oom-score-adj`).",
+        ge=-1000,
+        le=1000,
+    )
+    ulimits: Ulimits = field(
+        default_factory=dict,
+        doc="Resource limits: `{ nofile = [1024, 4096], nproc = 512 }`, a limit or "
+        "[SOFT, HARD] (`--ulimit`).",
+    )
+    cap_add: Capabilities = field(
+        (), doc="Capabilities to add, like `NET_ADMIN` (`CAP_` optional) or `ALL` (`--cap-add`)."
+    )
+    cap_drop: Capabilities = field(
+        (), doc="Capabilities to drop, like `NET_RAW` or `ALL` (`--cap-drop`)."
+    )
+    security_opt: SecurityOpts = field(
+        (), doc="Security options, like `seccomp=unconfined`, `label=disable` (`--security-opt`)."
+    )
+    privileged: StrictBool = field(
+        False, doc="Give the container every capability and device (`--privileged`)."
+    )
+    no_new_privileges: StrictBool = field(
+        False,
+        doc="Processes cannot gain privileges (setuid) (`--security-opt no-new-privileges:true`).",
+    )
+    init: StrictBool = field(
+        False, doc="Run an init as PID 1 that reaps zombies and forwards signals (`--init`)."
+    )
+    tmpfs: Tmpfs = field(
+        (), doc="tmpfs mounts: `PATH` or `PATH:OPTIONS` like `/run:size=64m` (`--tmpfs`)."
+    )
+    devices: Devices = field(
+        (), doc="Host devices: `HOST[:CONTAINER[:PERMS]]`, PERMS of `rwm` (`--device`)."
+    )
+    sysctls: Sysctls = field(
+        default_factory=dict,
+        doc='Namespaced kernel parameters: `{ "net.core.somaxconn" = "1024" }` (`--sysctl`).',
+    )
+    group_add: NonEmptyStrings = field(
+        (), doc="Extra groups of the container's user, names or GIDs (`--group-add`)."
+    )
+    userns: Userns | None = field(
+        None,
+        doc="The user namespace: `host`; on podman also `keep-id`, `auto`, `nomap`… (`--userns`).",
+    )
+    dns: Addresses = field((), doc="DNS servers, IP addresses (`--dns`).")
+    dns_search: NonEmptyStrings = field((), doc="DNS search domains (`--dns-search`).")
+    dns_options: NonEmptyStrings = field(
+        (), doc="resolv.conf options, like `ndots:2` (`--dns-option`)."
+    )
+    extra_hosts: ExtraHosts = field(
+        (), doc="Lines added to /etc/hosts: `HOST:IP` or `HOST:host-gateway` (`--add-host`)."
+    )
+    domainname: StrictStr | None = field(
+        None, doc="The container's NIS domain name (`--domainname`)."
+    )
+    mac_address: MacAddress | None = field(
+        None, doc="The container's MAC address (`--mac-address`)."
+    )
+    platform: Platform | None = field(
+        None, doc="The image platform, `OS[/ARCH[/VARIANT]]` like `linux/arm64` (`--platform`)."
+    )
+    stdin_open: StrictBool = field(False, doc="Keep stdin open (`--interactive`).")
+    tty: StrictBool = field(False, doc="Allocate a pseudo-terminal (`--tty`).")
     health_cmd: StrictStr | None = field(
         None, doc="Health check command, run by a shell in the container (`--health-cmd`)."
     )

@@ -12,7 +12,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from corral.config._base import Record
-from corral.config._fields import PAIR_LIST_SCHEMA, STRING_LIST_SCHEMA, Change
+from corral.config._fields import PAIR_LIST_SCHEMA, STRING_LIST_SCHEMA, Change, Kind
 from corral.config.container import Action, OciContainer, RespawnLimit
 from corral.config.daemons import Containerd, DockerDaemon, Singularity
 from corral.config.image import OciImage
@@ -45,6 +45,9 @@ def type_name(annotation: Any) -> str:
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin is typing.Annotated:
+        for mark in args[1:]:
+            if isinstance(mark, Kind):
+                return mark.text
         if PAIR_LIST_SCHEMA in args[1:]:
             return "list of strings or pairs"
         if STRING_LIST_SCHEMA in args[1:]:
@@ -111,7 +114,8 @@ def reference_markdown() -> str:
         for name, info in record.model_fields.items():
             spelled = f"{name}` (TOML `{info.alias}`)" if info.alias else f"{name}`"
             doc = (info.description or "").replace("|", "\\|")
-            kind = type_name(info.annotation).replace("|", "\\|")
+            marks = [m.text for m in info.metadata if isinstance(m, Kind)]
+            kind = (marks[0] if marks else type_name(info.annotation)).replace("|", "\\|")
             change = CHANGE_TEXT[record.change_of(name)]
             lines.append(f"| `{spelled} | {kind} | {default_text(info)} | {change} | {doc} |")
         lines.append("")

@@ -70,6 +70,32 @@ def load_text(text: str, path: str = "corral.toml") -> Loaded:
     return Loaded(anchored(config, os.path.dirname(os.path.abspath(path))), path)
 
 
+def locate(loaded: Loaded, problems: Sequence[Problem]) -> list[Problem]:
+    """``problems`` found after loading (paths as Python spells them:
+    ``containers[0]…``) located in ``loaded``'s file as ``load`` locates its own:
+    the warnings of ``corral check``. A file that cannot be read again gives no line."""
+    try:
+        with open(loaded.path, encoding="utf-8") as stream:
+            text = stream.read()
+    except (OSError, UnicodeDecodeError):
+        return [Problem(p.message, p.path, loaded.path) for p in problems]
+    if loaded.path.endswith(".py"):
+        try:
+            tree = ast.parse(text, loaded.path)
+        except SyntaxError:
+            return [Problem(p.message, p.path, loaded.path) for p in problems]
+        return [
+            Problem(p.message, p.path, loaded.path, _python_line(tree, loaded.config, p.path))
+            for p in problems
+        ]
+    locator = TomlLocator(text)
+    spelt = [toml_spelling(p.path) for p in problems]
+    return [
+        Problem(p.message, path, loaded.path, locator.line_of(path))
+        for p, path in zip(problems, spelt, strict=True)
+    ]
+
+
 def _load_toml(path: str) -> Loaded:
     try:
         with open(path, "rb") as stream:

@@ -3,7 +3,8 @@
 Every problem is collected and reported at once: two services with one name,
 a requirement that names no service, a dependency cycle, two containers
 publishing the same host port and address, a malformed port mapping, two
-actions of one service with one name.
+actions of one service with one name, limits that do not hold together, and
+run options the configured runtime cannot honour.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from corral.config._fields import show
 from corral.config.container import OciContainer
 from corral.config.ports import PortSpecError, parse_port
 from corral.config.process import Process
+from corral.config.run_options import HOST_GATEWAY
 from corral.config.services import Declared, declared_services
 from corral.config.top import Config
 from corral.errors import Path, Problem, format_path
+from corral.runtimes import Runtime
 
 Spelling = Callable[[Path], Path]
 
@@ -52,6 +55,8 @@ def validate(config: Config, spell: Spelling = python_spelling) -> list[Problem]
         problems += _cycles(services)
     problems += _ports(config, spell)
     problems += _actions(config)
+    problems += _limits(config)
+    problems += _runtime_support(config)
     return [Problem(p.message, spell(p.path), p.file, p.line) for p in problems]
 
 
@@ -183,3 +188,79 @@ def _actions(config: Config) -> Iterator[Problem]:
                     (field, i, "actions", j, "name"),
                 )
             seen.add(action.name)
+
+
+def _limits(config: Config) -> Iterator[Problem]:
+    """Limits that only hold together: swap and reservation against memory, one
+    tmpfs per path (the engines refuse the others at create time)."""
+    for i, c in enumerate(config.containers):
+        here: Path = ("containers", i)
+        if c.memory_swap is not None and c.memory is None:
+            yield Problem(
+                "memory_swap needs memory: the engines refuse a swap limit without one",
+                (*here, "memory_swap"),
+            )
+        if c.memory is not None:
+            if c.memory_swap is not None and c.memory_swap != -1 and c.memory_swap < c.memory:
+                yield Problem(
+                    f"memory_swap ({c.memory_swap} bytes) must be at least memory "
+                    f"({c.memory} bytes): it counts memory plus swap",
+                    (*here, "memory_swap"),
+                )
+            if c.memory_reservation is not None and c.memory_reservation > c.memory:
+                yield Problem(
+                    f"memory_reservation ({c.memory_reservation} bytes) must be at most "
+                    f"memory ({c.memory} bytes)",
+                    (*here, "memory_reservation"),
+                )
+        seen: set[str] = set()
+        for j, entry in enumerate(c.tmpfs):
+            path = entry.partition(":")[0]
+            if path in seen:
+                yield Problem(f"tmpfs mounts {show(path)} twice", (*here, "tmpfs", j))
+            seen.add(path)
+
+
+#: The user namespace modes each engine takes (podman's take an argument after ``:``).
+USERNS_MODES: dict[Runtime, tuple[str, ...]] = {
+    "docker": ("host",),
+    "podman": ("host", "private", "nomap", "keep-id", "auto", "ns"),
+}
+
+
+def _runtime_support(config: Config) -> Iterator[Problem]:
+    """What the configured engine cannot honour, found at check time (issue 15, item 8)."""
+    runtime = config.runtime
+    for i, c in enumerate(config.containers):
+        here: Path = ("containers", i)
+        if c.userns is not None:
+            mode = c.userns.split(":", 1)[0]
+            if mode not in USERNS_MODES[runtime]:
+                others = [r for r, modes in USERNS_MODES.items() if mode in modes and r != runtime]
+                hint = f" ({show(mode)} is {others[0]}'s)" if others else ""
+                modes = ", ".join(show(m) for m in USERNS_MODES[runtime])
+                yield Problem(
+                    f"runtime {show(runtime)} cannot honour userns = {show(c.userns)}{hint}; "
+                    f"it takes {modes}",
+                    (*here, "userns"),
+                )
+        if runtime == "podman" and c.domainname is not None:
+            yield Problem(
+                'runtime "podman" (4.3) cannot honour domainname: its CLI has no '
+                "--domainname and its API ignores Domainname",
+                (*here, "domainname"),
+            )
+        if runtime == "podman" and c.mac_address is not None and c.network is None:
+            yield Problem(
+                'runtime "podman" (4.3) cannot honour mac_address without a declared '
+                "network: its API takes the address only on a network's endpoint; set network",
+                (*here, "mac_address"),
+            )
+        if runtime == "podman":
+            for j, entry in enumerate(c.extra_hosts):
+                if entry.endswith(":" + HOST_GATEWAY):
+                    yield Problem(
+                        f'runtime "podman" (4.3) cannot honour {show(entry)}: it refuses '
+                        f"{show(HOST_GATEWAY)} in --add-host; write the host's address",
+                        (*here, "extra_hosts", j),
+                    )

@@ -25,7 +25,7 @@ from corral.engine.client import Engine, EngineError
 from corral.engine.events import Subscription
 from corral.engine.images import EngineImages
 from corral.engine.runner import Invocation, cli_identity, run_cli
-from corral.render.container import create_argv, create_document
+from corral.render.container import create_argv, create_document, create_query
 from corral.render.identity import HASH_LABEL, INSTANCE_LABEL, SERVICE_LABEL
 from corral.render.spec import ContainerSpec
 from corral.runtimes import Runtime
@@ -169,7 +169,7 @@ async def create(engine: Engine, spec: ContainerSpec, invocation: Invocation) ->
             raise EngineError(f"{engine.runtime} create {spec.name}: printed no container ID")
         return lines[-1].strip()
     try:
-        created = await engine.api.post("/containers/create", {"name": spec.name}, document)
+        created = await engine.api.post("/containers/create", create_query(spec), document)
     except ApiError as exc:
         if exc.status == 409:
             raise NameTaken(f"create {spec.name}: {exc.message}") from exc

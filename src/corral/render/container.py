@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from corral.render.spec import ContainerSpec
+from corral.render.spec import QUERY, ContainerSpec
 
 
 def option_words(spec: ContainerSpec) -> list[str]:
@@ -53,7 +53,35 @@ def create_document(spec: ContainerSpec) -> dict[str, Any] | None:
         document["Cmd"] = list(spec.command)
     for option, value in spec.options:
         for key, entry in option.document(value).items():
+            if key.startswith(QUERY):
+                continue
             section, _, leaf = key.rpartition(".")
             target = document.setdefault(section, {}) if section else document
-            target[leaf] = entry
+            # two options may fill one key (ports and expose: ExposedPorts;
+            # security_opt and no_new_privileges: SecurityOpt), in table order
+            target[leaf] = _merged(target.get(leaf), entry)
     return document
+
+
+def _merged(known: Any, entry: Any) -> Any:
+    """``entry`` added to what an earlier option put under the same key: tables
+    merged key by key (deeply), lists joined; anything else replaced."""
+    if isinstance(known, dict) and isinstance(entry, dict):
+        merged = dict(known)
+        for key, value in entry.items():
+            merged[key] = _merged(merged.get(key), value)
+        return merged
+    if isinstance(known, list) and isinstance(entry, list):
+        return [*known, *entry]
+    return entry
+
+
+def create_query(spec: ContainerSpec) -> dict[str, str]:
+    """The query of ``POST /containers/create``: the name, and the options the
+    API takes there rather than in the document (``platform``)."""
+    query = {"name": spec.name}
+    for option, value in spec.options:
+        for key, entry in option.document(value).items():
+            if key.startswith(QUERY):
+                query[key.removeprefix(QUERY)] = entry
+    return query

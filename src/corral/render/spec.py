@@ -22,6 +22,7 @@ from typing import Any
 from corral.config import OciContainer
 from corral.config.mounts import Mount, parse_mount
 from corral.config.ports import PortMapping, parse_port
+from corral.config.run_options import parse_device, parse_expose, parse_tmpfs
 from corral.config.services import image_reference
 from corral.runtimes import Runtime
 
@@ -55,10 +56,22 @@ def duration(ns: int) -> str:
     return f"{whole}.{rest:09d}".rstrip("0") + "s"
 
 
+def cpus_text(ns: int) -> str:
+    """A CPU count held in billionths, as the CLI's ``--cpus`` takes it: ``2``, ``1.5``."""
+    whole, rest = divmod(ns, 1_000_000_000)
+    return str(whole) if rest == 0 else f"{whole}.{rest:09d}".rstrip("0")
+
+
+#: What ``no_new_privileges`` says in ``--security-opt`` and ``HostConfig.SecurityOpt``.
+NO_NEW_PRIVILEGES = "no-new-privileges:true"
+
+
 # -- the table ---------------------------------------------------------------
 
-#: A value's place in the API's create document: ``Labels``, ``HostConfig.Binds``.
+#: A value's place in the API's create document: ``Labels``, ``HostConfig.Binds``;
+#: or, spelled ``?name``, a query parameter of the create (``?platform``).
 ApiKey = str
+QUERY = "?"
 
 
 @dataclass(frozen=True)
@@ -74,6 +87,8 @@ class RunOption:
     read: Callable[[OciContainer], Any]
     words: Callable[[str, Any], list[str]]
     document: Callable[[Any], Mapping[ApiKey, Any]]
+    #: False for a switch: the flag alone, no value word.
+    takes_value: bool = True
 
 
 def _attribute(name: str) -> Callable[[OciContainer], Any]:
@@ -89,10 +104,20 @@ def text(name: str, flag: str, key: ApiKey) -> RunOption:
     return RunOption(name, flag, _attribute(name), lambda f, v: [f, v], lambda v: {key: v})
 
 
+def number(name: str, flag: str, key: ApiKey) -> RunOption:
+    """An integer option (sizes are bytes): ``--flag N``; ``key: N``."""
+    return RunOption(name, flag, _attribute(name), lambda f, v: [f, str(v)], lambda v: {key: v})
+
+
 def switch(name: str, flag: str, key: ApiKey) -> RunOption:
     """A boolean option: ``--flag`` when true; ``key: true``."""
     return RunOption(
-        name, flag, lambda c: getattr(c, name) or None, lambda f, v: [f], lambda v: {key: True}
+        name,
+        flag,
+        lambda c: getattr(c, name) or None,
+        lambda f, v: [f],
+        lambda v: {key: True},
+        takes_value=False,
     )
 
 
@@ -144,6 +169,33 @@ def _port_document(mappings: Iterable[PortMapping]) -> dict[ApiKey, Any]:
             exposed[key] = {}
             bindings.setdefault(key, []).append({"HostIp": mapping.address, "HostPort": host_port})
     return {"ExposedPorts": exposed, "HostConfig.PortBindings": bindings}
+
+
+def _expose_document(exposed: Iterable[str]) -> dict[ApiKey, Any]:
+    ports: dict[str, dict[str, str]] = {}
+    for entry in exposed:
+        low, high, protocol = parse_expose(entry)
+        ports.update((f"{port}/{protocol}", {}) for port in range(low, high + 1))
+    return {"ExposedPorts": ports}
+
+
+def _device_document(entry: str) -> dict[str, str]:
+    host, container, permissions = parse_device(entry)
+    return {"PathOnHost": host, "PathInContainer": container, "CgroupPermissions": permissions}
+
+
+#: Network modes that are not a network an endpoint can be configured on.
+_NOT_A_NETWORK = ("host", "none", "private", "container:", "ns:", "slirp4netns", "pasta")
+
+
+def _mac_document(value: tuple[str, str | None]) -> dict[ApiKey, Any]:
+    """``MacAddress`` (dockerd 20.10 reads it there) and, on a declared network,
+    that network's endpoint too (Podman 4.3's API reads it only there)."""
+    mac, network = value
+    document: dict[ApiKey, Any] = {"MacAddress": mac}
+    if network is not None and not network.startswith(_NOT_A_NETWORK):
+        document["NetworkingConfig.EndpointsConfig"] = {network: {"MacAddress": mac}}
+    return document
 
 
 def _mounts(container: OciContainer) -> tuple[Mount, ...] | None:
@@ -239,9 +291,139 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     ),
     RunOption("health_cmd", "--health-cmd", _health, _health_words, _health_document),
     switch("read_only", "--read-only", "HostConfig.ReadonlyRootfs"),
+    # -- issue 15: resource limits, hardening, name resolution --
+    RunOption(
+        "expose",
+        "--expose",
+        _nonempty("expose"),
+        lambda f, v: [w for p in v for w in (f, p)],
+        _expose_document,
+    ),
+    number("memory", "--memory", "HostConfig.Memory"),
+    number("memory_reservation", "--memory-reservation", "HostConfig.MemoryReservation"),
+    number("memory_swap", "--memory-swap", "HostConfig.MemorySwap"),
+    RunOption(
+        "cpus",
+        "--cpus",
+        lambda c: None if c.cpus is None else nanoseconds(c.cpus),
+        lambda f, v: [f, cpus_text(v)],
+        lambda v: {"HostConfig.NanoCpus": v},
+    ),
+    number("cpu_shares", "--cpu-shares", "HostConfig.CpuShares"),
+    text("cpuset", "--cpuset-cpus", "HostConfig.CpusetCpus"),
+    number("pids_limit", "--pids-limit", "HostConfig.PidsLimit"),
+    number("shm_size", "--shm-size", "HostConfig.ShmSize"),
+    number("oom_score_adj", "--oom-score-adj", "HostConfig.OomScoreAdj"),
+    RunOption(
+        "ulimits",
+        "--ulimit",
+        lambda c: tuple((k, s, h) for k, (s, h) in c.ulimits.items()) or None,
+        lambda f, v: [w for k, s, h in v for w in (f, f"{k}={s}:{h}")],
+        lambda v: {"HostConfig.Ulimits": [{"Name": k, "Soft": s, "Hard": h} for k, s, h in v]},
+    ),
+    each("cap_add", "--cap-add", "HostConfig.CapAdd"),
+    each("cap_drop", "--cap-drop", "HostConfig.CapDrop"),
+    each("security_opt", "--security-opt", "HostConfig.SecurityOpt"),
+    switch("privileged", "--privileged", "HostConfig.Privileged"),
+    RunOption(
+        "no_new_privileges",
+        "--security-opt",
+        lambda c: c.no_new_privileges or None,
+        lambda f, v: [f, NO_NEW_PRIVILEGES],
+        lambda v: {"HostConfig.SecurityOpt": [NO_NEW_PRIVILEGES]},
+    ),
+    switch("init", "--init", "HostConfig.Init"),
+    RunOption(
+        "tmpfs",
+        "--tmpfs",
+        _nonempty("tmpfs"),
+        lambda f, v: [w for t in v for w in (f, t)],
+        lambda v: {"HostConfig.Tmpfs": dict(parse_tmpfs(t) for t in v)},
+    ),
+    each("devices", "--device", "HostConfig.Devices", api=_device_document),
+    RunOption(
+        "sysctls",
+        "--sysctl",
+        _nonempty("sysctls"),
+        lambda f, v: [w for k, x in v.items() for w in (f, f"{k}={x}")],
+        lambda v: {"HostConfig.Sysctls": dict(v)},
+    ),
+    each("group_add", "--group-add", "HostConfig.GroupAdd"),
+    text("userns", "--userns", "HostConfig.UsernsMode"),
+    each("dns", "--dns", "HostConfig.Dns"),
+    each("dns_search", "--dns-search", "HostConfig.DnsSearch"),
+    each("dns_options", "--dns-option", "HostConfig.DnsOptions"),
+    each("extra_hosts", "--add-host", "HostConfig.ExtraHosts"),
+    text("domainname", "--domainname", "Domainname"),
+    RunOption(
+        "mac_address",
+        "--mac-address",
+        lambda c: None if c.mac_address is None else (c.mac_address, c.network),
+        lambda f, v: [f, v[0]],
+        _mac_document,
+    ),
+    text("platform", "--platform", QUERY + "platform"),
+    switch("stdin_open", "--interactive", "OpenStdin"),
+    switch("tty", "--tty", "Tty"),
 )
 
 OPTIONS_BY_NAME: dict[str, RunOption] = {option.name: option for option in RUN_OPTIONS}
+
+#: The engines' other spellings of the table's flags (``-m`` for ``--memory``).
+OTHER_SPELLINGS: dict[str, tuple[str, ...]] = {
+    "--env": ("-e",),
+    "--network": ("--net",),
+    "--user": ("-u",),
+    "--workdir": ("-w",),
+    "-p": ("--publish",),
+    "-v": ("--volume",),
+    "--label": ("-l",),
+    "--hostname": ("-h",),
+    "--memory": ("-m",),
+    "--interactive": ("-i",),
+    "--tty": ("-t",),
+    "--cpuset-cpus": ("--cpuset",),
+}
+
+
+def _flag_fields() -> dict[str, list[str]]:
+    fields: dict[str, list[str]] = {}
+    for option in RUN_OPTIONS:
+        for flag in (option.flag, *OTHER_SPELLINGS.get(option.flag, ())):
+            fields.setdefault(flag, []).append(option.name)
+    return fields
+
+
+#: Every flag (and other spelling) of the table, and the fields it says.
+FLAG_FIELDS: dict[str, list[str]] = _flag_fields()
+
+
+def duplicated_arguments(extra_arguments: Iterable[str]) -> list[tuple[int, str, str]]:
+    """(member, flag, field) for each of ``extra_arguments`` that says what a
+    first-class field says (``--memory=1g``, ``-m 1g``, ``-it``): ``corral check``
+    warns about each. The flags are the table's, so a new row is covered."""
+    found: list[tuple[int, str, str]] = []
+    words = list(extra_arguments)
+    for i, word in enumerate(words):
+        if not word.startswith("-") or word in ("-", "--"):
+            continue
+        flag, eq, inline = word.partition("=")
+        if flag in FLAG_FIELDS:
+            value = inline if eq else (words[i + 1] if i + 1 < len(words) else "")
+            names = FLAG_FIELDS[flag]
+            if names[0] == "environment" and "=" not in value:
+                continue  # --env NAME: host_environment's documented way in
+            if flag == "--security-opt":  # one flag, two fields
+                nnp = value.startswith("no-new-privileges")
+                names = ["no_new_privileges" if nnp else "security_opt"]
+            found.append((i, flag, names[0]))
+        elif not word.startswith("--") and len(word) > 2 and not eq:
+            # bundled short switches (-it): each letter a switch of the table
+            for letter in word[1:]:
+                names = FLAG_FIELDS.get(f"-{letter}", [])
+                if names and not OPTIONS_BY_NAME[names[0]].takes_value:
+                    found.append((i, f"-{letter}", names[0]))
+    return found
 
 
 # -- the spec ----------------------------------------------------------------
