@@ -24,7 +24,16 @@ CHANGED: dict[str, Any] = {
     "stop_timeout": 3, "labels": {"a": "b"}, "hostname": "h", "health_cmd": "true",
     "health_interval": 5, "health_timeout": 5, "health_retries": 5,
     "health_start_period": 5, "on_unhealthy": "restart", "respawn_limit": [3, 10],
-    "respawn_delay": 1, "read_only": True,
+    "respawn_delay": 1, "read_only": True, "expose": ["9000"], "memory": "64m",
+    "memory_reservation": "32m", "memory_swap": "128m", "cpus": 0.5, "cpu_shares": 512,
+    "cpuset": "0", "pids_limit": 64, "shm_size": "64m", "oom_score_adj": 100,
+    "ulimits": {"nofile": [1024, 2048]}, "cap_add": ["NET_ADMIN"], "cap_drop": ["ALL"],
+    "security_opt": ["seccomp=unconfined"], "privileged": True, "no_new_privileges": True,
+    "init": True, "tmpfs": ["/scratch"], "devices": ["/dev/null"], "sysctls": {"a.b": "1"},
+    "group_add": ["100"], "userns": "host", "dns": ["1.1.1.1"], "dns_search": ["x"],
+    "dns_options": ["ndots:2"], "extra_hosts": ["a:1.2.3.4"], "domainname": "d",
+    "mac_address": "02:42:ac:11:00:02", "platform": "linux/amd64", "stdin_open": True,
+    "tty": True,
 }  # fmt: skip
 
 
@@ -41,6 +50,8 @@ def test_every_container_field_has_a_changed_value_here() -> None:
 def test_a_container_restarts_exactly_when_its_hash_changes(name: str) -> None:
     # on_unhealthy = "restart" needs a health check and respawn on both sides
     base = {**BASE, "health_cmd": "true", "respawn": True} if name == "on_unhealthy" else BASE
+    if name in ("memory_reservation", "memory_swap"):
+        base = {**base, "memory": "256m"}  # they need a memory limit to hold together
     before, after = OciContainer(**base), OciContainer(**{**base, name: CHANGED[name]})
     changes = [c for c in plan(services(before), services(after)) if c.name == "web"]
     assert len(changes) == 1
