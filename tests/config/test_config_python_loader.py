@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,26 @@ def test_relative_image_paths_are_anchored_at_the_config_file(tmp_path: Path) ->
     assert image.rootfs == f"{tmp_path}/root"
     relative = load_text(text, "corral.toml").config.containers[0].image
     assert isinstance(relative, OciImage) and relative.rootfs == str(Path("root").absolute())
+
+
+def test_relative_and_home_bind_sources_are_anchored_as_compose_does(tmp_path: Path) -> None:
+    import pwd
+
+    home = pwd.getpwuid(os.getuid()).pw_dir
+    (tmp_path / "corral.toml").write_text(
+        "[[container]]\n"
+        'image = "a"\n'
+        'volumes = ["./data:/data", ["../up", "/up"], "~/cache:/cache:ro", "~:/home", '
+        '"named:/named", "/abs:/abs", "/anonymous", "./:/here"]\n'
+    )
+    volumes = load(str(tmp_path / "corral.toml")).config.containers[0].volumes
+    assert volumes == (
+        f"{tmp_path}/data:/data",
+        f"{tmp_path.parent}/up:/up",
+        f"{home}/cache:/cache:ro",
+        f"{home}:/home",
+        "named:/named",
+        "/abs:/abs",
+        "/anonymous",
+        f"{tmp_path}:/here",
+    )

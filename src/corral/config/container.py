@@ -230,7 +230,9 @@ class OciContainer(Record):
     volumes: Volumes = field(
         (),
         doc="Volume mappings: `SRC:DEST[:OPTS]` strings or `[SRC, DEST]` pairs, or a bare "
-        "`DEST` for an anonymous volume (`-v`); DEST is absolute.",
+        "`DEST` for an anonymous volume (`-v`); DEST is absolute. A SRC starting with `.` is "
+        "relative to the configuration file, one starting with `~` to the home of the user "
+        "corral runs as; any other SRC without `/` names a volume.",
     )
     container_user: StrictStr | None = field(None, doc="The user inside the container (`--user`).")
     workdir: StrictStr | None = field(None, doc="The working directory inside the container.")
