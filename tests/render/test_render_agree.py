@@ -88,6 +88,10 @@ def cli_form(argv: list[str]) -> dict[str, Any]:
             form[single[flag]] = value
         elif flag in durations:
             form[durations[flag]] = _go_duration(value)
+        elif flag == "--network-alias":
+            form.setdefault("aliases", []).append(value)
+        elif flag in ("--ip", "--ip6"):
+            form[flag] = value
         elif flag == "--read-only":
             form["read_only"], i = True, i - 1
         elif flag == "--stop-timeout":
@@ -142,6 +146,13 @@ def api_form(document: dict[str, Any]) -> dict[str, Any]:
         form["read_only"] = True
     if "NetworkMode" in host:
         form["network"] = host["NetworkMode"]
+    for name, endpoint in document.get("NetworkingConfig", {}).get("EndpointsConfig", {}).items():
+        assert name == form["network"]
+        if endpoint.get("Aliases"):
+            form["aliases"] = endpoint["Aliases"]
+        for key, flag in (("IPv4Address", "--ip"), ("IPv6Address", "--ip6")):
+            if key in endpoint.get("IPAMConfig", {}):
+                form[flag] = endpoint["IPAMConfig"][key]
     if "Healthcheck" in document:
         check = document["Healthcheck"]
         assert check["Test"][0] == "CMD-SHELL"
@@ -214,8 +225,36 @@ containers = st.builds(
 )  # fmt: skip
 
 
+@st.composite
+def networking(draw: st.DrawFn) -> dict[str, Any]:
+    """``network`` (with aliases) or ``networks``, never both."""
+    kind = draw(st.sampled_from(["none", "network", "networks"]))
+    net_names = st.from_regex(r"[a-z0-9][a-z0-9_.\-]{0,8}", fullmatch=True)
+    aliases = st.lists(net_names, max_size=2)
+    if kind == "network":
+        return {"network": draw(net_names), "network_aliases": draw(aliases)}
+    if kind == "networks":
+        attachment = st.fixed_dictionaries(
+            {"name": net_names, "aliases": aliases},
+            optional={"ipv4_address": st.ip_addresses(v=4).map(str),
+                      "ipv6_address": st.ip_addresses(v=6).map(str)},
+        )  # fmt: skip
+        members = draw(st.lists(attachment, min_size=1, max_size=3, unique_by=lambda a: a["name"]))
+        return {"network": None, "networks": members}
+    return {}
+
+
+def _with_networking(container: OciContainer) -> st.SearchStrategy[OciContainer]:
+    return networking().map(
+        lambda fields: OciContainer(**{**container.model_dump(exclude_defaults=True), **fields})
+    )
+
+
+containers_with_networks = containers.flatmap(_with_networking)
+
+
 @settings(max_examples=300, deadline=None)
-@given(container=containers, runtime=st.sampled_from(RUNTIMES))
+@given(container=containers_with_networks, runtime=st.sampled_from(RUNTIMES))
 def test_cli_words_and_api_document_describe_the_same_container(
     container: OciContainer, runtime: str
 ) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from corral.config import OciContainer
 from corral.render import container_spec, create_argv, create_document
+from corral.render.container import connect_argvs, connect_documents
 from corral.render.spec import RUN_OPTIONS
 from corral.runtimes import RUNTIMES, Runtime
 
@@ -110,6 +111,31 @@ CASES: dict[str, tuple[dict[str, Any], list[str], dict[str, Any]]] = {
             }
         },
     ),
+    "networks": (
+        {"networks": [{"name": "front", "aliases": ["web", "www"], "ipv4_address": "10.1.0.5",
+                       "ipv6_address": "fd00::5"}, "back", {"name": "admin", "aliases": ["w"]}]},
+        ["--network", "front", "--network-alias", "web", "--network-alias", "www",
+         "--ip", "10.1.0.5", "--ip6", "fd00::5"],
+        {
+            "HostConfig": {"NetworkMode": "front"},
+            "NetworkingConfig": {"EndpointsConfig": {"front": {
+                "Aliases": ["web", "www"],
+                "IPAMConfig": {"IPv4Address": "10.1.0.5", "IPv6Address": "fd00::5"},
+            }}},
+        },
+    ),
+    "networks (one, bare)": (
+        {"networks": ["back"]},
+        ["--network", "back"],
+        {"HostConfig": {"NetworkMode": "back"},
+         "NetworkingConfig": {"EndpointsConfig": {"back": {}}}},
+    ),
+    "network_aliases": (
+        {"network": "back", "network_aliases": ["db", "pg"]},
+        ["--network", "back", "--network-alias", "db", "--network-alias", "pg"],
+        {"HostConfig": {"NetworkMode": "back"},
+         "NetworkingConfig": {"EndpointsConfig": {"back": {"Aliases": ["db", "pg"]}}}},
+    ),
     "read_only": (
         {"read_only": True}, ["--read-only"], {"HostConfig": {"ReadonlyRootfs": True}},
     ),
@@ -142,6 +168,23 @@ def test_golden_cli_words_and_api_document(case: str, runtime: Runtime) -> None:
     expected.update(entries)
     expected["Labels"] = {**entries.get("Labels", {}), **LABELS}
     assert create_document(spec) == expected
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_later_networks_are_connected_before_start(runtime: Runtime) -> None:
+    fields = CASES["networks"][0]
+    spec = container_spec(OciContainer(image="busybox", **fields), "web", runtime)
+    assert connect_argvs(spec, ["--host", "unix:///x.sock"]) == [
+        [runtime, "--host", "unix:///x.sock", "network", "connect", "back", "web"],
+        [runtime, "--host", "unix:///x.sock", "network", "connect", "--alias", "w", "admin",
+         "web"],
+    ]  # fmt: skip
+    assert connect_documents(spec, "c0ffee") == [
+        ("back", {"Container": "c0ffee", "EndpointConfig": {}}),
+        ("admin", {"Container": "c0ffee", "EndpointConfig": {"Aliases": ["w"]}}),
+    ]
+    one = container_spec(OciContainer(image="busybox", networks=["back"]), "web", runtime)
+    assert connect_argvs(one) == [] and connect_documents(one, "c0ffee") == []
 
 
 def test_entrypoint_alone_clears_the_image_command_as_the_cli_does() -> None:

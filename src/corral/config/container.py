@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
@@ -14,6 +15,7 @@ from pydantic import (
     StrictInt,
     StrictStr,
     Tag,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -22,6 +24,7 @@ from corral.actions import BUILTIN_ACTIONS
 from corral.config._base import Record
 from corral.config._fields import (
     PAIR_LIST_SCHEMA,
+    STRING_LIST_SCHEMA,
     Environment,
     Labels,
     Mappings,
@@ -150,6 +153,60 @@ Volumes = Annotated[
 ]
 
 
+def _address(version: int) -> Any:
+    def check(value: str, info: ValidationInfo) -> str:
+        try:
+            parsed = ipaddress.ip_address(value)
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.version != version:
+            raise fail(
+                f"{info.field_name} must be an IPv{version} address, but {show(value)} was found"
+            )
+        return value
+
+    return check
+
+
+#: Network aliases: DNS names.
+Aliases = Annotated[tuple[Name, ...], BeforeValidator(list_of("names")), STRING_LIST_SCHEMA]
+
+
+class NetworkAttachment(Record):
+    """One network a container joins (a member of `networks`): a network name, or a
+    table with the container's aliases and addresses on it."""
+
+    toml_name = "container.networks"
+    default_change = "recreate"
+
+    name: Name = field(doc="The network's name.")
+    aliases: Aliases = field(
+        (), doc="More names the container answers to on this network (`--network-alias`)."
+    )
+    ipv4_address: Annotated[StrictStr, AfterValidator(_address(4))] | None = field(
+        None, doc="The container's IPv4 address on this network (`--ip`)."
+    )
+    ipv6_address: Annotated[StrictStr, AfterValidator(_address(6))] | None = field(
+        None, doc="The container's IPv6 address on this network (`--ip6`)."
+    )
+
+
+def _attachment(member: Any) -> Any:
+    if isinstance(member, str):
+        return {"name": member}
+    if not isinstance(member, dict | NetworkAttachment):
+        raise fail(
+            f"networks members must be a network name or a table, but {show(member)} was found"
+        )
+    return member
+
+
+Networks = Annotated[
+    tuple[Annotated[NetworkAttachment, BeforeValidator(_attachment)], ...],
+    BeforeValidator(list_of("network names or tables")),
+]
+
+
 def _image(value: Any) -> Any:
     if isinstance(value, str):
         if not value.strip():
@@ -252,6 +309,16 @@ class OciContainer(Record):
         doc="Container labels (`--label`); keys under `corral.` are corral's own.",
     )
     hostname: StrictStr | None = field(None, doc="The container's hostname.")
+    # -- part B of issue 15: networks, env files, secrets --------------------
+    networks: Networks = field(
+        (),
+        doc="Networks to join: names, or tables `{ name, aliases, ipv4_address, "
+        "ipv6_address }`. The first is joined at create, the others connected before the "
+        "container starts. Not with `network`.",
+    )
+    network_aliases: Aliases = field(
+        (), doc="More names the container answers to on `network` (`--network-alias`)."
+    )
     read_only: StrictBool = field(False, doc="Mount the container's root filesystem read-only.")
     health_cmd: StrictStr | None = field(
         None, doc="Health check command, run by a shell in the container (`--health-cmd`)."
@@ -278,6 +345,34 @@ class OciContainer(Record):
         doc="Seconds before a respawn; doubles on each quick death, up to 30.",
         change="in_place",
     )
+
+    @field_validator("networks")
+    @classmethod
+    def _one_way_to_join(
+        cls, value: tuple[NetworkAttachment, ...], info: ValidationInfo
+    ) -> tuple[NetworkAttachment, ...]:
+        if value and info.data.get("network") is not None:
+            raise fail(
+                "network and networks cannot both be declared: put "
+                f"{show(info.data['network'])} in networks"
+            )
+        names = [attachment.name for attachment in value]
+        for name in names:
+            if names.count(name) > 1:
+                raise fail(f"networks names {show(name)} twice")
+        return value
+
+    @field_validator("network_aliases")
+    @classmethod
+    def _aliases_need_a_network(
+        cls, value: tuple[str, ...], info: ValidationInfo
+    ) -> tuple[str, ...]:
+        if value and info.data.get("network") is None:
+            raise fail(
+                "network_aliases are names on `network`, which is not declared "
+                "(aliases need a user-defined network)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _health_policy(self) -> OciContainer:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from corral.render.spec import ContainerSpec
+from corral.render.spec import ContainerSpec, attachment_words, endpoint_config
 
 
 def option_words(spec: ContainerSpec) -> list[str]:
@@ -57,3 +57,23 @@ def create_document(spec: ContainerSpec) -> dict[str, Any] | None:
             target = document.setdefault(section, {}) if section else document
             target[leaf] = entry
     return document
+
+
+def connect_argvs(spec: ContainerSpec, engine_options: Sequence[str] = ()) -> list[list[str]]:
+    """``<runtime> network connect [--alias A] [--ip X] NETWORK NAME`` for each
+    network joined after create (``spec.connects``): what corral does, before
+    the start, through the API (``connect_documents``)."""
+    return [
+        [spec.runtime, *engine_options, "network", "connect", *attachment_words(attachment),
+         attachment.name, spec.name]
+        for attachment in spec.connects
+    ]  # fmt: skip
+
+
+def connect_documents(spec: ContainerSpec, container: str) -> list[tuple[str, dict[str, Any]]]:
+    """(network, body of ``POST /networks/{network}/connect``) for each network
+    ``container`` joins after create."""
+    return [
+        (attachment.name, {"Container": container, "EndpointConfig": endpoint_config(attachment)})
+        for attachment in spec.connects
+    ]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from corral.config import OciContainer
+from corral.config.container import NetworkAttachment
 from corral.config.mounts import Mount, parse_mount
 from corral.config.ports import PortMapping, parse_port
 from corral.config.services import image_reference
@@ -200,6 +201,49 @@ def _health_document(health: Health) -> dict[ApiKey, Any]:
     }
 
 
+def endpoint_config(attachment: NetworkAttachment) -> dict[str, Any]:
+    """A network attachment as the API's ``EndpointConfig`` (create and connect)."""
+    config: dict[str, Any] = {}
+    if attachment.aliases:
+        config["Aliases"] = list(attachment.aliases)
+    addresses = {"IPv4Address": attachment.ipv4_address, "IPv6Address": attachment.ipv6_address}
+    if any(addresses.values()):
+        config["IPAMConfig"] = {k: v for k, v in addresses.items() if v}
+    return config
+
+
+def attachment_words(attachment: NetworkAttachment, alias: str = "--alias") -> list[str]:
+    """A network attachment's aliases and addresses as the CLI's flags (``--alias``
+    for ``network connect``, ``--network-alias`` for ``create``)."""
+    words = [w for a in attachment.aliases for w in (alias, a)]
+    if attachment.ipv4_address:
+        words += ["--ip", attachment.ipv4_address]
+    if attachment.ipv6_address:
+        words += ["--ip6", attachment.ipv6_address]
+    return words
+
+
+def _network_aliases(container: OciContainer) -> tuple[str, tuple[str, ...]] | None:
+    if container.network is None or not container.network_aliases:
+        return None
+    return container.network, container.network_aliases
+
+
+def _networks_words(flag: str, attachments: tuple[NetworkAttachment, ...]) -> list[str]:
+    """The create joins the first network only (dockerd 20.10 refuses a second at
+    create); the others are connected before start (``ContainerSpec.connects``)."""
+    first = attachments[0]
+    return [flag, first.name, *attachment_words(first, "--network-alias")]
+
+
+def _networks_document(attachments: tuple[NetworkAttachment, ...]) -> dict[ApiKey, Any]:
+    first = attachments[0]
+    return {
+        "HostConfig.NetworkMode": first.name,
+        "NetworkingConfig.EndpointsConfig": {first.name: endpoint_config(first)},
+    }
+
+
 #: Every first-class run option, in the order of the CLI's words: the seed's
 #: options first (entrypoint, env, network, user, workdir, ports, volumes), then
 #: corral's additions. ``labels`` is read from the spec (declared and corral's).
@@ -238,6 +282,15 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
         lambda v: {"StopTimeout": v},
     ),
     RunOption("health_cmd", "--health-cmd", _health, _health_words, _health_document),
+    # -- part B of issue 15: networks, env files, secrets
+    RunOption("networks", "--network", _nonempty("networks"), _networks_words, _networks_document),
+    RunOption(
+        "network_aliases",
+        "--network-alias",
+        _network_aliases,
+        lambda f, v: [w for alias in v[1] for w in (f, alias)],
+        lambda v: {"NetworkingConfig.EndpointsConfig": {v[0]: {"Aliases": list(v[1])}}},
+    ),
     switch("read_only", "--read-only", "HostConfig.ReadonlyRootfs"),
 )
 
@@ -266,6 +319,13 @@ class ContainerSpec:
     def value(self, name: str) -> Any:
         """The parsed value of option ``name``, or None when unset."""
         return self.values.get(name)
+
+    @property
+    def connects(self) -> tuple[NetworkAttachment, ...]:
+        """The networks joined after create, before start (all of ``networks``
+        but the first, which the create joins)."""
+        attachments: tuple[NetworkAttachment, ...] = self.value("networks") or ()
+        return attachments[1:]
 
     @property
     def cli_only(self) -> str | None:

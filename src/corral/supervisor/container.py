@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from corral.config import OciContainer, OciImage
 from corral.config.services import image_reference
 from corral.errors import CorralError
-from corral.render.container import create_argv
+from corral.render.container import connect_argvs, create_argv
 from corral.render.identity import HASH_LABEL, INSTANCE_LABEL
 from corral.render.spec import ContainerSpec, container_spec
 from corral.runtimes import Runtime
@@ -306,6 +306,12 @@ class ContainerRunner:
         )
         spec = container_spec(self.container, self.name, self.runtime, labels)
         return create_argv(spec, engine.endpoint.cli)
+
+    async def command_lines(self) -> list[list[str]]:
+        """``command_line``, then the ``network connect`` of each later network."""
+        engine = await self.context.engines.get(self.runtime)
+        spec = container_spec(self.container, self.name, self.runtime)
+        return [await self.command_line(), *connect_argvs(spec, engine.endpoint.cli)]
 
     def details(self, handle: Handle | None) -> dict[str, Any]:
         return {

@@ -237,6 +237,8 @@ class Supervisor:
         return f"{owner.name} restarted"
 
     async def _command_line_action(self, owner: ServiceOwner) -> str:
+        if isinstance(owner.runner, ContainerRunner):
+            return "\n".join(act.command_line(a) for a in await owner.runner.command_lines())
         return act.command_line(await owner.runner.command_line())
 
     async def _pull_action(self, owner: ServiceOwner) -> str:
