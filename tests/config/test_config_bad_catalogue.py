@@ -353,6 +353,27 @@ CATALOGUE: list[tuple[str, str, int, str, str]] = [
         "must be a list of names",
     ),
     (
+        "env-files-not-list",
+        '[[container]]\nimage = "a"\nenv_files = "app.env"\n',
+        3,
+        "container[0].env_files",
+        "env_files must be a list of strings",
+    ),
+    (
+        "env-files-member-int",
+        '[[container]]\nimage = "a"\nenv_files = ["app.env", 1]\n',
+        3,
+        "container[0].env_files[1]",
+        "env_files members must be strings",
+    ),
+    (
+        "env-files-missing",
+        '[[container]]\nimage = "a"\nenv_files = ["missing.env"]\n',
+        3,
+        "container[0].env_files[0]",
+        "missing.env: No such file or directory",
+    ),
+    (
         "docker-table-key",
         "[docker]\ndebug = true\nenable_proxyy = false\n",
         3,
@@ -436,3 +457,19 @@ def test_not_utf8(tmp_path: Path) -> None:
 def test_usage_error_exits_2() -> None:
     result = CliRunner().invoke(app, ["show", "--bogus"])
     assert result.exit_code == 2
+
+
+def test_malformed_env_file_is_located_without_its_values(tmp_path: Path) -> None:
+    (tmp_path / "app.env").write_text("# ok\nGOOD=hunter2\nexport BAD hunter3\n")
+    (tmp_path / "open.env").write_text('A="hunter4\n')
+    config = tmp_path / "corral.toml"
+    config.write_text('[[container]]\nimage = "a"\n\nenv_files = ["app.env", "open.env"]\n')
+    result = CliRunner().invoke(app, ["-c", str(config), "check"], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        f"{config}:4: container[0].env_files[0]: {tmp_path}/app.env: line 3: expected "
+        "KEY=VALUE (KEY= for an empty value)",
+        f"{config}:4: container[0].env_files[1]: {tmp_path}/open.env: line 1: the value's "
+        'opening " is never closed',
+    ]
+    assert "hunter" not in result.output

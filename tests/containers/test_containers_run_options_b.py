@@ -75,3 +75,78 @@ def test_a_container_on_two_networks_answers_its_aliases_on_each(
     # an alias is scoped to its network
     assert fetch(runtime, front, "web-back").returncode == 3
     corral.run("down", "--volumes", timeout=120)
+
+
+def leaks(corral: Corral, runtime: str, name: str, values: list[str]) -> list[str]:
+    """Where outside the container any of ``values`` shows: host ps, the engine's
+    inspect (Args, Cmd, Labels; Env too for the ``secret`` values' caller),
+    ``show --json``, ``status --json``, the daemon's log, the state directory."""
+    found: list[str] = []
+    data = json.loads(
+        subprocess.run(
+            [runtime, "container", "inspect", name], capture_output=True, text=True, check=True
+        ).stdout
+    )[0]
+    places: dict[str, str] = {
+        "ps": subprocess.run(["ps", "axww", "-o", "args"], capture_output=True, text=True).stdout,
+        "inspect Args": json.dumps(data.get("Args")),
+        "inspect Cmd": json.dumps(data["Config"].get("Cmd")),
+        "inspect Labels": json.dumps(data["Config"].get("Labels")),
+        "show --json": corral.run("show", "--json").stdout,
+        "status --json": corral.run("status", "--json").stdout,
+        "command-line": corral.run("command-line", name).stdout,
+    }
+    for path in corral.state.rglob("*"):
+        if path.is_file():
+            places[f"state {path.name}"] = path.read_bytes().decode("utf-8", "replace")
+    for place, text in places.items():
+        found += [f"{place}: {v}" for v in values if v in text]
+    return found
+
+
+def config_hash_of(runtime: str, name: str) -> str:
+    return subprocess.run(
+        [runtime, "container", "inspect", "--format",
+         '{{index .Config.Labels "corral.config-hash"}}', name],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+
+
+def env_of(runtime: str, name: str) -> dict[str, str]:
+    data = json.loads(
+        subprocess.run(
+            [runtime, "container", "inspect", name], capture_output=True, text=True, check=True
+        ).stdout
+    )[0]
+    return dict(e.split("=", 1) for e in data["Config"]["Env"])
+
+
+def test_env_files_values_reach_the_container_only(corral: Corral, runtime: str) -> None:
+    app = unique("env")
+    image = engines.busybox_image(runtime)
+    (corral.tmp / "app.env").write_text(
+        "# the app's settings\nexport TOKEN='tok-7f3a9 $NOT'\nMODE=file\nMULTI=\"line1\\nline2\"\n"
+    )
+    corral.write(
+        f'runtime = "{runtime}"\n'
+        f'[[container]]\nprovision = "{app}"\nimage = "{image}"\nstop_timeout = 1\n'
+        'env_files = ["app.env"]\nenvironment = ["MODE=declared"]\n'
+        'command = ["sleep", "600"]\n'
+    )
+    corral.run("check")
+    corral.run("up", timeout=120)
+    assert corral.status()[app]["state"] == "running"
+    env = env_of(runtime, app)
+    assert env["TOKEN"] == "tok-7f3a9 $NOT" and env["MODE"] == "declared"
+    assert env["MULTI"] == "line1\nline2"
+    assert leaks(corral, runtime, app, ["tok-7f3a9"]) == []
+    first = config_hash_of(runtime, app)
+
+    # the file's content is in the config hash (as a keyed digest)
+    corral.run("restart", app, timeout=60)
+    assert config_hash_of(runtime, app) == first
+    (corral.tmp / "app.env").write_text("TOKEN=tok-new\n")
+    corral.run("restart", app, timeout=60)
+    assert config_hash_of(runtime, app) != first
+    assert env_of(runtime, app)["TOKEN"] == "tok-new"
+    corral.run("down", timeout=120)

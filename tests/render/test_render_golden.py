@@ -14,6 +14,8 @@ from corral.render.spec import RUN_OPTIONS
 from corral.runtimes import RUNTIMES, Runtime
 
 LABELS = {"corral.service": "web", "corral.config-hash": "H"}
+#: What the env files of the env_files case hold, as the runner read them at start.
+ENV_PAIRS = (("TOKEN", "s3cr=t"), ("MODE", "file"), ("MULTI", "a\nb"))
 
 #: One declaration per run option: the field's value, its CLI words, its API entries.
 CASES: dict[str, tuple[dict[str, Any], list[str], dict[str, Any]]] = {
@@ -130,6 +132,12 @@ CASES: dict[str, tuple[dict[str, Any], list[str], dict[str, Any]]] = {
         {"HostConfig": {"NetworkMode": "back"},
          "NetworkingConfig": {"EndpointsConfig": {"back": {}}}},
     ),
+    "env_files": (
+        {"env_files": ["/etc/app.env", "/etc/more.env"], "environment": ["MODE=prod"]},
+        ["--env", "MODE=prod", "--env-file", "/etc/app.env", "--env-file", "/etc/more.env"],
+        # the values the runner read from the files; `environment` wins (MODE)
+        {"Env": ["TOKEN=s3cr=t", "MULTI=a\nb", "MODE=prod"]},
+    ),
     "network_aliases": (
         {"network": "back", "network_aliases": ["db", "pg"]},
         ["--network", "back", "--network-alias", "db", "--network-alias", "pg"],
@@ -152,7 +160,7 @@ def test_every_run_option_has_a_golden_case() -> None:
 def test_golden_cli_words_and_api_document(case: str, runtime: Runtime) -> None:
     fields, words, entries = CASES[case]
     container = OciContainer(image="localhost/web:1", command=["httpd"], **fields)
-    spec = container_spec(container, "web", runtime, LABELS)
+    spec = container_spec(container, "web", runtime, LABELS, ENV_PAIRS)
     label_words = ["--label", "corral.service=web", "--label", "corral.config-hash=H"]
     argv = create_argv(spec)
     assert argv[:4] == [runtime, "create", "--name", "web"]
@@ -214,3 +222,12 @@ def test_entrypoint_with_a_command_keeps_the_command() -> None:
     document = create_document(container_spec(container, "b", "docker"))
     assert document is not None
     assert document["Entrypoint"] == ["/bin/sh"] and document["Cmd"] == ["-c", "true"]
+
+
+def test_env_files_values_are_not_in_the_words_and_need_reading_for_the_api() -> None:
+    container = OciContainer(image="busybox", env_files=["/etc/app.env"])
+    spec = container_spec(container, "b", "docker")
+    assert create_argv(spec) == ["docker", "create", "--name", "b", "--env-file", "/etc/app.env",
+                                 "busybox"]  # fmt: skip
+    with pytest.raises(ValueError, match="not read"):
+        create_document(spec)

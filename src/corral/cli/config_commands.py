@@ -19,7 +19,12 @@ from corral.render.services import Labels, service_connects, service_details
 @pass_options
 def check(options: Options) -> None:
     """Validate the configuration; print every problem as FILE:LINE: field: message."""
+    from corral.config.hostfiles import host_problems
+
     loaded = options.loaded()
+    problems = host_problems(loaded.config)
+    if problems:
+        raise loaded.located(problems)
     count = len(declared_services(loaded.config))
     click.echo(f"{loaded.path}: ok ({count} service{'s' if count != 1 else ''})")
 

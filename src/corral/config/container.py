@@ -319,6 +319,13 @@ class OciContainer(Record):
     network_aliases: Aliases = field(
         (), doc="More names the container answers to on `network` (`--network-alias`)."
     )
+    env_files: Strings = field(
+        (),
+        doc="Files of `KEY=VALUE` lines (Compose's rules: comments, quotes, `export`, no "
+        "interpolation), relative to the configuration file, read at each start; "
+        "`environment` wins over them. Their values are never shown; a change to a file "
+        "recreates the container (`--env-file`).",
+    )
     read_only: StrictBool = field(False, doc="Mount the container's root filesystem read-only.")
     health_cmd: StrictStr | None = field(
         None, doc="Health check command, run by a shell in the container (`--health-cmd`)."

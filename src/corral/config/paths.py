@@ -64,13 +64,14 @@ def anchored_image(image: OciImage, base: str) -> OciImage:
 
 
 def anchored(config: Config, base: str) -> Config:
-    """``config`` with its state_dir, every image's host paths and every bind
-    source made absolute against ``base``."""
+    """``config`` with its state_dir, every image's host paths, every bind
+    source and env file made absolute against ``base``."""
     containers: list[OciContainer] = []
     for container in config.containers:
         volumes = tuple(anchored_volume(spec, base) for spec in container.volumes)
-        if volumes != container.volumes:
-            container = container.model_copy(update={"volumes": volumes})
+        env_files = tuple(host_path(base, path) for path in container.env_files)
+        if volumes != container.volumes or env_files != container.env_files:
+            container = container.model_copy(update={"volumes": volumes, "env_files": env_files})
         if isinstance(container.image, OciImage):
             container = container.model_copy(
                 update={"image": anchored_image(container.image, base)}

@@ -55,8 +55,17 @@ def create_document(spec: ContainerSpec) -> dict[str, Any] | None:
         for key, entry in option.document(value).items():
             section, _, leaf = key.rpartition(".")
             target = document.setdefault(section, {}) if section else document
+            if key == "Env" and target.get(leaf):
+                entry = _env_under(target[leaf], entry)
             target[leaf] = entry
     return document
+
+
+def _env_under(first: list[str], later: list[str]) -> list[str]:
+    """``Env`` from two rows: a key the first row (``environment``) sets wins over
+    the later (``env_files``), as the CLI's ``--env`` wins over ``--env-file``."""
+    taken = {entry.split("=", 1)[0] for entry in first}
+    return [e for e in later if e.split("=", 1)[0] not in taken] + first
 
 
 def connect_argvs(spec: ContainerSpec, engine_options: Sequence[str] = ()) -> list[list[str]]:

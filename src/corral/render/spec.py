@@ -223,6 +223,25 @@ def attachment_words(attachment: NetworkAttachment, alias: str = "--alias") -> l
     return words
 
 
+@dataclass(frozen=True)
+class EnvFiles:
+    """``env_files``: the paths (the CLI's ``--env-file``) and, once the runner has
+    read them at start, their pairs (the API document's ``Env``)."""
+
+    paths: tuple[str, ...]
+    pairs: tuple[tuple[str, str], ...] | None = None
+
+
+def _env_files(container: OciContainer) -> EnvFiles | None:
+    return EnvFiles(container.env_files) if container.env_files else None
+
+
+def _env_files_document(files: EnvFiles) -> dict[ApiKey, Any]:
+    if files.pairs is None:
+        raise ValueError("the env files were not read: the API document needs their values")
+    return {"Env": [f"{key}={value}" for key, value in files.pairs]}
+
+
 def _network_aliases(container: OciContainer) -> tuple[str, tuple[str, ...]] | None:
     if container.network is None or not container.network_aliases:
         return None
@@ -285,6 +304,13 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     # -- part B of issue 15: networks, env files, secrets
     RunOption("networks", "--network", _nonempty("networks"), _networks_words, _networks_document),
     RunOption(
+        "env_files",
+        "--env-file",
+        _env_files,
+        lambda f, v: [w for path in v.paths for w in (f, path)],
+        _env_files_document,
+    ),
+    RunOption(
         "network_aliases",
         "--network-alias",
         _network_aliases,
@@ -345,14 +371,18 @@ def container_spec(
     name: str,
     runtime: Runtime,
     labels: Mapping[str, str] | None = None,
+    env_pairs: Iterable[tuple[str, str]] | None = None,
 ) -> ContainerSpec:
     """``container`` as service ``name`` on ``runtime``, with corral's ``labels``
-    (None: the seed's line, which has none) merged over the declared ones."""
+    (None: the seed's line, which has none) merged over the declared ones, and
+    the pairs its env files held when the runner read them (``env_pairs``)."""
     options: list[tuple[RunOption, Any]] = []
     for option in RUN_OPTIONS:
         value = option.read(container)
         if option.name == "labels" and labels:
             value = {**(value or {}), **labels}
+        if option.name == "env_files" and value is not None and env_pairs is not None:
+            value = EnvFiles(value.paths, tuple(env_pairs))
         if value is not None:
             options.append((option, value))
     return ContainerSpec(

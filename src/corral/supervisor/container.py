@@ -36,7 +36,7 @@ from corral.render.container import connect_argvs, create_argv
 from corral.render.identity import HASH_LABEL, INSTANCE_LABEL
 from corral.render.spec import ContainerSpec, container_spec
 from corral.runtimes import Runtime
-from corral.supervisor.invocation import labels_for
+from corral.supervisor.invocation import labels_for, read_inputs
 from corral.supervisor.runner import Handle, RunContext, RunScope
 
 if TYPE_CHECKING:
@@ -113,10 +113,12 @@ class ContainerRunner:
             else:
                 taken = await hub.once(f"{self.runtime} names", lambda: containers.names(engine))
                 await self._remove_set_aside(engine, taken)
+            inputs = read_inputs(self.container)
             labels = labels_for(
-                self.container, self.name, self.runtime, await image_id, self.context.state_dir
-            )
-            spec = container_spec(self.container, self.name, self.runtime, labels)
+                self.container, self.name, self.runtime, await image_id,
+                self.context.state_dir, inputs=inputs,
+            )  # fmt: skip
+            spec = container_spec(self.container, self.name, self.runtime, labels, inputs.env_pairs)
             async with hub.gate:
                 container_id = None
                 if self.name in taken:  # one listing spares an inspect per new container
@@ -301,9 +303,14 @@ class ContainerRunner:
 
         engine = await self.context.engines.get(self.runtime)
         image_id = await known_id(engine, self.container.image, self.context.state_dir)
+        try:
+            inputs = read_inputs(self.container)
+        except CorralError:
+            inputs = None  # the start reports it
         labels = labels_for(
-            self.container, self.name, self.runtime, image_id, self.context.state_dir
-        )
+            self.container, self.name, self.runtime, image_id, self.context.state_dir,
+            inputs=inputs,
+        )  # fmt: skip
         spec = container_spec(self.container, self.name, self.runtime, labels)
         return create_argv(spec, engine.endpoint.cli)
 
