@@ -374,6 +374,76 @@ CATALOGUE: list[tuple[str, str, int, str, str]] = [
         "missing.env: No such file or directory",
     ),
     (
+        "secrets-not-list",
+        '[[container]]\nimage = "a"\nsecrets = { source = "s" }\n',
+        3,
+        "container[0].secrets",
+        "secrets must be a list of tables",
+    ),
+    (
+        "secrets-relative-target",
+        '[[container]]\nimage = "a"\nsecrets = [{ source = "/etc/hostname", target = "run/secrets/x" }]\n',
+        3,
+        "container[0].secrets[0].target",
+        "target must be an absolute path",
+    ),
+    (
+        "secrets-no-target",
+        '[[container]]\nimage = "a"\nsecrets = [{ source = "/etc/hostname" }]\n',
+        3,
+        "container[0].secrets[0].target",
+        "required",
+    ),
+    (
+        "secrets-both-sources",
+        '[[container]]\nimage = "a"\nsecrets = [{ source = "s", command = ["pass"], target = "/s" }]\n',
+        3,
+        "container[0].secrets[0]",
+        "one of source or command",
+    ),
+    (
+        "secrets-no-source",
+        '[[container]]\nimage = "a"\nsecrets = [{ target = "/s" }]\n',
+        3,
+        "container[0].secrets[0]",
+        "one of source or command",
+    ),
+    (
+        "secrets-bad-mode",
+        '[[container]]\nimage = "a"\nsecrets = [{ source = "s", target = "/s", mode = "0999" }]\n',
+        3,
+        "container[0].secrets[0].mode",
+        "octal file mode",
+    ),
+    (
+        "secrets-mode-int",
+        '[[container]]\nimage = "a"\nsecrets = [{ source = "s", target = "/s", mode = 256 }]\n',
+        3,
+        "container[0].secrets[0].mode",
+        "must be a string, but 256 was found",
+    ),
+    (
+        "secrets-negative-uid",
+        '[[container]]\nimage = "a"\nsecrets = [{ source = "s", target = "/s", uid = -1 }]\n',
+        3,
+        "container[0].secrets[0].uid",
+        "must be at least 0, but -1 was found",
+    ),
+    (
+        "secrets-same-target",
+        '[[container]]\nimage = "a"\nsecrets = [{ source = "s", target = "/s" }, { source = "t", target = "/s" }]\n',
+        3,
+        "container[0].secrets",
+        'two secrets have the target "/s"',
+    ),
+    (
+        "secrets-missing-source",
+        '[[container]]\nimage = "a"\nsecrets = [{ source = "missing.pass", target = "/run/secrets/p" }]\n',
+        3,
+        "container[0].secrets[0].source",
+        "missing.pass: No such file or directory",
+    ),
+    (
         "docker-table-key",
         "[docker]\ndebug = true\nenable_proxyy = false\n",
         3,
@@ -473,3 +543,24 @@ def test_malformed_env_file_is_located_without_its_values(tmp_path: Path) -> Non
         'opening " is never closed',
     ]
     assert "hunter" not in result.output
+
+
+def test_world_readable_secret_source_is_refused_unless_allowed(tmp_path: Path) -> None:
+    source = tmp_path / "db.pass"
+    source.write_text("hunter2")
+    source.chmod(0o644)
+    config = tmp_path / "corral.toml"
+    text = '[[container]]\nimage = "a"\nsecrets = [{ source = "db.pass", target = "/s"%s }]\n'
+    config.write_text(text % "")
+    result = CliRunner().invoke(app, ["-c", str(config), "check"], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert result.output.startswith(
+        f"{config}:3: container[0].secrets[0].source: {source} is readable by others (mode 0644)"
+    )
+    assert "hunter2" not in result.output
+    config.write_text(text % ", allow_world_readable = true")
+    result = CliRunner().invoke(app, ["-c", str(config), "check"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    source.chmod(0o600)
+    config.write_text(text % "")
+    assert CliRunner().invoke(app, ["-c", str(config), "check"]).exit_code == 0

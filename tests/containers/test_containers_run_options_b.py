@@ -150,3 +150,60 @@ def test_env_files_values_reach_the_container_only(corral: Corral, runtime: str)
     assert config_hash_of(runtime, app) != first
     assert env_of(runtime, app)["TOKEN"] == "tok-new"
     corral.run("down", timeout=120)
+
+
+def mounted_under(path: str) -> list[str]:
+    with open("/proc/self/mountinfo", encoding="utf-8") as stream:
+        return [p for line in stream if (p := line.split()[4]).startswith(path)]
+
+
+def test_secret_files_reach_the_container_only(corral: Corral, runtime: str) -> None:
+    app, other = unique("sec"), unique("other")
+    image = engines.busybox_image(runtime)
+    source = corral.tmp / "db.pass"
+    source.write_text("pw-4c1e88")
+    source.chmod(0o600)
+    corral.write(
+        f'runtime = "{runtime}"\n'
+        f'[[container]]\nprovision = "{app}"\nimage = "{image}"\nstop_timeout = 1\n'
+        'secrets = [{ source = "db.pass", target = "/run/secrets/db" },\n'
+        '  { command = ["printf", "cmd-9b2d71"], target = "/etc/api.key", mode = "0440",'
+        " uid = 1000, gid = 1001 }]\n"
+        'command = ["sleep", "600"]\n'
+        f'[[container]]\nprovision = "{other}"\nimage = "{image}"\nstop_timeout = 1\n'
+        'command = ["sleep", "600"]\n'
+    )
+    corral.run("check")
+    corral.run("up", timeout=120)
+    assert corral.status()[app]["state"] == "running"
+
+    def inside(*argv: str) -> str:
+        return subprocess.run(
+            [runtime, "exec", app, *argv], capture_output=True, text=True, check=True
+        ).stdout
+
+    assert inside("cat", "/run/secrets/db") == "pw-4c1e88"
+    assert inside("cat", "/etc/api.key") == "cmd-9b2d71"
+    assert inside("stat", "-c", "%a %u %g", "/run/secrets/db", "/etc/api.key").split("\n")[:2] == [
+        "400 0 0", "440 1000 1001"
+    ]  # fmt: skip
+    assert "pw-4c1e88" not in json.dumps(env_of(runtime, app))
+    secrets = [str(corral.tmp / "run" / "secrets")]
+    assert mounted_under(secrets[0]) == secrets  # corral's own tmpfs
+    assert leaks(corral, runtime, app, ["pw-4c1e88", "cmd-9b2d71"]) == []
+    assert "pw-4c1e88" not in (corral.state / "daemon.log").read_text()
+
+    # editing the secret file recreates exactly that container
+    ids = {n: corral.status()[n]["container_id"] for n in (app, other)}
+    source.write_text("pw-changed")
+    plan = corral.run("plan").stdout
+    assert f"restart {app}: changed the content of secrets[0]" in plan
+    assert other not in plan
+    corral.run("reload", timeout=120)
+    assert corral.status()[app]["container_id"] != ids[app]
+    assert corral.status()[other]["container_id"] == ids[other]
+    assert inside("cat", "/run/secrets/db") == "pw-changed"
+
+    corral.run("down", timeout=120)
+    assert mounted_under(secrets[0]) == []
+    assert not (corral.tmp / "run" / "secrets").exists()

@@ -138,6 +138,19 @@ CASES: dict[str, tuple[dict[str, Any], list[str], dict[str, Any]]] = {
         # the values the runner read from the files; `environment` wins (MODE)
         {"Env": ["TOKEN=s3cr=t", "MULTI=a\nb", "MODE=prod"]},
     ),
+    "secrets": (
+        {"secrets": [{"source": "/etc/db.pass", "target": "/run/secrets/db"},
+                     {"command": ["pass", "show", "api"], "target": "/etc/api.key",
+                      "mode": "0440", "uid": 1000, "gid": 1000}]},
+        ["--mount", "type=bind,source=<corral secrets>/web/0,target=/run/secrets/db,readonly",
+         "--mount", "type=bind,source=<corral secrets>/web/1,target=/etc/api.key,readonly"],
+        {"HostConfig": {"Mounts": [
+            {"Type": "bind", "Source": "<corral secrets>/web/0", "Target": "/run/secrets/db",
+             "ReadOnly": True},
+            {"Type": "bind", "Source": "<corral secrets>/web/1", "Target": "/etc/api.key",
+             "ReadOnly": True},
+        ]}},
+    ),
     "network_aliases": (
         {"network": "back", "network_aliases": ["db", "pg"]},
         ["--network", "back", "--network-alias", "db", "--network-alias", "pg"],
@@ -231,3 +244,14 @@ def test_env_files_values_are_not_in_the_words_and_need_reading_for_the_api() ->
                                  "busybox"]  # fmt: skip
     with pytest.raises(ValueError, match="not read"):
         create_document(spec)
+
+
+def test_secret_files_are_under_the_daemons_secrets_directory() -> None:
+    container = OciContainer(
+        image="busybox", secrets=[{"source": "/etc/db.pass", "target": "/run/secrets/db"}]
+    )
+    spec = container_spec(container, "b", "podman", secrets_dir="/run/corral/secrets")
+    document = create_document(spec)
+    assert document is not None
+    assert document["HostConfig"]["Mounts"][0]["Source"] == "/run/corral/secrets/b/0"
+    assert "/run/corral/secrets/b/0" in create_argv(spec)[5]

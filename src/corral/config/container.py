@@ -207,6 +207,59 @@ Networks = Annotated[
 ]
 
 
+def _mode(value: str) -> str:
+    if not re.fullmatch(r"0?[0-7]{3}", value):
+        raise fail(f'mode must be an octal file mode like "0400", but {show(value)} was found')
+    return value
+
+
+class Secret(Record):
+    """A secret file (a member of `secrets`): its value read from a host file or a
+    command's output at each start, written by corral into a 0700 directory on a
+    tmpfs of its own, and bind-mounted read-only at `target`. The value is in no
+    argv, environment, label, log or inspect field."""
+
+    toml_name = "container.secrets"
+    default_change = "recreate"
+
+    source: StrictStr | None = field(
+        None,
+        doc="The host file holding the value, relative to the configuration file; it "
+        "must not be readable by others (see allow_world_readable).",
+    )
+    command: Strings = field(
+        (), doc="Instead of `source`: the argv whose standard output is the value."
+    )
+    target: StrictStr = field(doc="Where the file appears in the container: an absolute path.")
+    mode: Annotated[StrictStr, AfterValidator(_mode)] = field(
+        "0400", doc="The file's mode, in octal."
+    )
+    uid: StrictInt = field(0, doc="The file's owner (a numeric user ID).", ge=0)
+    gid: StrictInt = field(0, doc="The file's group (a numeric group ID).", ge=0)
+    allow_world_readable: StrictBool = field(
+        False, doc="Accept a `source` file that others may read."
+    )
+
+    @field_validator("target")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise fail(
+                f"target must be an absolute path in the container, but {show(value)} was found"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Secret:
+        if (self.source is None) == (not self.command):
+            raise fail("a secret takes its value from one of source or command")
+        return self
+
+    @property
+    def octal_mode(self) -> int:
+        return int(self.mode, 8)
+
+
 def _image(value: Any) -> Any:
     if isinstance(value, str):
         if not value.strip():
@@ -316,6 +369,11 @@ class OciContainer(Record):
         "ipv6_address }`. The first is joined at create, the others connected before the "
         "container starts. Not with `network`.",
     )
+    secrets: Annotated[tuple[Secret, ...], BeforeValidator(list_of("tables"))] = field(
+        (),
+        doc="Secret files: tables `{ source = FILE | command = [...], target, mode, uid, gid }` "
+        "(see Secret); a changed value recreates the container.",
+    )
     network_aliases: Aliases = field(
         (), doc="More names the container answers to on `network` (`--network-alias`)."
     )
@@ -367,6 +425,15 @@ class OciContainer(Record):
         for name in names:
             if names.count(name) > 1:
                 raise fail(f"networks names {show(name)} twice")
+        return value
+
+    @field_validator("secrets")
+    @classmethod
+    def _distinct_targets(cls, value: tuple[Secret, ...]) -> tuple[Secret, ...]:
+        targets = [secret.target for secret in value]
+        for target in targets:
+            if targets.count(target) > 1:
+                raise fail(f"two secrets have the target {show(target)}")
         return value
 
     @field_validator("network_aliases")

@@ -70,8 +70,18 @@ def anchored(config: Config, base: str) -> Config:
     for container in config.containers:
         volumes = tuple(anchored_volume(spec, base) for spec in container.volumes)
         env_files = tuple(host_path(base, path) for path in container.env_files)
-        if volumes != container.volumes or env_files != container.env_files:
-            container = container.model_copy(update={"volumes": volumes, "env_files": env_files})
+        secrets = tuple(
+            s if s.source is None else s.model_copy(update={"source": host_path(base, s.source)})
+            for s in container.secrets
+        )
+        if (volumes, env_files, secrets) != (
+            container.volumes,
+            container.env_files,
+            container.secrets,
+        ):
+            container = container.model_copy(
+                update={"volumes": volumes, "env_files": env_files, "secrets": secrets}
+            )
         if isinstance(container.image, OciImage):
             container = container.model_copy(
                 update={"image": anchored_image(container.image, base)}

@@ -242,6 +242,31 @@ def _env_files_document(files: EnvFiles) -> dict[ApiKey, Any]:
     return {"Env": [f"{key}={value}" for key, value in files.pairs]}
 
 
+#: Where corral's secret files are, in a line shown without a daemon's runtime directory.
+SECRETS_PLACEHOLDER = "<corral secrets>"
+
+
+def secret_file(secrets_dir: str, service: str, index: int) -> str:
+    """The host file holding secret ``index`` of ``service`` (on corral's tmpfs)."""
+    return f"{secrets_dir}/{service}/{index}"
+
+
+@dataclass(frozen=True)
+class SecretMounts:
+    """``secrets``: each secret's host file and its target, bound read-only."""
+
+    mounts: tuple[tuple[str, str], ...]  # (host file, target)
+
+
+def _secrets(container: OciContainer) -> SecretMounts | None:
+    if not container.secrets:
+        return None
+    return SecretMounts(
+        tuple((secret_file(SECRETS_PLACEHOLDER, "SERVICE", i), s.target)
+              for i, s in enumerate(container.secrets))
+    )  # fmt: skip
+
+
 def _network_aliases(container: OciContainer) -> tuple[str, tuple[str, ...]] | None:
     if container.network is None or not container.network_aliases:
         return None
@@ -311,6 +336,20 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
         _env_files_document,
     ),
     RunOption(
+        "secrets",
+        "--mount",
+        _secrets,
+        lambda f, v: [
+            w for src, dst in v.mounts for w in (f, f"type=bind,source={src},target={dst},readonly")
+        ],
+        lambda v: {
+            "HostConfig.Mounts": [
+                {"Type": "bind", "Source": src, "Target": dst, "ReadOnly": True}
+                for src, dst in v.mounts
+            ]
+        },
+    ),
+    RunOption(
         "network_aliases",
         "--network-alias",
         _network_aliases,
@@ -372,10 +411,12 @@ def container_spec(
     runtime: Runtime,
     labels: Mapping[str, str] | None = None,
     env_pairs: Iterable[tuple[str, str]] | None = None,
+    secrets_dir: str = SECRETS_PLACEHOLDER,
 ) -> ContainerSpec:
     """``container`` as service ``name`` on ``runtime``, with corral's ``labels``
     (None: the seed's line, which has none) merged over the declared ones, and
-    the pairs its env files held when the runner read them (``env_pairs``)."""
+    the pairs its env files held when the runner read them (``env_pairs``), and
+    its secret files under ``secrets_dir`` (the daemon's, once known)."""
     options: list[tuple[RunOption, Any]] = []
     for option in RUN_OPTIONS:
         value = option.read(container)
@@ -383,6 +424,11 @@ def container_spec(
             value = {**(value or {}), **labels}
         if option.name == "env_files" and value is not None and env_pairs is not None:
             value = EnvFiles(value.paths, tuple(env_pairs))
+        if option.name == "secrets" and value is not None:
+            value = SecretMounts(
+                tuple((secret_file(secrets_dir, name, i), target)
+                      for i, (_, target) in enumerate(value.mounts))
+            )  # fmt: skip
         if value is not None:
             options.append((option, value))
     return ContainerSpec(

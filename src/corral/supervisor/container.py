@@ -34,10 +34,11 @@ from corral.config.services import image_reference
 from corral.errors import CorralError
 from corral.render.container import connect_argvs, create_argv
 from corral.render.identity import HASH_LABEL, INSTANCE_LABEL
-from corral.render.spec import ContainerSpec, container_spec
+from corral.render.spec import SECRETS_PLACEHOLDER, ContainerSpec, container_spec
 from corral.runtimes import Runtime
 from corral.supervisor.invocation import labels_for, read_inputs
 from corral.supervisor.runner import Handle, RunContext, RunScope
+from corral.supervisor.secrets import write_secrets
 
 if TYPE_CHECKING:
     from corral.engine.client import Engine
@@ -73,6 +74,8 @@ class _Run:
     helpers: list[asyncio.Task[None]] = field(default_factory=list)
     #: it exited by itself: kept (for its logs) until the next start sets it aside
     exited_alone: bool = False
+    #: keyed digests of the files this run read at start (env files, secrets)
+    inputs: dict[str, str] = field(default_factory=dict)
 
 
 def _run_of(handle: Handle) -> _Run:
@@ -113,12 +116,19 @@ class ContainerRunner:
             else:
                 taken = await hub.once(f"{self.runtime} names", lambda: containers.names(engine))
                 await self._remove_set_aside(engine, taken)
-            inputs = read_inputs(self.container)
+            inputs = await read_inputs(self.container).with_commands(self.container)
             labels = labels_for(
                 self.container, self.name, self.runtime, await image_id,
                 self.context.state_dir, inputs=inputs,
             )  # fmt: skip
-            spec = container_spec(self.container, self.name, self.runtime, labels, inputs.env_pairs)
+            secrets_dir = SECRETS_PLACEHOLDER
+            if self.container.secrets:
+                secrets_dir = self.context.secrets_dir
+                values = list(zip(self.container.secrets, inputs.secret_values, strict=True))
+                write_secrets(secrets_dir, self.name, values)
+            spec = container_spec(
+                self.container, self.name, self.runtime, labels, inputs.env_pairs, secrets_dir
+            )
             async with hub.gate:
                 container_id = None
                 if self.name in taken:  # one listing spares an inspect per new container
@@ -135,9 +145,29 @@ class ContainerRunner:
             if aside:
                 assert dead is not None
                 scope.detach(containers.remove(engine, dead), f"removing container {dead[:12]}")
-        run = _Run(engine=engine, scope=scope, adopted=adopted, exit_watch=watch)
+        run = _Run(engine=engine, scope=scope, adopted=adopted, exit_watch=watch,
+                   inputs=self._digests(inputs.contents))  # fmt: skip
         self._helpers(run, container_id)
         return Handle(id=container_id, run=run)
+
+    def _digests(self, contents: dict[str, bytes]) -> dict[str, str]:
+        from corral.render.identity import content_digest
+        from corral.supervisor.invocation import hash_key
+
+        key = hash_key(self.context.state_dir)
+        return {name: content_digest(name, content, key) for name, content in contents.items()}
+
+    def changed_inputs(self, handle: Handle) -> list[str]:
+        """The files read at start (env files, secret sources; not commands) whose
+        content differs now from what the running container was made with."""
+        if not (self.container.env_files or self.container.secrets):
+            return []
+        try:
+            now = self._digests(read_inputs(self.container).contents)
+        except CorralError as error:
+            return [f"{error}"]
+        was = _run_of(handle).inputs
+        return [name for name, digest in now.items() if was.get(name) != digest]
 
     def _helpers(self, run: _Run, container_id: str) -> None:
         from corral.engine import health
@@ -311,7 +341,10 @@ class ContainerRunner:
             self.container, self.name, self.runtime, image_id, self.context.state_dir,
             inputs=inputs,
         )  # fmt: skip
-        spec = container_spec(self.container, self.name, self.runtime, labels)
+        secrets_dir = self.context.secrets_dir if self.context.runtime_dir else SECRETS_PLACEHOLDER
+        spec = container_spec(
+            self.container, self.name, self.runtime, labels, secrets_dir=secrets_dir
+        )
         return create_argv(spec, engine.endpoint.cli)
 
     async def command_lines(self) -> list[list[str]]:

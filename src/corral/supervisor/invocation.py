@@ -66,16 +66,43 @@ def labels_for(
 
 @dataclass(frozen=True)
 class Inputs:
-    """What a container's start reads from the host: its env files' pairs, and the
+    """What a container's start reads from the host: its env files' pairs, its
+    secrets' values (None for a command's, until ``with_commands``), and the
     content of each (for the config hash, as keyed digests only)."""
 
     env_pairs: tuple[tuple[str, str], ...] = ()
+    secrets: tuple[bytes | None, ...] = ()
     contents: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def secret_values(self) -> list[bytes]:
+        assert all(v is not None for v in self.secrets), "a secret command was not run"
+        return [v for v in self.secrets if v is not None]
+
+    async def with_commands(self, container: OciContainer) -> Inputs:
+        """These inputs with each secret command's output (run now)."""
+        from corral.engine.runner import Invocation, run_cli
+        from corral.errors import CommandError, CorralError
+
+        values = list(self.secrets)
+        contents = dict(self.contents)
+        for i, secret in enumerate(container.secrets):
+            if secret.command:
+                try:
+                    done = await run_cli(secret.command, Invocation(timeout=60))
+                except CommandError as error:  # its output may be the secret: not shown
+                    raise CorralError(
+                        f"secrets[{i}]: the command {secret.command[0]} failed "
+                        f"(exit {error.returncode}); its output is not shown"
+                    ) from None
+                values[i] = done.stdout.encode()
+                contents[f"secrets[{i}]"] = values[i] or b""
+        return Inputs(self.env_pairs, tuple(values), contents)
 
 
 def read_inputs(container: OciContainer) -> Inputs:
-    """Read ``container``'s env files (``CorralError`` naming the file and line,
-    never a value, when one cannot be read)."""
+    """Read ``container``'s env files and secret source files (``CorralError``
+    naming the file and line, never a value, when one cannot be read)."""
     from corral.config.envfile import EnvFileError, read_env_file
     from corral.errors import CorralError
 
@@ -90,7 +117,20 @@ def read_inputs(container: OciContainer) -> Inputs:
             raise CorralError(f"env file {path}: {error}") from None
         pairs += env_file.pairs
         contents[f"env_files[{i}]"] = env_file.content
-    return Inputs(tuple(pairs), contents)
+    secrets: list[bytes | None] = []
+    for i, secret in enumerate(container.secrets):
+        if secret.source is None:
+            secrets.append(None)
+            continue
+        try:
+            with open(secret.source, "rb") as stream:
+                secrets.append(stream.read())
+        except OSError as error:
+            raise CorralError(
+                f"secrets[{i}]: cannot read {secret.source}: {error.strerror}"
+            ) from None
+        contents[f"secrets[{i}]"] = secrets[-1] or b""
+    return Inputs(tuple(pairs), tuple(secrets), contents)
 
 
 @dataclass(frozen=True)
