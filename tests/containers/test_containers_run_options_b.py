@@ -122,15 +122,20 @@ def env_of(runtime: str, name: str) -> dict[str, str]:
 
 
 def test_env_files_values_reach_the_container_only(corral: Corral, runtime: str) -> None:
-    app = unique("env")
+    app, cli = unique("env"), unique("envcli")
     image = engines.busybox_image(runtime)
     (corral.tmp / "app.env").write_text(
-        "# the app's settings\nexport TOKEN='tok-7f3a9 $NOT'\nMODE=file\nMULTI=\"line1\\nline2\"\n"
+        "# the app's settings\nexport TOKEN='tok-7f3a9 $NOT'\nMODE=file\n"
+        'SPACED="a  b" # comment\n'
     )
     corral.write(
         f'runtime = "{runtime}"\n'
         f'[[container]]\nprovision = "{app}"\nimage = "{image}"\nstop_timeout = 1\n'
         'env_files = ["app.env"]\nenvironment = ["MODE=declared"]\n'
+        'command = ["sleep", "600"]\n'
+        # the CLI path (extra_arguments) reads the same values the same way
+        f'[[container]]\nprovision = "{cli}"\nimage = "{image}"\nstop_timeout = 1\n'
+        'env_files = ["./app.env"]\nextra_arguments = ["--label", "path=cli"]\n'
         'command = ["sleep", "600"]\n'
     )
     corral.run("check")
@@ -138,8 +143,12 @@ def test_env_files_values_reach_the_container_only(corral: Corral, runtime: str)
     assert corral.status()[app]["state"] == "running"
     env = env_of(runtime, app)
     assert env["TOKEN"] == "tok-7f3a9 $NOT" and env["MODE"] == "declared"
-    assert env["MULTI"] == "line1\nline2"
+    assert env["SPACED"] == "a  b"
     assert leaks(corral, runtime, app, ["tok-7f3a9"]) == []
+    cli_env = env_of(runtime, cli)
+    assert cli_env["TOKEN"] == env["TOKEN"] and cli_env["SPACED"] == "a  b"
+    assert cli_env["MODE"] == "file"
+    assert leaks(corral, runtime, cli, ["tok-7f3a9"]) == []
     first = config_hash_of(runtime, app)
 
     # the file's content is in the config hash (as a keyed digest)

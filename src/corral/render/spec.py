@@ -412,18 +412,23 @@ def container_spec(
     labels: Mapping[str, str] | None = None,
     env_pairs: Iterable[tuple[str, str]] | None = None,
     secrets_dir: str = SECRETS_PLACEHOLDER,
+    cli_env_file: str | None = None,
 ) -> ContainerSpec:
     """``container`` as service ``name`` on ``runtime``, with corral's ``labels``
     (None: the seed's line, which has none) merged over the declared ones, and
     the pairs its env files held when the runner read them (``env_pairs``), and
-    its secret files under ``secrets_dir`` (the daemon's, once known)."""
+    its secret files under ``secrets_dir`` (the daemon's, once known). On the CLI
+    path, ``cli_env_file`` (corral's literal copy of the pairs) replaces the
+    declared env files in the words: the engines' CLIs parse env files by rules
+    of their own."""
     options: list[tuple[RunOption, Any]] = []
     for option in RUN_OPTIONS:
         value = option.read(container)
         if option.name == "labels" and labels:
             value = {**(value or {}), **labels}
         if option.name == "env_files" and value is not None and env_pairs is not None:
-            value = EnvFiles(value.paths, tuple(env_pairs))
+            paths = value.paths if cli_env_file is None else (cli_env_file,)
+            value = EnvFiles(paths, tuple(env_pairs))
         if option.name == "secrets" and value is not None:
             value = SecretMounts(
                 tuple((secret_file(secrets_dir, name, i), target)

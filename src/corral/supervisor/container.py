@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import pwd
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +39,7 @@ from corral.render.spec import SECRETS_PLACEHOLDER, ContainerSpec, container_spe
 from corral.runtimes import Runtime
 from corral.supervisor.invocation import labels_for, read_inputs
 from corral.supervisor.runner import Handle, RunContext, RunScope
-from corral.supervisor.secrets import write_secrets
+from corral.supervisor.secrets import CLI_ENV_FILE, cli_env_text, write_secrets
 
 if TYPE_CHECKING:
     from corral.engine.client import Engine
@@ -129,6 +130,13 @@ class ContainerRunner:
             spec = container_spec(
                 self.container, self.name, self.runtime, labels, inputs.env_pairs, secrets_dir
             )
+            env_text = None
+            if spec.cli_only is not None and self.container.env_files:
+                env_text = cli_env_text(self.name, inputs.env_pairs)
+                spec = container_spec(
+                    self.container, self.name, self.runtime, labels, inputs.env_pairs,
+                    secrets_dir, CLI_ENV_FILE,
+                )  # fmt: skip
             async with hub.gate:
                 container_id = None
                 if self.name in taken:  # one listing spares an inspect per new container
@@ -138,7 +146,7 @@ class ContainerRunner:
                     )  # fmt: skip
                 adopted = container_id is not None
                 if container_id is None:
-                    container_id, adopted = await self._create(engine, spec)
+                    container_id, adopted = await self._create(engine, spec, env_text)
                 watch = None if adopted else await containers.start_watched(engine, container_id)
         finally:
             image_id.cancel()  # when something failed first (the lookup itself is shared)
@@ -195,18 +203,39 @@ class ContainerRunner:
             if data is not None and labels.get(INSTANCE_LABEL) == self.context.state_dir:
                 await containers.remove(engine, str(data["Id"]))
 
-    def _invocation(self) -> Invocation:
+    def _invocation(self, stdin: bytes | None = None) -> Invocation:
+        """How the CLI runs for this container; ``stdin``: what it reads there
+        (the env file pairs, on the CLI path), through a fresh pipe."""
+        import dataclasses
+
         from corral.engine.containers import invocation_for
 
-        return invocation_for(self.container, self.runtime)
+        invocation = invocation_for(self.container, self.runtime)
+        if stdin is None:
+            return invocation
+        read_end, write_end = os.pipe()
+        try:
+            # the CLI opens /dev/stdin anew: the pipe must be its user's
+            user = invocation.identity.user
+            if user is not None and os.geteuid() == 0:
+                os.fchown(read_end, pwd.getpwnam(user).pw_uid, -1)
+            os.write(write_end, stdin)  # within a pipe's buffer (CLI_ENV_LIMIT)
+        except BaseException:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)
+        return dataclasses.replace(invocation, stdin_fd=read_end)
 
-    async def _create(self, engine: Engine, spec: ContainerSpec) -> tuple[str, bool]:
+    async def _create(
+        self, engine: Engine, spec: ContainerSpec, stdin: bytes | None = None
+    ) -> tuple[str, bool]:
         """A new container's ID, or — when one of that name appeared since the
         listing — the adopted one's: (ID, adopted)."""
         from corral.engine import containers
 
         try:
-            return await containers.create(engine, spec, self._invocation()), False
+            return await containers.create(engine, spec, self._invocation(stdin)), False
         except containers.NameTaken:
             hash_ = spec.value("labels")[HASH_LABEL]
             adopted = await containers.claim(
@@ -214,7 +243,7 @@ class ContainerRunner:
             )
             if adopted is not None:
                 return adopted, True
-            return await containers.create(engine, spec, self._invocation()), False
+            return await containers.create(engine, spec, self._invocation(stdin)), False
 
     async def _image(self, engine: Engine) -> str:
         """The image ID the container is made from, made present on the engine: an

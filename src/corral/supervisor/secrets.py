@@ -84,6 +84,29 @@ def write_secrets(root: str, service: str, values: list[tuple[Secret, bytes]]) -
     return paths
 
 
+#: Where the CLI path's ``--env-file`` points: the engines' CLIs read env files by
+#: rules of their own (no quotes, no ``export``), so corral hands the pairs it read
+#: on the CLI's standard input, literally, a ``KEY=VALUE`` a line (no file, no argv).
+CLI_ENV_FILE = "/dev/stdin"
+#: What corral writes into the pipe before the CLI reads it (a pipe's buffer).
+CLI_ENV_LIMIT = 60_000
+
+
+def cli_env_text(service: str, pairs: tuple[tuple[str, str], ...]) -> bytes:
+    """``pairs`` as the engine's CLI reads an env file. A value with a newline
+    cannot be said so (the API path can)."""
+    for key, value in pairs:
+        if "\n" in value or "\r" in value:
+            raise CorralError(
+                f"the env file value of {key} spans lines, which the CLI create of "
+                f"{service} (extra_arguments) cannot pass; the API path can"
+            )
+    text = "".join(f"{key}={value}\n" for key, value in pairs).encode()
+    if len(text) > CLI_ENV_LIMIT:
+        raise CorralError(f"the env files of {service} are too large for the CLI create")
+    return text
+
+
 def remove_secrets(root: str) -> None:
     """Remove every secret file under ``root``, unmount the tmpfs, remove ``root``."""
     if not os.path.isdir(root):
