@@ -42,6 +42,10 @@ def test_a_container_on_two_networks_answers_its_aliases_on_each(
 ) -> None:
     front, back, server = unique("front"), unique("back"), unique("srv")
     image = engines.busybox_image(runtime)
+    serve = (
+        'command = ["sh", "-c", "mkdir /tmp/www && echo hello > /tmp/www/index.html && '
+        'exec httpd -f -p 8080 -h /tmp/www"]\n'
+    )
     corral.write(
         f'runtime = "{runtime}"\n'
         f'[[network]]\nname = "{front}"\n'
@@ -49,8 +53,12 @@ def test_a_container_on_two_networks_answers_its_aliases_on_each(
         f'[[container]]\nprovision = "{server}"\nimage = "{image}"\nstop_timeout = 1\n'
         f'networks = [{{ name = "{front}", aliases = ["web-front"] }}, '
         f'{{ name = "{back}", aliases = ["web-back", "api"] }}]\n'
-        'command = ["sh", "-c", "mkdir /tmp/www && echo hello > /tmp/www/index.html && '
-        'exec httpd -f -p 8080 -h /tmp/www"]\n'
+        f"{serve}"
+        # the CLI path (extra_arguments) joins its later networks the same way
+        f'[[container]]\nprovision = "{server}-cli"\nimage = "{image}"\nstop_timeout = 1\n'
+        f'networks = ["{front}", {{ name = "{back}", aliases = ["cli-back"] }}]\n'
+        'extra_arguments = ["--label", "path=cli"]\n'
+        f"{serve}"
     )
     shown = json.loads(corral.run("show", "--json").stdout)
     view = next(v for v in shown if v["name"] == server)
@@ -68,7 +76,11 @@ def test_a_container_on_two_networks_answers_its_aliases_on_each(
         ).stdout
     )[0]
     assert set(found["NetworkSettings"]["Networks"]) == {front, back}
-    for network, names in ((front, [server, "web-front"]), (back, [server, "web-back", "api"])):
+    cli = f"{server}-cli"
+    for network, names in (
+        (front, [server, "web-front", cli]),
+        (back, [server, "web-back", "api", cli, "cli-back"]),
+    ):
         for name in names:
             got = fetch(runtime, network, name)
             assert got.stdout == "hello\n", (network, name, got.stderr)
