@@ -158,3 +158,15 @@ def test_relative_and_home_bind_sources_are_anchored_as_compose_does(tmp_path: P
         "/anonymous",
         f"{tmp_path}:/here",
     )
+
+
+def test_env_files_and_secret_sources_are_anchored_at_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "corral.toml").write_text(
+        "[[container]]\n"
+        'image = "a"\n'
+        'env_files = ["app.env", "/etc/abs.env"]\n'
+        'secrets = [{ source = "./db.pass", target = "/s" }, { command = ["x"], target = "/t" }]\n'
+    )
+    container = load(str(tmp_path / "corral.toml")).config.containers[0]
+    assert container.env_files == (f"{tmp_path}/app.env", "/etc/abs.env")
+    assert [s.source for s in container.secrets] == [f"{tmp_path}/db.pass", None]

@@ -191,6 +191,11 @@ async def exact_labels(
             except CorralError as error:
                 notes.append(f"{service.name}: {error}: its hash is computed without it")
                 inputs = None
+            if any(secret.command for secret in record.secrets):
+                notes.append(
+                    f"{service.name}: a secret's command runs only at start: the hash shown "
+                    "is computed without its output"
+                )
             labels[service.name] = labels_for(
                 record, service.name, config.runtime, found, state_dir, key or b"", inputs
             )
