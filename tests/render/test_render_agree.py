@@ -92,6 +92,10 @@ def cli_form(argv: list[str]) -> dict[str, Any]:
             form.setdefault("aliases", []).append(value)
         elif flag in ("--ip", "--ip6"):
             form[flag] = value
+        elif flag == "--mount":
+            fields = dict(f.partition("=")[::2] for f in value.split(","))
+            assert fields.pop("type") == "bind" and fields.pop("readonly") == ""
+            form.setdefault("secrets", []).append((fields["source"], fields["target"]))
         elif flag == "--read-only":
             form["read_only"], i = True, i - 1
         elif flag == "--stop-timeout":
@@ -144,6 +148,9 @@ def api_form(document: dict[str, Any]) -> dict[str, Any]:
         (form["entrypoint"],) = document["Entrypoint"]
     if host.get("ReadonlyRootfs"):
         form["read_only"] = True
+    for mount in host.get("Mounts", []):
+        assert mount["Type"] == "bind" and mount["ReadOnly"] is True
+        form.setdefault("secrets", []).append((mount["Source"], mount["Target"]))
     if "NetworkMode" in host:
         form["network"] = host["NetworkMode"]
     for name, endpoint in document.get("NetworkingConfig", {}).get("EndpointsConfig", {}).items():
@@ -227,12 +234,18 @@ containers = st.builds(
 
 @st.composite
 def networking(draw: st.DrawFn) -> dict[str, Any]:
-    """``network`` (with aliases) or ``networks``, never both."""
+    """``network`` (with aliases) or ``networks``, never both; and secrets."""
     kind = draw(st.sampled_from(["none", "network", "networks"]))
     net_names = st.from_regex(r"[a-z0-9][a-z0-9_.\-]{0,8}", fullmatch=True)
     aliases = st.lists(net_names, max_size=2)
+    secrets = draw(
+        st.lists(
+            st.fixed_dictionaries({"target": paths, "source": paths}),
+            max_size=2, unique_by=lambda s: s["target"],
+        )
+    )  # fmt: skip
     if kind == "network":
-        return {"network": draw(net_names), "network_aliases": draw(aliases)}
+        return {"network": draw(net_names), "network_aliases": draw(aliases), "secrets": secrets}
     if kind == "networks":
         attachment = st.fixed_dictionaries(
             {"name": net_names, "aliases": aliases},
@@ -240,8 +253,8 @@ def networking(draw: st.DrawFn) -> dict[str, Any]:
                       "ipv6_address": st.ip_addresses(v=6).map(str)},
         )  # fmt: skip
         members = draw(st.lists(attachment, min_size=1, max_size=3, unique_by=lambda a: a["name"]))
-        return {"network": None, "networks": members}
-    return {}
+        return {"network": None, "networks": members, "secrets": secrets}
+    return {"secrets": secrets}
 
 
 def _with_networking(container: OciContainer) -> st.SearchStrategy[OciContainer]:
