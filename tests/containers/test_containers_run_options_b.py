@@ -224,6 +224,9 @@ def test_secret_files_reach_the_container_only(corral: Corral, runtime: str) -> 
     assert corral.status()[app]["container_id"] != ids[app]
     assert corral.status()[other]["container_id"] == ids[other]
     assert inside("cat", "/run/secrets/db") == "pw-changed"
+    assert (corral.tmp / "run" / "secrets" / app / "0").read_text() == "pw-changed"
+    corral.run("stop", app, timeout=60)
+    assert not (corral.tmp / "run" / "secrets" / app).exists()
 
     corral.run("down", timeout=120)
     assert mounted_under(secrets[0]) == []

@@ -39,7 +39,12 @@ from corral.render.spec import SECRETS_PLACEHOLDER, ContainerSpec, container_spe
 from corral.runtimes import Runtime
 from corral.supervisor.invocation import labels_for, read_inputs
 from corral.supervisor.runner import Handle, RunContext, RunScope
-from corral.supervisor.secrets import CLI_ENV_FILE, cli_env_text, write_secrets
+from corral.supervisor.secrets import (
+    CLI_ENV_FILE,
+    cli_env_text,
+    remove_service_secrets,
+    write_secrets,
+)
 
 if TYPE_CHECKING:
     from corral.engine.client import Engine
@@ -316,7 +321,11 @@ class ContainerRunner:
         return code
 
     async def stop(self, handle: Handle) -> int | None:
-        return await asyncio.shield(self._stop(_run_of(handle), handle))
+        code = await asyncio.shield(self._stop(_run_of(handle), handle))
+        if self.container.secrets and self.context.runtime_dir:
+            # the container is gone: so are its secret files (the next start writes them)
+            remove_service_secrets(self.context.secrets_dir, self.name)
+        return code
 
     def _stop(self, run: _Run, handle: Handle) -> asyncio.Future[int | None]:
         """The one graceful stop of this run (signal, timeout, then removal)."""

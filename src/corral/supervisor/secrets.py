@@ -107,6 +107,11 @@ def cli_env_text(service: str, pairs: tuple[tuple[str, str], ...]) -> bytes:
     return text
 
 
+def remove_service_secrets(root: str, service: str) -> None:
+    """Remove ``service``'s secret files (its container is gone)."""
+    shutil.rmtree(os.path.join(root, service), ignore_errors=True)
+
+
 def remove_secrets(root: str) -> None:
     """Remove every secret file under ``root``, unmount the tmpfs, remove ``root``."""
     if not os.path.isdir(root):
