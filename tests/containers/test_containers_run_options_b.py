@@ -49,10 +49,10 @@ def test_a_container_on_two_networks_answers_its_aliases_on_each(
     corral.write(
         f'runtime = "{runtime}"\n'
         f'[[network]]\nname = "{front}"\n'
-        f'[[network]]\nname = "{back}"\n'
+        f'[[network]]\nname = "{back}"\nsubnet = "10.231.41.0/24"\n'
         f'[[container]]\nprovision = "{server}"\nimage = "{image}"\nstop_timeout = 1\n'
         f'networks = [{{ name = "{front}", aliases = ["web-front"] }}, '
-        f'{{ name = "{back}", aliases = ["web-back", "api"] }}]\n'
+        f'{{ name = "{back}", aliases = ["web-back", "api"], ipv4_address = "10.231.41.10" }}]\n'
         f"{serve}"
         # the CLI path (extra_arguments) joins its later networks the same way
         f'[[container]]\nprovision = "{server}-cli"\nimage = "{image}"\nstop_timeout = 1\n'
@@ -66,7 +66,7 @@ def test_a_container_on_two_networks_answers_its_aliases_on_each(
     assert f"{runtime}-network-{back}" in view["requirement"]
     assert view["connect_argv"] == [
         [runtime, *view["argv"][1 : view["argv"].index("create")], "network", "connect",
-         "--alias", "web-back", "--alias", "api", back, server]
+         "--alias", "web-back", "--alias", "api", "--ip", "10.231.41.10", back, server]
     ]  # fmt: skip
     corral.run("up", timeout=120)
     assert corral.status()[server]["state"] == "running"
@@ -76,6 +76,8 @@ def test_a_container_on_two_networks_answers_its_aliases_on_each(
         ).stdout
     )[0]
     assert set(found["NetworkSettings"]["Networks"]) == {front, back}
+    # the address asked for on the network connected after create
+    assert found["NetworkSettings"]["Networks"][back]["IPAddress"] == "10.231.41.10"
     cli = f"{server}-cli"
     for network, names in (
         (front, [server, "web-front", cli]),
