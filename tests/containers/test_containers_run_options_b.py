@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import subprocess
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import engines
@@ -14,6 +16,14 @@ import pytest
 from sv_helpers import Corral
 
 pytestmark = pytest.mark.engine
+
+
+@pytest.fixture(autouse=True)
+def no_secret_left(tmp_path: Path) -> Iterator[None]:
+    """The tests' secret sources and env files do not outlive them."""
+    yield
+    for leftover in [*tmp_path.glob("*.pass"), *tmp_path.glob("*.env")]:
+        leftover.unlink()
 
 
 def unique(what: str) -> str:
