@@ -444,6 +444,13 @@ CATALOGUE: list[tuple[str, str, int, str, str]] = [
         "missing.pass: No such file or directory",
     ),
     (
+        "network-aliases-on-bridge",
+        '[[container]]\nimage = "a"\nnetwork = "bridge"\nnetwork_aliases = ["db"]\n',
+        4,
+        "container[0].network_aliases",
+        'user-defined network, and "bridge" is not',
+    ),
+    (
         "docker-table-key",
         "[docker]\ndebug = true\nenable_proxyy = false\n",
         3,

@@ -236,7 +236,9 @@ containers = st.builds(
 def networking(draw: st.DrawFn) -> dict[str, Any]:
     """``network`` (with aliases) or ``networks``, never both; and secrets."""
     kind = draw(st.sampled_from(["none", "network", "networks"]))
-    net_names = st.from_regex(r"[a-z0-9][a-z0-9_.\-]{0,8}", fullmatch=True)
+    net_names = st.from_regex(r"[a-z0-9][a-z0-9_.\-]{0,8}", fullmatch=True).filter(
+        lambda name: name not in ("bridge", "host", "none")
+    )
     aliases = st.lists(net_names, max_size=2)
     secrets = draw(
         st.lists(

@@ -441,11 +441,18 @@ class OciContainer(Record):
     def _aliases_need_a_network(
         cls, value: tuple[str, ...], info: ValidationInfo
     ) -> tuple[str, ...]:
-        if value and info.data.get("network") is None:
+        network: str | None = info.data.get("network")
+        if value and network is None:
             raise fail(
                 "network_aliases are names on `network`, which is not declared "
                 "(aliases need a user-defined network)"
             )
+        if (
+            value
+            and network
+            and (network in ("bridge", "host", "none") or network.startswith("container:"))
+        ):
+            raise fail(f"network_aliases need a user-defined network, and {show(network)} is not")
         return value
 
     @model_validator(mode="after")
