@@ -288,6 +288,168 @@ CATALOGUE: list[tuple[str, str, int, str, str]] = [
         "labels.a must be a string",
     ),
     ("network-name", '[[network]]\nname = "bad name"\n', 2, "network[0].name", "letters, digits"),
+    # -- part B of issue 15: networks, env_files, secrets
+    (
+        "networks-not-list",
+        '[[container]]\nimage = "a"\nnetworks = "front"\n',
+        3,
+        "container[0].networks",
+        "networks must be a list of network names or tables",
+    ),
+    (
+        "networks-member-int",
+        '[[container]]\nimage = "a"\nnetworks = ["front", 7]\n',
+        3,
+        "container[0].networks[1]",
+        "networks members must be a network name or a table, but 7 was found",
+    ),
+    (
+        "networks-and-network",
+        '[[container]]\nimage = "a"\nnetwork = "back"\nnetworks = ["front"]\n',
+        4,
+        "container[0].networks",
+        "network and networks cannot both be declared",
+    ),
+    (
+        "networks-twice",
+        '[[container]]\nimage = "a"\nnetworks = ["front", { name = "front" }]\n',
+        3,
+        "container[0].networks",
+        'networks names "front" twice',
+    ),
+    (
+        "networks-bad-ipv4",
+        '[[container]]\nimage = "a"\nnetworks = [{ name = "front", ipv4_address = "fd00::1" }]\n',
+        3,
+        "container[0].networks[0].ipv4_address",
+        "must be an IPv4 address",
+    ),
+    (
+        "networks-unknown-key",
+        '[[container]]\nimage = "a"\nnetworks = [{ name = "front", alias = ["x"] }]\n',
+        3,
+        "container[0].networks[0].alias",
+        "",
+    ),
+    (
+        "networks-alias-name",
+        '[[container]]\nimage = "a"\nnetworks = [{ name = "front", aliases = ["a b"] }]\n',
+        3,
+        "container[0].networks[0].aliases[0]",
+        "letters, digits",
+    ),
+    (
+        "network-aliases-no-network",
+        '[[container]]\nimage = "a"\nnetwork_aliases = ["db"]\n',
+        3,
+        "container[0].network_aliases",
+        "network_aliases are names on `network`",
+    ),
+    (
+        "network-aliases-not-list",
+        '[[container]]\nimage = "a"\nnetwork = "n"\nnetwork_aliases = "db"\n',
+        4,
+        "container[0].network_aliases",
+        "must be a list of names",
+    ),
+    (
+        "env-files-not-list",
+        '[[container]]\nimage = "a"\nenv_files = "app.env"\n',
+        3,
+        "container[0].env_files",
+        "env_files must be a list of strings",
+    ),
+    (
+        "env-files-member-int",
+        '[[container]]\nimage = "a"\nenv_files = ["app.env", 1]\n',
+        3,
+        "container[0].env_files[1]",
+        "env_files members must be strings",
+    ),
+    (
+        "env-files-missing",
+        '[[container]]\nimage = "a"\nenv_files = ["missing.env"]\n',
+        3,
+        "container[0].env_files[0]",
+        "missing.env: No such file or directory",
+    ),
+    (
+        "secrets-not-list",
+        '[[container]]\nimage = "a"\nsecrets = { source = "s" }\n',
+        3,
+        "container[0].secrets",
+        "secrets must be a list of tables",
+    ),
+    (
+        "secrets-relative-target",
+        '[[container]]\nimage = "a"\nsecrets = [{ source = "/etc/hostname", target = "run/secrets/x" }]\n',
+        3,
+        "container[0].secrets[0].target",
+        "target must be an absolute path",
+    ),
+    (
+        "secrets-no-target",
+        '[[container]]\nimage = "a"\nsecrets = [{ source = "/etc/hostname" }]\n',
+        3,
+        "container[0].secrets[0].target",
+        "required",
+    ),
+    (
+        "secrets-both-sources",
+        '[[container]]\nimage = "a"\nsecrets = [{ source = "s", command = ["pass"], target = "/s" }]\n',
+        3,
+        "container[0].secrets[0]",
+        "one of source or command",
+    ),
+    (
+        "secrets-no-source",
+        '[[container]]\nimage = "a"\nsecrets = [{ target = "/s" }]\n',
+        3,
+        "container[0].secrets[0]",
+        "one of source or command",
+    ),
+    (
+        "secrets-bad-mode",
+        '[[container]]\nimage = "a"\nsecrets = [{ source = "s", target = "/s", mode = "0999" }]\n',
+        3,
+        "container[0].secrets[0].mode",
+        "octal file mode",
+    ),
+    (
+        "secrets-mode-int",
+        '[[container]]\nimage = "a"\nsecrets = [{ source = "s", target = "/s", mode = 256 }]\n',
+        3,
+        "container[0].secrets[0].mode",
+        "must be a string, but 256 was found",
+    ),
+    (
+        "secrets-negative-uid",
+        '[[container]]\nimage = "a"\nsecrets = [{ source = "s", target = "/s", uid = -1 }]\n',
+        3,
+        "container[0].secrets[0].uid",
+        "must be at least 0, but -1 was found",
+    ),
+    (
+        "secrets-same-target",
+        '[[container]]\nimage = "a"\nsecrets = [{ source = "s", target = "/s" }, { source = "t", target = "/s" }]\n',
+        3,
+        "container[0].secrets",
+        'two secrets have the target "/s"',
+    ),
+    (
+        "secrets-missing-source",
+        '[[container]]\nimage = "a"\nsecrets = [{ source = "missing.pass", target = "/run/secrets/p" }]\n',
+        3,
+        "container[0].secrets[0].source",
+        "missing.pass: No such file or directory",
+    ),
+    (
+        "network-aliases-on-bridge",
+        '[[container]]\nimage = "a"\nnetwork = "bridge"\nnetwork_aliases = ["db"]\n',
+        4,
+        "container[0].network_aliases",
+        'user-defined network, and "bridge" is not',
+    ),
     (
         "docker-table-key",
         "[docker]\ndebug = true\nenable_proxyy = false\n",
@@ -751,3 +913,40 @@ def test_not_utf8(tmp_path: Path) -> None:
 def test_usage_error_exits_2() -> None:
     result = CliRunner().invoke(app, ["show", "--bogus"])
     assert result.exit_code == 2
+
+
+def test_malformed_env_file_is_located_without_its_values(tmp_path: Path) -> None:
+    (tmp_path / "app.env").write_text("# ok\nGOOD=hunter2\nexport BAD hunter3\n")
+    (tmp_path / "open.env").write_text('A="hunter4\n')
+    config = tmp_path / "corral.toml"
+    config.write_text('[[container]]\nimage = "a"\n\nenv_files = ["app.env", "open.env"]\n')
+    result = CliRunner().invoke(app, ["-c", str(config), "check"], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        f"{config}:4: container[0].env_files[0]: {tmp_path}/app.env: line 3: expected "
+        "KEY=VALUE (KEY= for an empty value)",
+        f"{config}:4: container[0].env_files[1]: {tmp_path}/open.env: line 1: the value's "
+        'opening " is never closed',
+    ]
+    assert "hunter" not in result.output
+
+
+def test_world_readable_secret_source_is_refused_unless_allowed(tmp_path: Path) -> None:
+    source = tmp_path / "db.pass"
+    source.write_text("hunter2")
+    source.chmod(0o644)
+    config = tmp_path / "corral.toml"
+    text = '[[container]]\nimage = "a"\nsecrets = [{ source = "db.pass", target = "/s"%s }]\n'
+    config.write_text(text % "")
+    result = CliRunner().invoke(app, ["-c", str(config), "check"], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert result.output.startswith(
+        f"{config}:3: container[0].secrets[0].source: {source} is readable by others (mode 0644)"
+    )
+    assert "hunter2" not in result.output
+    config.write_text(text % ", allow_world_readable = true")
+    result = CliRunner().invoke(app, ["-c", str(config), "check"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    source.chmod(0o600)
+    config.write_text(text % "")
+    assert CliRunner().invoke(app, ["-c", str(config), "check"]).exit_code == 0

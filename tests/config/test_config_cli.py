@@ -58,6 +58,7 @@ def test_show_json_in_dependency_order(tmp_path: Path) -> None:
         "requirement": ["docker-db"],
         "auto_start": True,
         "respawn": False,
+        "connect_argv": [],
         "seed_argv": ["docker", "run", "--rm", "--name", "web", "-p", "8080:80",
                       "localhost/web:1", "httpd", "-f"],
     }  # fmt: skip

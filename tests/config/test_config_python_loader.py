@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,38 @@ def test_run_option_errors_point_at_the_keyword(tmp_path: Path) -> None:
         f'{bad}:2: containers[0].cap_drop[0]: "FLY" is not a Linux capability '
         "(like NET_ADMIN or CAP_NET_ADMIN, or ALL)"
     ]
+
+
+def test_relative_and_home_bind_sources_are_anchored_as_compose_does(tmp_path: Path) -> None:
+    import pwd
+
+    home = pwd.getpwuid(os.getuid()).pw_dir
+    (tmp_path / "corral.toml").write_text(
+        "[[container]]\n"
+        'image = "a"\n'
+        'volumes = ["./data:/data", ["../up", "/up"], "~/cache:/cache:ro", "~:/home", '
+        '"named:/named", "/abs:/abs", "/anonymous", "./:/here"]\n'
+    )
+    volumes = load(str(tmp_path / "corral.toml")).config.containers[0].volumes
+    assert volumes == (
+        f"{tmp_path}/data:/data",
+        f"{tmp_path.parent}/up:/up",
+        f"{home}/cache:/cache:ro",
+        f"{home}:/home",
+        "named:/named",
+        "/abs:/abs",
+        "/anonymous",
+        f"{tmp_path}:/here",
+    )
+
+
+def test_env_files_and_secret_sources_are_anchored_at_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "corral.toml").write_text(
+        "[[container]]\n"
+        'image = "a"\n'
+        'env_files = ["app.env", "/etc/abs.env"]\n'
+        'secrets = [{ source = "./db.pass", target = "/s" }, { command = ["x"], target = "/t" }]\n'
+    )
+    container = load(str(tmp_path / "corral.toml")).config.containers[0]
+    assert container.env_files == (f"{tmp_path}/app.env", "/etc/abs.env")
+    assert [s.source for s in container.secrets] == [f"{tmp_path}/db.pass", None]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import subprocess
 import uuid
 
 import pytest
+from sv_helpers import own_children
 
 from corral.engine.accounts import (
     AccountAction,
@@ -88,6 +90,39 @@ def test_missing_program_and_timeout_are_command_errors() -> None:
     with pytest.raises(CommandError) as slow:
         asyncio.run(run_cli(["sleep", "5"], Invocation(timeout=0.2)))
     assert "timed out" in str(slow.value)
+
+
+def test_stdin_fd_feeds_the_child_and_run_cli_closes_it() -> None:
+    data = os.urandom(3 << 20)  # more than any pipe buffer
+    fds, children = set(os.listdir("/proc/self/fd")), own_children()
+
+    async def scenario() -> str:
+        r, w = os.pipe()
+        task = asyncio.create_task(run_cli(["sha256sum"], Invocation(stdin_fd=r, timeout=30)))
+
+        def write() -> None:
+            with open(w, "wb") as fh:
+                fh.write(data)
+
+        await asyncio.to_thread(write)
+        return (await task).stdout
+
+    out = asyncio.run(scenario())
+    assert out.split()[0] == hashlib.sha256(data).hexdigest()
+    assert set(os.listdir("/proc/self/fd")) <= fds
+    assert own_children() <= children
+
+
+@pytest.mark.parametrize("case", ["refused", "missing"])
+def test_stdin_fd_is_closed_when_nothing_runs(case: str) -> None:
+    r, w = os.pipe()
+    argv, env = ["corral-no-such-program"], ()
+    if case == "refused":
+        argv, env = ["cat", f"x{SECRET}"], (f"T={SECRET}",)
+    with pytest.raises(CommandError):
+        asyncio.run(run_cli(argv, Invocation(host_environment=env, stdin_fd=r)))
+    with pytest.raises(BrokenPipeError), open(w, "wb", buffering=0) as fh:
+        fh.write(b"x")  # no reader is left: the feed would stop at once
 
 
 def test_child_environment_and_identity_policy() -> None:

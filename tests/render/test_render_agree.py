@@ -164,6 +164,14 @@ def cli_form(argv: list[str]) -> dict[str, Any]:
             form.setdefault("sysctls", {})[key] = text
         elif flag == "--expose":
             form["exposed"] |= _exposed(value)
+        elif flag == "--network-alias":
+            form.setdefault("aliases", []).append(value)
+        elif flag in ("--ip", "--ip6"):
+            form[flag] = value
+        elif flag == "--mount":
+            fields = dict(f.partition("=")[::2] for f in value.split(","))
+            assert fields.pop("type") == "bind" and fields.pop("readonly") == ""
+            form.setdefault("secrets", []).append((fields["source"], fields["target"]))
         elif flag == "--stop-timeout":
             form["stop_timeout"] = int(value)
         elif flag == "--env":
@@ -240,12 +248,20 @@ def api_form(document: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
     for key, name in (("Domainname", "domainname"), ("MacAddress", "mac_address")):
         if key in document:
             form[name] = document[key]
-    if "NetworkingConfig" in document:  # the MAC address on the declared network's endpoint
-        assert document["NetworkingConfig"] == {
-            "EndpointsConfig": {host["NetworkMode"]: {"MacAddress": document["MacAddress"]}}
-        }
+    for mount in host.get("Mounts", []):
+        assert mount["Type"] == "bind" and mount["ReadOnly"] is True
+        form.setdefault("secrets", []).append((mount["Source"], mount["Target"]))
     if "NetworkMode" in host:
         form["network"] = host["NetworkMode"]
+    for name, endpoint in document.get("NetworkingConfig", {}).get("EndpointsConfig", {}).items():
+        assert name == form["network"]
+        if "MacAddress" in endpoint:  # the MAC address also on the declared network's endpoint
+            assert endpoint["MacAddress"] == document["MacAddress"]
+        if endpoint.get("Aliases"):
+            form["aliases"] = endpoint["Aliases"]
+        for key, flag in (("IPv4Address", "--ip"), ("IPv6Address", "--ip6")):
+            if key in endpoint.get("IPAMConfig", {}):
+                form[flag] = endpoint["IPAMConfig"][key]
     if "Healthcheck" in document:
         check = document["Healthcheck"]
         assert check["Test"][0] == "CMD-SHELL"
@@ -409,8 +425,44 @@ containers = st.builds(
 )
 
 
+@st.composite
+def networking(draw: st.DrawFn) -> dict[str, Any]:
+    """``network`` (with aliases) or ``networks``, never both; and secrets."""
+    kind = draw(st.sampled_from(["none", "network", "networks"]))
+    net_names = st.from_regex(r"[a-z0-9][a-z0-9_.\-]{0,8}", fullmatch=True).filter(
+        lambda name: name not in ("bridge", "host", "none")
+    )
+    aliases = st.lists(net_names, max_size=2)
+    secrets = draw(
+        st.lists(
+            st.fixed_dictionaries({"target": paths, "source": paths}),
+            max_size=2, unique_by=lambda s: s["target"],
+        )
+    )  # fmt: skip
+    if kind == "network":
+        return {"network": draw(net_names), "network_aliases": draw(aliases), "secrets": secrets}
+    if kind == "networks":
+        attachment = st.fixed_dictionaries(
+            {"name": net_names, "aliases": aliases},
+            optional={"ipv4_address": st.ip_addresses(v=4).map(str),
+                      "ipv6_address": st.ip_addresses(v=6).map(str)},
+        )  # fmt: skip
+        members = draw(st.lists(attachment, min_size=1, max_size=3, unique_by=lambda a: a["name"]))
+        return {"network": None, "networks": members, "secrets": secrets}
+    return {"secrets": secrets}
+
+
+def _with_networking(container: OciContainer) -> st.SearchStrategy[OciContainer]:
+    return networking().map(
+        lambda fields: OciContainer(**{**container.model_dump(exclude_defaults=True), **fields})
+    )
+
+
+containers_with_networks = containers.flatmap(_with_networking)
+
+
 @settings(max_examples=300, deadline=None)
-@given(container=containers, runtime=st.sampled_from(RUNTIMES))
+@given(container=containers_with_networks, runtime=st.sampled_from(RUNTIMES))
 def test_cli_words_and_api_document_describe_the_same_container(
     container: OciContainer, runtime: str
 ) -> None:

@@ -9,11 +9,13 @@ import pytest
 
 from corral.config import OciContainer
 from corral.render import container_spec, create_argv, create_document
-from corral.render.container import create_query
-from corral.render.spec import RUN_OPTIONS, duplicated_arguments
+from corral.render.container import connect_argvs, connect_documents, create_query
+from corral.render.spec import FLAG_FIELDS, RUN_OPTIONS, duplicated_arguments
 from corral.runtimes import RUNTIMES, Runtime
 
 LABELS = {"corral.service": "web", "corral.config-hash": "H"}
+#: What the env files of the env_files case hold, as the runner read them at start.
+ENV_PAIRS = (("TOKEN", "s3cr=t"), ("MODE", "file"), ("MULTI", "a\nb"))
 
 #: One declaration per run option: the field's value, its CLI words, its API entries.
 CASES: dict[str, tuple[dict[str, Any], list[str], dict[str, Any]]] = {
@@ -110,6 +112,50 @@ CASES: dict[str, tuple[dict[str, Any], list[str], dict[str, Any]]] = {
                 "StartPeriod": 500_000_000,
             }
         },
+    ),
+    "networks": (
+        {"networks": [{"name": "front", "aliases": ["web", "www"], "ipv4_address": "10.1.0.5",
+                       "ipv6_address": "fd00::5"}, "back", {"name": "admin", "aliases": ["w"]}]},
+        ["--network", "front", "--network-alias", "web", "--network-alias", "www",
+         "--ip", "10.1.0.5", "--ip6", "fd00::5"],
+        {
+            "HostConfig": {"NetworkMode": "front"},
+            "NetworkingConfig": {"EndpointsConfig": {"front": {
+                "Aliases": ["web", "www"],
+                "IPAMConfig": {"IPv4Address": "10.1.0.5", "IPv6Address": "fd00::5"},
+            }}},
+        },
+    ),
+    "networks (one, bare)": (
+        {"networks": ["back"]},
+        ["--network", "back"],
+        {"HostConfig": {"NetworkMode": "back"},
+         "NetworkingConfig": {"EndpointsConfig": {"back": {}}}},
+    ),
+    "env_files": (
+        {"env_files": ["/etc/app.env", "/etc/more.env"], "environment": ["MODE=prod"]},
+        ["--env", "MODE=prod", "--env-file", "/etc/app.env", "--env-file", "/etc/more.env"],
+        # the values the runner read from the files; `environment` wins (MODE)
+        {"Env": ["TOKEN=s3cr=t", "MULTI=a\nb", "MODE=prod"]},
+    ),
+    "secrets": (
+        {"secrets": [{"source": "/etc/db.pass", "target": "/run/secrets/db"},
+                     {"command": ["pass", "show", "api"], "target": "/etc/api.key",
+                      "mode": "0440", "uid": 1000, "gid": 1000}]},
+        ["--mount", "type=bind,source=<corral secrets>/web/0,target=/run/secrets/db,readonly",
+         "--mount", "type=bind,source=<corral secrets>/web/1,target=/etc/api.key,readonly"],
+        {"HostConfig": {"Mounts": [
+            {"Type": "bind", "Source": "<corral secrets>/web/0", "Target": "/run/secrets/db",
+             "ReadOnly": True},
+            {"Type": "bind", "Source": "<corral secrets>/web/1", "Target": "/etc/api.key",
+             "ReadOnly": True},
+        ]}},
+    ),
+    "network_aliases": (
+        {"network": "back", "network_aliases": ["db", "pg"]},
+        ["--network", "back", "--network-alias", "db", "--network-alias", "pg"],
+        {"HostConfig": {"NetworkMode": "back"},
+         "NetworkingConfig": {"EndpointsConfig": {"back": {"Aliases": ["db", "pg"]}}}},
     ),
     "read_only": (
         {"read_only": True}, ["--read-only"], {"HostConfig": {"ReadonlyRootfs": True}},
@@ -263,7 +309,7 @@ def test_every_run_option_has_a_golden_case() -> None:
 def test_golden_cli_words_and_api_document(case: str, runtime: Runtime) -> None:
     fields, words, entries = CASES[case]
     container = OciContainer(image="localhost/web:1", command=["httpd"], **fields)
-    spec = container_spec(container, "web", runtime, LABELS)
+    spec = container_spec(container, "web", runtime, LABELS, ENV_PAIRS)
     label_words = ["--label", "corral.service=web", "--label", "corral.config-hash=H"]
     argv = create_argv(spec)
     assert argv[:4] == [runtime, "create", "--name", "web"]
@@ -281,6 +327,23 @@ def test_golden_cli_words_and_api_document(case: str, runtime: Runtime) -> None:
     expected.update({k: v for k, v in entries.items() if not k.startswith("?")})
     expected["Labels"] = {**entries.get("Labels", {}), **LABELS}
     assert create_document(spec) == expected
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_later_networks_are_connected_before_start(runtime: Runtime) -> None:
+    fields = CASES["networks"][0]
+    spec = container_spec(OciContainer(image="busybox", **fields), "web", runtime)
+    assert connect_argvs(spec, ["--host", "unix:///x.sock"]) == [
+        [runtime, "--host", "unix:///x.sock", "network", "connect", "back", "web"],
+        [runtime, "--host", "unix:///x.sock", "network", "connect", "--alias", "w", "admin",
+         "web"],
+    ]  # fmt: skip
+    assert connect_documents(spec, "c0ffee") == [
+        ("back", {"Container": "c0ffee", "EndpointConfig": {}}),
+        ("admin", {"Container": "c0ffee", "EndpointConfig": {"Aliases": ["w"]}}),
+    ]
+    one = container_spec(OciContainer(image="busybox", networks=["back"]), "web", runtime)
+    assert connect_argvs(one) == [] and connect_documents(one, "c0ffee") == []
 
 
 def test_entrypoint_alone_clears_the_image_command_as_the_cli_does() -> None:
@@ -317,7 +380,9 @@ def test_every_table_flag_in_extra_arguments_names_its_field() -> None:
         words = [option.flag] if not option.takes_value else [option.flag, "x=1"]
         (found,) = duplicated_arguments(words)
         expected = "security_opt" if option.name == "no_new_privileges" else option.name
-        assert found == (0, option.flag, expected)
+        sharing = FLAG_FIELDS[option.flag]  # --network says network, or networks
+        assert found == (0, option.flag, expected if len(sharing) == 1 else sharing[0])
+        assert expected in sharing
 
 
 def test_duplicated_arguments_reads_inline_values_other_spellings_and_bundles() -> None:
@@ -332,3 +397,23 @@ def test_duplicated_arguments_reads_inline_values_other_spellings_and_bundles() 
         (4, "-t", "tty"),
         (7, "--oom-score-adj", "oom_score_adj"),
     ]
+
+
+def test_env_files_values_are_not_in_the_words_and_need_reading_for_the_api() -> None:
+    container = OciContainer(image="busybox", env_files=["/etc/app.env"])
+    spec = container_spec(container, "b", "docker")
+    assert create_argv(spec) == ["docker", "create", "--name", "b", "--env-file", "/etc/app.env",
+                                 "busybox"]  # fmt: skip
+    with pytest.raises(ValueError, match="not read"):
+        create_document(spec)
+
+
+def test_secret_files_are_under_the_daemons_secrets_directory() -> None:
+    container = OciContainer(
+        image="busybox", secrets=[{"source": "/etc/db.pass", "target": "/run/secrets/db"}]
+    )
+    spec = container_spec(container, "b", "podman", secrets_dir="/run/corral/secrets")
+    document = create_document(spec)
+    assert document is not None
+    assert document["HostConfig"]["Mounts"][0]["Source"] == "/run/corral/secrets/b/0"
+    assert "/run/corral/secrets/b/0" in create_argv(spec)[5]

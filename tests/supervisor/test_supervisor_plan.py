@@ -33,7 +33,9 @@ CHANGED: dict[str, Any] = {
     "group_add": ["100"], "userns": "host", "dns": ["1.1.1.1"], "dns_search": ["x"],
     "dns_options": ["ndots:2"], "extra_hosts": ["a:1.2.3.4"], "domainname": "d",
     "mac_address": "02:42:ac:11:00:02", "platform": "linux/amd64", "stdin_open": True,
-    "tty": True,
+    "tty": True, "networks": ["front", "back"], "network_aliases": ["www"],
+    "env_files": ["/etc/hostname"],
+    "secrets": [{"source": "/etc/hostname", "target": "/run/secrets/x"}],
 }  # fmt: skip
 
 
@@ -50,6 +52,8 @@ def test_every_container_field_has_a_changed_value_here() -> None:
 def test_a_container_restarts_exactly_when_its_hash_changes(name: str) -> None:
     # on_unhealthy = "restart" needs a health check and respawn on both sides
     base = {**BASE, "health_cmd": "true", "respawn": True} if name == "on_unhealthy" else BASE
+    if name == "network_aliases":
+        base = {**base, "network": "front"}  # aliases are on the declared network
     if name in ("memory_reservation", "memory_swap"):
         base = {**base, "memory": "256m"}  # they need a memory limit to hold together
     before, after = OciContainer(**base), OciContainer(**{**base, name: CHANGED[name]})

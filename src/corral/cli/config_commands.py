@@ -12,7 +12,7 @@ from corral.config import Declared, Loaded, declared_services
 from corral.config.docs import reference_markdown, schema_json
 from corral.errors import ConfigError, Problem
 from corral.render import seed_service_argv, service_argv, show_services
-from corral.render.services import Labels, service_details
+from corral.render.services import Labels, service_connects, service_details
 
 
 @command("check")
@@ -20,7 +20,12 @@ from corral.render.services import Labels, service_details
 def check(options: Options) -> None:
     """Validate the configuration; print every problem as FILE:LINE: field: message,
     and a warning for each extra argument that a first-class field says."""
+    from corral.config.hostfiles import host_problems
+
     loaded = options.loaded()
+    problems = host_problems(loaded.config)
+    if problems:
+        raise loaded.located(problems)
     for warning in _duplicated_arguments(loaded):
         click.echo(str(warning), err=True)
     count = len(declared_services(loaded.config))
@@ -98,6 +103,8 @@ def show(options: Options, name: str | None, as_json: bool) -> None:
         click.echo(f"  auto_start:  {str(view['auto_start']).lower()}")
         click.echo(f"  respawn:     {str(view['respawn']).lower()}")
         click.echo(f"  argv:        {shlex.join(view['argv'])}")
+        for connect in view["connect_argv"]:
+            click.echo(f"  then:        {shlex.join(connect)}")
         if view["seed_argv"] != view["argv"]:
             click.echo(f"  seed argv:   {shlex.join(view['seed_argv'])}")
         if extra["host_environment"]:
@@ -124,6 +131,8 @@ def command_line(options: Options, name: str, seed: bool) -> None:
     labels, engine_options = _exact(loaded, [service])
     argv = service_argv(loaded.config, service, labels.get(name), engine_options)
     click.echo(shlex.join(argv))
+    for connect in service_connects(loaded.config, service, engine_options):
+        click.echo(shlex.join(connect))
 
 
 @command("doc")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
@@ -14,6 +15,7 @@ from pydantic import (
     StrictInt,
     StrictStr,
     Tag,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -22,6 +24,7 @@ from corral.actions import BUILTIN_ACTIONS
 from corral.config._base import Record
 from corral.config._fields import (
     PAIR_LIST_SCHEMA,
+    STRING_LIST_SCHEMA,
     Environment,
     Labels,
     Mappings,
@@ -169,6 +172,113 @@ Volumes = Annotated[
 ]
 
 
+def _address(version: int) -> Any:
+    def check(value: str, info: ValidationInfo) -> str:
+        try:
+            parsed = ipaddress.ip_address(value)
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.version != version:
+            raise fail(
+                f"{info.field_name} must be an IPv{version} address, but {show(value)} was found"
+            )
+        return value
+
+    return check
+
+
+#: Network aliases: DNS names.
+Aliases = Annotated[tuple[Name, ...], BeforeValidator(list_of("names")), STRING_LIST_SCHEMA]
+
+
+class NetworkAttachment(Record):
+    """One network a container joins (a member of `networks`): a network name, or a
+    table with the container's aliases and addresses on it."""
+
+    toml_name = "container.networks"
+    default_change = "recreate"
+
+    name: Name = field(doc="The network's name.")
+    aliases: Aliases = field(
+        (), doc="More names the container answers to on this network (`--network-alias`)."
+    )
+    ipv4_address: Annotated[StrictStr, AfterValidator(_address(4))] | None = field(
+        None, doc="The container's IPv4 address on this network (`--ip`)."
+    )
+    ipv6_address: Annotated[StrictStr, AfterValidator(_address(6))] | None = field(
+        None, doc="The container's IPv6 address on this network (`--ip6`)."
+    )
+
+
+def _attachment(member: Any) -> Any:
+    if isinstance(member, str):
+        return {"name": member}
+    if not isinstance(member, dict | NetworkAttachment):
+        raise fail(
+            f"networks members must be a network name or a table, but {show(member)} was found"
+        )
+    return member
+
+
+Networks = Annotated[
+    tuple[Annotated[NetworkAttachment, BeforeValidator(_attachment)], ...],
+    BeforeValidator(list_of("network names or tables")),
+]
+
+
+def _mode(value: str) -> str:
+    if not re.fullmatch(r"0?[0-7]{3}", value):
+        raise fail(f'mode must be an octal file mode like "0400", but {show(value)} was found')
+    return value
+
+
+class Secret(Record):
+    """A secret file (a member of `secrets`): its value read from a host file or a
+    command's output at each start, written by corral into a 0700 directory on a
+    tmpfs of its own, and bind-mounted read-only at `target`. The value is in no
+    argv, environment, label, log or inspect field."""
+
+    toml_name = "container.secrets"
+    default_change = "recreate"
+
+    source: StrictStr | None = field(
+        None,
+        doc="The host file holding the value, relative to the configuration file; it "
+        "must not be readable by others (see allow_world_readable).",
+    )
+    command: Strings = field(
+        (), doc="Instead of `source`: the argv whose standard output is the value."
+    )
+    target: StrictStr = field(doc="Where the file appears in the container: an absolute path.")
+    mode: Annotated[StrictStr, AfterValidator(_mode)] = field(
+        "0400", doc="The file's mode, in octal."
+    )
+    uid: StrictInt = field(0, doc="The file's owner (a numeric user ID).", ge=0)
+    gid: StrictInt = field(0, doc="The file's group (a numeric group ID).", ge=0)
+    allow_world_readable: StrictBool = field(
+        False, doc="Accept a `source` file that others may read."
+    )
+
+    @field_validator("target")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise fail(
+                f"target must be an absolute path in the container, but {show(value)} was found"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Secret:
+        if (self.source is None) == (not self.command):
+            raise fail("a secret takes its value from one of source or command")
+        return self
+
+    @property
+    def octal_mode(self) -> int:
+        return int(self.mode, 8)
+
+
 def _image(value: Any) -> Any:
     if isinstance(value, str):
         if not value.strip():
@@ -249,7 +359,9 @@ class OciContainer(Record):
     volumes: Volumes = field(
         (),
         doc="Volume mappings: `SRC:DEST[:OPTS]` strings or `[SRC, DEST]` pairs, or a bare "
-        "`DEST` for an anonymous volume (`-v`); DEST is absolute.",
+        "`DEST` for an anonymous volume (`-v`); DEST is absolute. A SRC starting with `.` is "
+        "relative to the configuration file, one starting with `~` to the home of the user "
+        "corral runs as; any other SRC without `/` names a volume.",
     )
     container_user: StrictStr | None = field(None, doc="The user inside the container (`--user`).")
     workdir: StrictStr | None = field(None, doc="The working directory inside the container.")
@@ -269,6 +381,28 @@ class OciContainer(Record):
         doc="Container labels (`--label`); keys under `corral.` are corral's own.",
     )
     hostname: StrictStr | None = field(None, doc="The container's hostname.")
+    # -- part B of issue 15: networks, env files, secrets --------------------
+    networks: Networks = field(
+        (),
+        doc="Networks to join: names, or tables `{ name, aliases, ipv4_address, "
+        "ipv6_address }`. The first is joined at create, the others connected before the "
+        "container starts. Not with `network`.",
+    )
+    secrets: Annotated[tuple[Secret, ...], BeforeValidator(list_of("tables"))] = field(
+        (),
+        doc="Secret files: tables `{ source = FILE | command = [...], target, mode, uid, gid }` "
+        "(see Secret); a changed value recreates the container.",
+    )
+    network_aliases: Aliases = field(
+        (), doc="More names the container answers to on `network` (`--network-alias`)."
+    )
+    env_files: Strings = field(
+        (),
+        doc="Files of `KEY=VALUE` lines (Compose's rules: comments, quotes, `export`, no "
+        "interpolation), relative to the configuration file, read at each start; "
+        "`environment` wins over them. Their values are never shown; a change to a file "
+        "recreates the container (`--env-file`).",
+    )
     read_only: StrictBool = field(False, doc="Mount the container's root filesystem read-only.")
     # -- issue 15: resource limits, hardening, name resolution (one block) --
     expose: Expose = field(
@@ -389,6 +523,50 @@ class OciContainer(Record):
         doc="Seconds before a respawn; doubles on each quick death, up to 30.",
         change="in_place",
     )
+
+    @field_validator("networks")
+    @classmethod
+    def _one_way_to_join(
+        cls, value: tuple[NetworkAttachment, ...], info: ValidationInfo
+    ) -> tuple[NetworkAttachment, ...]:
+        if value and info.data.get("network") is not None:
+            raise fail(
+                "network and networks cannot both be declared: put "
+                f"{show(info.data['network'])} in networks"
+            )
+        names = [attachment.name for attachment in value]
+        for name in names:
+            if names.count(name) > 1:
+                raise fail(f"networks names {show(name)} twice")
+        return value
+
+    @field_validator("secrets")
+    @classmethod
+    def _distinct_targets(cls, value: tuple[Secret, ...]) -> tuple[Secret, ...]:
+        targets = [secret.target for secret in value]
+        for target in targets:
+            if targets.count(target) > 1:
+                raise fail(f"two secrets have the target {show(target)}")
+        return value
+
+    @field_validator("network_aliases")
+    @classmethod
+    def _aliases_need_a_network(
+        cls, value: tuple[str, ...], info: ValidationInfo
+    ) -> tuple[str, ...]:
+        network: str | None = info.data.get("network")
+        if value and network is None:
+            raise fail(
+                "network_aliases are names on `network`, which is not declared "
+                "(aliases need a user-defined network)"
+            )
+        if (
+            value
+            and network
+            and (network in ("bridge", "host", "none") or network.startswith("container:"))
+        ):
+            raise fail(f"network_aliases need a user-defined network, and {show(network)} is not")
+        return value
 
     @model_validator(mode="after")
     def _health_policy(self) -> OciContainer:

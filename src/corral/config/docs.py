@@ -13,7 +13,13 @@ from pydantic_core import PydanticUndefined
 
 from corral.config._base import Record
 from corral.config._fields import PAIR_LIST_SCHEMA, STRING_LIST_SCHEMA, Change, Kind
-from corral.config.container import Action, OciContainer, RespawnLimit
+from corral.config.container import (
+    Action,
+    NetworkAttachment,
+    OciContainer,
+    RespawnLimit,
+    Secret,
+)
 from corral.config.daemons import Containerd, DockerDaemon, Singularity
 from corral.config.image import OciImage
 from corral.config.network import Network, Volume
@@ -27,6 +33,8 @@ RECORDS: tuple[type[Record], ...] = (
     OciImage,
     Action,
     RespawnLimit,
+    NetworkAttachment,
+    Secret,
     Process,
     Network,
     Volume,

@@ -15,8 +15,8 @@ import re
 import runpy
 import tomllib
 import traceback
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -34,10 +34,20 @@ from corral.paths import find_config as find_config
 
 @dataclass(frozen=True)
 class Loaded:
-    """A valid configuration and the file it came from."""
+    """A valid configuration and the file it came from; ``locate`` turns problems
+    found later (paths as Python spells them: ``containers[0]``) into an error
+    naming the file and line of each, as loading does."""
 
     config: Config
     path: str
+    locate: Callable[[Sequence[Problem]], ConfigError] | None = field(
+        default=None, compare=False, repr=False
+    )
+
+    def located(self, problems: Sequence[Problem]) -> ConfigError:
+        if self.locate is None:
+            return ConfigError([Problem(p.message, p.path, self.path) for p in problems])
+        return self.locate(problems)
 
 
 def load(path: str) -> Loaded:
@@ -67,7 +77,11 @@ def load_text(text: str, path: str = "corral.toml") -> Loaded:
     problems = validate(config, toml_spelling)
     if problems:
         raise where(problems)
-    return Loaded(anchored(config, os.path.dirname(os.path.abspath(path))), path)
+
+    def locate(problems: Sequence[Problem]) -> ConfigError:
+        return where([Problem(p.message, toml_spelling(p.path)) for p in problems])
+
+    return Loaded(anchored(config, os.path.dirname(os.path.abspath(path))), path, locate)
 
 
 def locate(loaded: Loaded, problems: Sequence[Problem]) -> list[Problem]:
@@ -180,7 +194,13 @@ def _load_python(path: str) -> Loaded:
         raise _sorted_error(
             [Problem(p.message, p.path, path, _python_line(tree, config, p.path)) for p in problems]
         )
-    return Loaded(anchored(config, os.path.dirname(absolute)), path)
+
+    def locate(found: Sequence[Problem]) -> ConfigError:
+        return _sorted_error(
+            [Problem(p.message, p.path, path, _python_line(tree, config, p.path)) for p in found]
+        )
+
+    return Loaded(anchored(config, os.path.dirname(absolute)), path, locate)
 
 
 def _innermost_line(error: BaseException, filename: str) -> int | None:

@@ -97,8 +97,9 @@ def declared_services(config: Config) -> list[Declared]:
         )
     for i, container in enumerate(config.containers):
         implicit: list[str] = list(engine)
-        if container.network in networks:
-            implicit.append(networks[container.network])
+        for joined in (container.network, *(n.name for n in container.networks)):
+            if joined in networks:
+                implicit.append(networks[joined])
         for spec in container.volumes:
             source = spec.split(":", 1)[0]
             if source in volumes:

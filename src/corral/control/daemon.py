@@ -63,6 +63,7 @@ async def _serve(config: Config, socket_path: str, rotation: Rotation, up: bool)
         logs=logs,
         state_dir=directory,
         engines=EngineHub.for_config(config, directory),
+        runtime_dir=os.path.dirname(os.path.abspath(socket_path)),
     )
     await _activate(config)
     supervisor = Supervisor(config, context)

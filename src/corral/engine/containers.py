@@ -24,8 +24,14 @@ from corral.engine.api import ApiError, TransportError, path_of
 from corral.engine.client import Engine, EngineError
 from corral.engine.events import Subscription
 from corral.engine.images import EngineImages
+from corral.engine.networks import connect as connect_network
 from corral.engine.runner import Invocation, cli_identity, run_cli
-from corral.render.container import create_argv, create_document, create_query
+from corral.render.container import (
+    connect_documents,
+    create_argv,
+    create_document,
+    create_query,
+)
 from corral.render.identity import HASH_LABEL, INSTANCE_LABEL, SERVICE_LABEL
 from corral.render.spec import ContainerSpec
 from corral.runtimes import Runtime
@@ -160,7 +166,21 @@ async def create(engine: Engine, spec: ContainerSpec, invocation: Invocation) ->
     """Create (not start) ``spec`` — through the Engine API when the spec allows,
     else the CLI (``invocation``: the container's user, its host environment);
     its full ID. The image is made present first (``images.present``), never
-    pulled here."""
+    pulled here. The networks after the first are connected before it returns
+    (``spec.connects``; dockerd 20.10 joins one network at create)."""
+    container_id = await _create(engine, spec, invocation)
+    if spec.connects:
+        try:
+            for network, body in connect_documents(spec, container_id):
+                await connect_network(engine, network, body)
+        except BaseException:
+            with contextlib.suppress(EngineError):
+                await remove(engine, container_id)
+            raise
+    return container_id
+
+
+async def _create(engine: Engine, spec: ContainerSpec, invocation: Invocation) -> str:
     document = create_document(spec)
     if document is None:
         done = await run_cli(create_argv(spec, engine.endpoint.cli), invocation)

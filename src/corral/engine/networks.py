@@ -143,3 +143,14 @@ async def remove_network(engine: Engine, name: str) -> bool:
 async def remove_volume(engine: Engine, name: str) -> bool:
     """Delete a volume — only with ``corral down --volumes``. False when absent."""
     return await _delete(engine, "volume", name)
+
+
+async def connect(engine: Engine, network: str, body: dict[str, Any]) -> None:
+    """Join a container to ``network`` (``POST /networks/{id}/connect``; ``body``
+    from ``render.container.connect_documents``)."""
+    try:
+        await engine.api.post(path_of("networks", network, "connect"), None, body)
+    except ApiError as exc:
+        raise EngineError(
+            f"connect {str(body.get('Container', ''))[:12]} to network {network}: {exc.message}"
+        ) from exc

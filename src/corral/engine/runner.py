@@ -45,6 +45,9 @@ class Invocation:
     #: ``K=V`` (or bare ``K``, taken from corral's environment) entries.
     host_environment: tuple[str, ...] = ()
     timeout: float | None = None
+    #: The child's standard input (else /dev/null), e.g. a pipe's read end. ``run_cli``
+    #: takes ownership: it closes it in corral as soon as the child has it, or fails.
+    stdin_fd: int | None = None
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,11 @@ async def run_cli(argv: Sequence[str], invocation: Invocation | None = None) -> 
     argv = tuple(argv)
     invocation = invocation or Invocation()
     secrets = secret_values(invocation.host_environment)
-    proc = _spawn(argv, invocation, secrets)
+    try:
+        proc = _spawn(argv, invocation, secrets)
+    finally:
+        if invocation.stdin_fd is not None:
+            os.close(invocation.stdin_fd)  # the child has its own copy now
     exited = watch_child(proc)
     try:
         out, err, code = await asyncio.wait_for(_collect(proc, exited), invocation.timeout)
@@ -171,10 +178,11 @@ def _spawn(
         else "",
     )
     env = child_environment(invocation.host_environment, identity)
+    stdin = subprocess.DEVNULL if invocation.stdin_fd is None else invocation.stdin_fd
     try:
         return subprocess.Popen(
             argv,
-            stdin=subprocess.DEVNULL,
+            stdin=stdin,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from corral.render.spec import QUERY, ContainerSpec
+from corral.render.spec import QUERY, ContainerSpec, attachment_words, endpoint_config
 
 
 def option_words(spec: ContainerSpec) -> list[str]:
@@ -59,6 +59,10 @@ def create_document(spec: ContainerSpec) -> dict[str, Any] | None:
             target = document.setdefault(section, {}) if section else document
             # two options may fill one key (ports and expose: ExposedPorts;
             # security_opt and no_new_privileges: SecurityOpt), in table order
+            if key == "Env" and target.get(leaf):
+                entry = _env_under(target[leaf], entry)
+                target[leaf] = entry
+                continue
             target[leaf] = _merged(target.get(leaf), entry)
     return document
 
@@ -85,3 +89,30 @@ def create_query(spec: ContainerSpec) -> dict[str, str]:
             if key.startswith(QUERY):
                 query[key.removeprefix(QUERY)] = entry
     return query
+
+
+def _env_under(first: list[str], later: list[str]) -> list[str]:
+    """``Env`` from two rows: a key the first row (``environment``) sets wins over
+    the later (``env_files``), as the CLI's ``--env`` wins over ``--env-file``."""
+    taken = {entry.split("=", 1)[0] for entry in first}
+    return [e for e in later if e.split("=", 1)[0] not in taken] + first
+
+
+def connect_argvs(spec: ContainerSpec, engine_options: Sequence[str] = ()) -> list[list[str]]:
+    """``<runtime> network connect [--alias A] [--ip X] NETWORK NAME`` for each
+    network joined after create (``spec.connects``): what corral does, before
+    the start, through the API (``connect_documents``)."""
+    return [
+        [spec.runtime, *engine_options, "network", "connect", *attachment_words(attachment),
+         attachment.name, spec.name]
+        for attachment in spec.connects
+    ]  # fmt: skip
+
+
+def connect_documents(spec: ContainerSpec, container: str) -> list[tuple[str, dict[str, Any]]]:
+    """(network, body of ``POST /networks/{network}/connect``) for each network
+    ``container`` joins after create."""
+    return [
+        (attachment.name, {"Container": container, "EndpointConfig": endpoint_config(attachment)})
+        for attachment in spec.connects
+    ]

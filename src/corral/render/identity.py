@@ -9,7 +9,8 @@ hash, and the container is recreated.
 What enters the hash is declared on the fields themselves: every field whose
 change is ``recreate`` (``Record.change_of``), with its value when it differs
 from the default (a field added to corral later changes no existing hash).
-Secret fields (host_environment) enter only as a keyed digest.
+Secret fields (host_environment) enter only as a keyed digest, and so do the
+files read at start (env files, secret sources: ``inputs``), by content.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from corral.config import OciContainer
@@ -43,25 +45,42 @@ def _secret_digest(field: str, values: tuple[str, ...], key: bytes) -> str:
     return hmac.new(f"corral {field}\0".encode() + key, canonical.encode(), "sha256").hexdigest()
 
 
+def content_digest(name: str, content: bytes, key: bytes) -> str:
+    """A keyed digest of a file read at start (``env_files[0]``, ``secrets[1]``)."""
+    return hmac.new(f"corral input {name}\0".encode() + key, content, "sha256").hexdigest()
+
+
 def hash_document(
-    container: OciContainer, runtime: Runtime, image_id: str | None = None, key: bytes = b""
+    container: OciContainer,
+    runtime: Runtime,
+    image_id: str | None = None,
+    key: bytes = b"",
+    inputs: Mapping[str, bytes] | None = None,
 ) -> dict[str, Any]:
-    """The canonical document ``config_hash`` digests (secrets only as a digest)."""
+    """The canonical document ``config_hash`` digests (secrets, and the content
+    of files read at start, only as keyed digests)."""
     declared = container.model_dump(
         mode="json", include=set(SHAPING - SECRET), exclude_defaults=True
     )
     document: dict[str, Any] = {"runtime": runtime, "container": declared, "image_id": image_id}
     for name in sorted(SECRET):
         document[name] = _secret_digest(name, getattr(container, name), key)
+    if inputs:
+        document["inputs"] = {n: content_digest(n, c, key) for n, c in sorted(inputs.items())}
     return document
 
 
 def config_hash(
-    container: OciContainer, runtime: Runtime, image_id: str | None = None, key: bytes = b""
+    container: OciContainer,
+    runtime: Runtime,
+    image_id: str | None = None,
+    key: bytes = b"",
+    inputs: Mapping[str, bytes] | None = None,
 ) -> str:
     """sha256 (hex) of everything that shapes the container: a changed field,
-    image ID (when given) or host_environment secret means recreate."""
-    document = hash_document(container, runtime, image_id, key)
+    image ID (when given), host_environment secret or content of a file read at
+    start (``inputs``) means recreate."""
+    document = hash_document(container, runtime, image_id, key, inputs)
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -31,7 +31,7 @@ from corral.render.commands import (
     process_command,
     volume_create_command,
 )
-from corral.render.container import create_argv, seed_argv
+from corral.render.container import connect_argvs, create_argv, seed_argv
 from corral.render.spec import container_spec
 
 #: Service name → corral's labels on its container (exact hash included).
@@ -55,6 +55,17 @@ def service_argv(
     if isinstance(record, Volume):
         return volume_create_command(record, config.runtime, engine_options)
     return seed_service_argv(config, service)
+
+
+def service_connects(
+    config: Config, service: Declared, engine_options: Sequence[str] = ()
+) -> list[list[str]]:
+    """For a container on several networks, the ``network connect`` lines corral's
+    API calls amount to, after the create and before the start; else []."""
+    record = service.record
+    if not isinstance(record, OciContainer):
+        return []
+    return connect_argvs(container_spec(record, service.name, config.runtime), engine_options)
 
 
 def seed_service_argv(config: Config, service: Declared) -> list[str]:
@@ -93,6 +104,7 @@ def service_view(
         "auto_start": service.auto_start,
         "respawn": service.respawn,
         "argv": service_argv(config, service, own, engine_options),
+        "connect_argv": service_connects(config, service, engine_options),
         "seed_argv": seed_service_argv(config, service),
     }
 

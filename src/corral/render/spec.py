@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from corral.config import OciContainer
+from corral.config.container import NetworkAttachment
 from corral.config.mounts import Mount, parse_mount
 from corral.config.ports import PortMapping, parse_port
 from corral.config.run_options import parse_device, parse_expose, parse_tmpfs
@@ -252,6 +253,93 @@ def _health_document(health: Health) -> dict[ApiKey, Any]:
     }
 
 
+def endpoint_config(attachment: NetworkAttachment) -> dict[str, Any]:
+    """A network attachment as the API's ``EndpointConfig`` (create and connect)."""
+    config: dict[str, Any] = {}
+    if attachment.aliases:
+        config["Aliases"] = list(attachment.aliases)
+    addresses = {"IPv4Address": attachment.ipv4_address, "IPv6Address": attachment.ipv6_address}
+    if any(addresses.values()):
+        config["IPAMConfig"] = {k: v for k, v in addresses.items() if v}
+    return config
+
+
+def attachment_words(attachment: NetworkAttachment, alias: str = "--alias") -> list[str]:
+    """A network attachment's aliases and addresses as the CLI's flags (``--alias``
+    for ``network connect``, ``--network-alias`` for ``create``)."""
+    words = [w for a in attachment.aliases for w in (alias, a)]
+    if attachment.ipv4_address:
+        words += ["--ip", attachment.ipv4_address]
+    if attachment.ipv6_address:
+        words += ["--ip6", attachment.ipv6_address]
+    return words
+
+
+@dataclass(frozen=True)
+class EnvFiles:
+    """``env_files``: the paths (the CLI's ``--env-file``) and, once the runner has
+    read them at start, their pairs (the API document's ``Env``)."""
+
+    paths: tuple[str, ...]
+    pairs: tuple[tuple[str, str], ...] | None = None
+
+
+def _env_files(container: OciContainer) -> EnvFiles | None:
+    return EnvFiles(container.env_files) if container.env_files else None
+
+
+def _env_files_document(files: EnvFiles) -> dict[ApiKey, Any]:
+    if files.pairs is None:
+        raise ValueError("the env files were not read: the API document needs their values")
+    return {"Env": [f"{key}={value}" for key, value in files.pairs]}
+
+
+#: Where corral's secret files are, in a line shown without a daemon's runtime directory.
+SECRETS_PLACEHOLDER = "<corral secrets>"
+
+
+def secret_file(secrets_dir: str, service: str, index: int) -> str:
+    """The host file holding secret ``index`` of ``service`` (on corral's tmpfs)."""
+    return f"{secrets_dir}/{service}/{index}"
+
+
+@dataclass(frozen=True)
+class SecretMounts:
+    """``secrets``: each secret's host file and its target, bound read-only."""
+
+    mounts: tuple[tuple[str, str], ...]  # (host file, target)
+
+
+def _secrets(container: OciContainer) -> SecretMounts | None:
+    if not container.secrets:
+        return None
+    return SecretMounts(
+        tuple((secret_file(SECRETS_PLACEHOLDER, "SERVICE", i), s.target)
+              for i, s in enumerate(container.secrets))
+    )  # fmt: skip
+
+
+def _network_aliases(container: OciContainer) -> tuple[str, tuple[str, ...]] | None:
+    if container.network is None or not container.network_aliases:
+        return None
+    return container.network, container.network_aliases
+
+
+def _networks_words(flag: str, attachments: tuple[NetworkAttachment, ...]) -> list[str]:
+    """The create joins the first network only (dockerd 20.10 refuses a second at
+    create); the others are connected before start (``ContainerSpec.connects``)."""
+    first = attachments[0]
+    return [flag, first.name, *attachment_words(first, "--network-alias")]
+
+
+def _networks_document(attachments: tuple[NetworkAttachment, ...]) -> dict[ApiKey, Any]:
+    first = attachments[0]
+    return {
+        "HostConfig.NetworkMode": first.name,
+        "NetworkingConfig.EndpointsConfig": {first.name: endpoint_config(first)},
+    }
+
+
 #: Every first-class run option, in the order of the CLI's words: the seed's
 #: options first (entrypoint, env, network, user, workdir, ports, volumes), then
 #: corral's additions. ``labels`` is read from the spec (declared and corral's).
@@ -290,6 +378,36 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
         lambda v: {"StopTimeout": v},
     ),
     RunOption("health_cmd", "--health-cmd", _health, _health_words, _health_document),
+    # -- part B of issue 15: networks, env files, secrets
+    RunOption("networks", "--network", _nonempty("networks"), _networks_words, _networks_document),
+    RunOption(
+        "env_files",
+        "--env-file",
+        _env_files,
+        lambda f, v: [w for path in v.paths for w in (f, path)],
+        _env_files_document,
+    ),
+    RunOption(
+        "secrets",
+        "--mount",
+        _secrets,
+        lambda f, v: [
+            w for src, dst in v.mounts for w in (f, f"type=bind,source={src},target={dst},readonly")
+        ],
+        lambda v: {
+            "HostConfig.Mounts": [
+                {"Type": "bind", "Source": src, "Target": dst, "ReadOnly": True}
+                for src, dst in v.mounts
+            ]
+        },
+    ),
+    RunOption(
+        "network_aliases",
+        "--network-alias",
+        _network_aliases,
+        lambda f, v: [w for alias in v[1] for w in (f, alias)],
+        lambda v: {"NetworkingConfig.EndpointsConfig": {v[0]: {"Aliases": list(v[1])}}},
+    ),
     switch("read_only", "--read-only", "HostConfig.ReadonlyRootfs"),
     # -- issue 15: resource limits, hardening, name resolution --
     RunOption(
@@ -450,6 +568,13 @@ class ContainerSpec:
         return self.values.get(name)
 
     @property
+    def connects(self) -> tuple[NetworkAttachment, ...]:
+        """The networks joined after create, before start (all of ``networks``
+        but the first, which the create joins)."""
+        attachments: tuple[NetworkAttachment, ...] = self.value("networks") or ()
+        return attachments[1:]
+
+    @property
     def cli_only(self) -> str | None:
         """Why only the CLI can create this container (None when the API can):
         free-form extra_arguments, or an environment entry without a value (which
@@ -467,14 +592,30 @@ def container_spec(
     name: str,
     runtime: Runtime,
     labels: Mapping[str, str] | None = None,
+    env_pairs: Iterable[tuple[str, str]] | None = None,
+    secrets_dir: str = SECRETS_PLACEHOLDER,
+    cli_env_file: str | None = None,
 ) -> ContainerSpec:
     """``container`` as service ``name`` on ``runtime``, with corral's ``labels``
-    (None: the seed's line, which has none) merged over the declared ones."""
+    (None: the seed's line, which has none) merged over the declared ones, and
+    the pairs its env files held when the runner read them (``env_pairs``), and
+    its secret files under ``secrets_dir`` (the daemon's, once known). On the CLI
+    path, ``cli_env_file`` (corral's literal copy of the pairs) replaces the
+    declared env files in the words: the engines' CLIs parse env files by rules
+    of their own."""
     options: list[tuple[RunOption, Any]] = []
     for option in RUN_OPTIONS:
         value = option.read(container)
         if option.name == "labels" and labels:
             value = {**(value or {}), **labels}
+        if option.name == "env_files" and value is not None and env_pairs is not None:
+            paths = value.paths if cli_env_file is None else (cli_env_file,)
+            value = EnvFiles(paths, tuple(env_pairs))
+        if option.name == "secrets" and value is not None:
+            value = SecretMounts(
+                tuple((secret_file(secrets_dir, name, i), target)
+                      for i, (_, target) in enumerate(value.mounts))
+            )  # fmt: skip
         if value is not None:
             options.append((option, value))
     return ContainerSpec(

@@ -26,18 +26,25 @@ import asyncio
 import contextlib
 import logging
 import os
+import pwd
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from corral.config import OciContainer, OciImage
 from corral.config.services import image_reference
 from corral.errors import CorralError
-from corral.render.container import create_argv
+from corral.render.container import connect_argvs, create_argv
 from corral.render.identity import HASH_LABEL, INSTANCE_LABEL
-from corral.render.spec import ContainerSpec, container_spec
+from corral.render.spec import SECRETS_PLACEHOLDER, ContainerSpec, container_spec
 from corral.runtimes import Runtime
-from corral.supervisor.invocation import labels_for
+from corral.supervisor.invocation import labels_for, read_inputs
 from corral.supervisor.runner import Handle, RunContext, RunScope
+from corral.supervisor.secrets import (
+    CLI_ENV_FILE,
+    cli_env_text,
+    remove_service_secrets,
+    write_secrets,
+)
 
 if TYPE_CHECKING:
     from corral.engine.client import Engine
@@ -73,6 +80,8 @@ class _Run:
     helpers: list[asyncio.Task[None]] = field(default_factory=list)
     #: it exited by itself: kept (for its logs) until the next start sets it aside
     exited_alone: bool = False
+    #: keyed digests of the files this run read at start (env files, secrets)
+    inputs: dict[str, str] = field(default_factory=dict)
 
 
 def _run_of(handle: Handle) -> _Run:
@@ -113,10 +122,26 @@ class ContainerRunner:
             else:
                 taken = await hub.once(f"{self.runtime} names", lambda: containers.names(engine))
                 await self._remove_set_aside(engine, taken)
+            inputs = await read_inputs(self.container).with_commands(self.container)
             labels = labels_for(
-                self.container, self.name, self.runtime, await image_id, self.context.state_dir
+                self.container, self.name, self.runtime, await image_id,
+                self.context.state_dir, inputs=inputs,
+            )  # fmt: skip
+            secrets_dir = SECRETS_PLACEHOLDER
+            if self.container.secrets:
+                secrets_dir = self.context.secrets_dir
+                values = list(zip(self.container.secrets, inputs.secret_values, strict=True))
+                write_secrets(secrets_dir, self.name, values)
+            spec = container_spec(
+                self.container, self.name, self.runtime, labels, inputs.env_pairs, secrets_dir
             )
-            spec = container_spec(self.container, self.name, self.runtime, labels)
+            env_text = None
+            if spec.cli_only is not None and self.container.env_files:
+                env_text = cli_env_text(self.name, inputs.env_pairs)
+                spec = container_spec(
+                    self.container, self.name, self.runtime, labels, inputs.env_pairs,
+                    secrets_dir, CLI_ENV_FILE,
+                )  # fmt: skip
             async with hub.gate:
                 container_id = None
                 if self.name in taken:  # one listing spares an inspect per new container
@@ -126,16 +151,36 @@ class ContainerRunner:
                     )  # fmt: skip
                 adopted = container_id is not None
                 if container_id is None:
-                    container_id, adopted = await self._create(engine, spec)
+                    container_id, adopted = await self._create(engine, spec, env_text)
                 watch = None if adopted else await containers.start_watched(engine, container_id)
         finally:
             image_id.cancel()  # when something failed first (the lookup itself is shared)
             if aside:
                 assert dead is not None
                 scope.detach(containers.remove(engine, dead), f"removing container {dead[:12]}")
-        run = _Run(engine=engine, scope=scope, adopted=adopted, exit_watch=watch)
+        run = _Run(engine=engine, scope=scope, adopted=adopted, exit_watch=watch,
+                   inputs=self._digests(inputs.contents))  # fmt: skip
         self._helpers(run, container_id)
         return Handle(id=container_id, run=run)
+
+    def _digests(self, contents: dict[str, bytes]) -> dict[str, str]:
+        from corral.render.identity import content_digest
+        from corral.supervisor.invocation import hash_key
+
+        key = hash_key(self.context.state_dir)
+        return {name: content_digest(name, content, key) for name, content in contents.items()}
+
+    def changed_inputs(self, handle: Handle) -> list[str]:
+        """The files read at start (env files, secret sources; not commands) whose
+        content differs now from what the running container was made with."""
+        if not (self.container.env_files or self.container.secrets):
+            return []
+        try:
+            now = self._digests(read_inputs(self.container).contents)
+        except CorralError as error:
+            return [f"{error}"]
+        was = _run_of(handle).inputs
+        return [name for name, digest in now.items() if was.get(name) != digest]
 
     def _helpers(self, run: _Run, container_id: str) -> None:
         from corral.engine import health
@@ -163,18 +208,39 @@ class ContainerRunner:
             if data is not None and labels.get(INSTANCE_LABEL) == self.context.state_dir:
                 await containers.remove(engine, str(data["Id"]))
 
-    def _invocation(self) -> Invocation:
+    def _invocation(self, stdin: bytes | None = None) -> Invocation:
+        """How the CLI runs for this container; ``stdin``: what it reads there
+        (the env file pairs, on the CLI path), through a fresh pipe."""
+        import dataclasses
+
         from corral.engine.containers import invocation_for
 
-        return invocation_for(self.container, self.runtime)
+        invocation = invocation_for(self.container, self.runtime)
+        if stdin is None:
+            return invocation
+        read_end, write_end = os.pipe()
+        try:
+            # the CLI opens /dev/stdin anew: the pipe must be its user's
+            user = invocation.identity.user
+            if user is not None and os.geteuid() == 0:
+                os.fchown(read_end, pwd.getpwnam(user).pw_uid, -1)
+            os.write(write_end, stdin)  # within a pipe's buffer (CLI_ENV_LIMIT)
+        except BaseException:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)
+        return dataclasses.replace(invocation, stdin_fd=read_end)
 
-    async def _create(self, engine: Engine, spec: ContainerSpec) -> tuple[str, bool]:
+    async def _create(
+        self, engine: Engine, spec: ContainerSpec, stdin: bytes | None = None
+    ) -> tuple[str, bool]:
         """A new container's ID, or — when one of that name appeared since the
         listing — the adopted one's: (ID, adopted)."""
         from corral.engine import containers
 
         try:
-            return await containers.create(engine, spec, self._invocation()), False
+            return await containers.create(engine, spec, self._invocation(stdin)), False
         except containers.NameTaken:
             hash_ = spec.value("labels")[HASH_LABEL]
             adopted = await containers.claim(
@@ -182,7 +248,7 @@ class ContainerRunner:
             )
             if adopted is not None:
                 return adopted, True
-            return await containers.create(engine, spec, self._invocation()), False
+            return await containers.create(engine, spec, self._invocation(stdin)), False
 
     async def _image(self, engine: Engine) -> str:
         """The image ID the container is made from, made present on the engine: an
@@ -255,7 +321,11 @@ class ContainerRunner:
         return code
 
     async def stop(self, handle: Handle) -> int | None:
-        return await asyncio.shield(self._stop(_run_of(handle), handle))
+        code = await asyncio.shield(self._stop(_run_of(handle), handle))
+        if self.container.secrets and self.context.runtime_dir:
+            # the container is gone: so are its secret files (the next start writes them)
+            remove_service_secrets(self.context.secrets_dir, self.name)
+        return code
 
     def _stop(self, run: _Run, handle: Handle) -> asyncio.Future[int | None]:
         """The one graceful stop of this run (signal, timeout, then removal)."""
@@ -301,11 +371,25 @@ class ContainerRunner:
 
         engine = await self.context.engines.get(self.runtime)
         image_id = await known_id(engine, self.container.image, self.context.state_dir)
+        try:
+            inputs = read_inputs(self.container)
+        except CorralError:
+            inputs = None  # the start reports it
         labels = labels_for(
-            self.container, self.name, self.runtime, image_id, self.context.state_dir
+            self.container, self.name, self.runtime, image_id, self.context.state_dir,
+            inputs=inputs,
+        )  # fmt: skip
+        secrets_dir = self.context.secrets_dir if self.context.runtime_dir else SECRETS_PLACEHOLDER
+        spec = container_spec(
+            self.container, self.name, self.runtime, labels, secrets_dir=secrets_dir
         )
-        spec = container_spec(self.container, self.name, self.runtime, labels)
         return create_argv(spec, engine.endpoint.cli)
+
+    async def command_lines(self) -> list[list[str]]:
+        """``command_line``, then the ``network connect`` of each later network."""
+        engine = await self.context.engines.get(self.runtime)
+        spec = container_spec(self.container, self.name, self.runtime)
+        return [await self.command_line(), *connect_argvs(spec, engine.endpoint.cli)]
 
     def details(self, handle: Handle | None) -> dict[str, Any]:
         return {

@@ -12,7 +12,7 @@ import functools
 import os
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from corral.config import Config, Declared, OciContainer
@@ -55,10 +55,82 @@ def labels_for(
     image_id: str | None,
     state_dir: str,
     key: bytes | None = None,
+    inputs: Inputs | None = None,
 ) -> dict[str, str]:
-    """corral's labels on service ``name``'s container made from ``image_id``."""
+    """corral's labels on service ``name``'s container made from ``image_id``
+    (and the files read at start, ``inputs``)."""
     key = hash_key(state_dir) if key is None else key
-    return corral_labels(name, config_hash(container, runtime, image_id, key), state_dir)
+    contents = inputs.contents if inputs is not None else None
+    return corral_labels(name, config_hash(container, runtime, image_id, key, contents), state_dir)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a container's start reads from the host: its env files' pairs, its
+    secrets' values (None for a command's, until ``with_commands``), and the
+    content of each (for the config hash, as keyed digests only)."""
+
+    env_pairs: tuple[tuple[str, str], ...] = ()
+    secrets: tuple[bytes | None, ...] = ()
+    contents: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def secret_values(self) -> list[bytes]:
+        assert all(v is not None for v in self.secrets), "a secret command was not run"
+        return [v for v in self.secrets if v is not None]
+
+    async def with_commands(self, container: OciContainer) -> Inputs:
+        """These inputs with each secret command's output (run now)."""
+        from corral.engine.runner import Invocation, run_cli
+        from corral.errors import CommandError, CorralError
+
+        values = list(self.secrets)
+        contents = dict(self.contents)
+        for i, secret in enumerate(container.secrets):
+            if secret.command:
+                try:
+                    done = await run_cli(secret.command, Invocation(timeout=60))
+                except CommandError as error:  # its output may be the secret: not shown
+                    raise CorralError(
+                        f"secrets[{i}]: the command {secret.command[0]} failed "
+                        f"(exit {error.returncode}); its output is not shown"
+                    ) from None
+                values[i] = done.stdout.encode()
+                contents[f"secrets[{i}]"] = values[i] or b""
+        return Inputs(self.env_pairs, tuple(values), contents)
+
+
+def read_inputs(container: OciContainer) -> Inputs:
+    """Read ``container``'s env files and secret source files (``CorralError``
+    naming the file and line, never a value, when one cannot be read)."""
+    from corral.config.envfile import EnvFileError, read_env_file
+    from corral.errors import CorralError
+
+    pairs: list[tuple[str, str]] = []
+    contents: dict[str, bytes] = {}
+    for i, path in enumerate(container.env_files):
+        try:
+            env_file = read_env_file(path)
+        except OSError as error:
+            raise CorralError(f"env file {path}: cannot read it: {error.strerror}") from None
+        except EnvFileError as error:
+            raise CorralError(f"env file {path}: {error}") from None
+        pairs += env_file.pairs
+        contents[f"env_files[{i}]"] = env_file.content
+    secrets: list[bytes | None] = []
+    for i, secret in enumerate(container.secrets):
+        if secret.source is None:
+            secrets.append(None)
+            continue
+        try:
+            with open(secret.source, "rb") as stream:
+                secrets.append(stream.read())
+        except OSError as error:
+            raise CorralError(
+                f"secrets[{i}]: cannot read {secret.source}: {error.strerror}"
+            ) from None
+        contents[f"secrets[{i}]"] = secrets[-1] or b""
+    return Inputs(tuple(pairs), tuple(secrets), contents)
 
 
 @dataclass(frozen=True)
@@ -114,8 +186,18 @@ async def exact_labels(
                     f"{service.name}: {record.image} is not present on {engine.endpoint}: "
                     "its hash will include the ID of the image pulled at start"
                 )
+            try:
+                inputs = read_inputs(record)
+            except CorralError as error:
+                notes.append(f"{service.name}: {error}: its hash is computed without it")
+                inputs = None
+            if any(secret.command for secret in record.secrets):
+                notes.append(
+                    f"{service.name}: a secret's command runs only at start: the hash shown "
+                    "is computed without its output"
+                )
             labels[service.name] = labels_for(
-                record, service.name, config.runtime, found, state_dir, key or b""
+                record, service.name, config.runtime, found, state_dir, key or b"", inputs
             )
     finally:
         if engine is not None:

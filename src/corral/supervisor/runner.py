@@ -24,6 +24,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from corral.errors import CorralError
 from corral.supervisor.engines import EngineHub
 from corral.supervisor.logs import LogFiles
 from corral.supervisor.reaper import Reaper
@@ -149,6 +150,16 @@ class RunContext:
     logs: LogFiles
     state_dir: str
     engines: EngineHub
+    #: The daemon's runtime directory (its socket's): corral's secret tmpfs is under it.
+    runtime_dir: str = ""
+
+    @property
+    def secrets_dir(self) -> str:
+        from corral.supervisor.secrets import secrets_dir
+
+        if not self.runtime_dir:
+            raise CorralError("this corral has no runtime directory for secret files")
+        return secrets_dir(self.runtime_dir)
 
 
 async def within(clock: Clock, awaitable: asyncio.Future[T], seconds: float) -> bool:

@@ -237,6 +237,8 @@ class Supervisor:
         return f"{owner.name} restarted"
 
     async def _command_line_action(self, owner: ServiceOwner) -> str:
+        if isinstance(owner.runner, ContainerRunner):
+            return "\n".join(act.command_line(a) for a in await owner.runner.command_lines())
         return act.command_line(await owner.runner.command_line())
 
     async def _pull_action(self, owner: ServiceOwner) -> str:
@@ -258,6 +260,15 @@ class Supervisor:
         for name, why in (await housekeeping.drifted_objects(hub, config)).items():
             if name in self.services and name not in touched:
                 changes.append(Change("restart", name, why))
+        # a container made from files read at start is restarted when they changed
+        still = {s.name for s in declared_services(config)} - touched
+        for name, owner in self.owners.items():
+            runner = owner.runner
+            if name in still and owner.handle is not None and isinstance(runner, ContainerRunner):
+                files = runner.changed_inputs(owner.handle)
+                if files:
+                    why = "changed the content of " + ", ".join(files)
+                    changes.append(Change("restart", name, why))
         for orphan in await housekeeping.orphans(hub, config, self.context.state_dir):
             if orphan.service not in self.services:
                 changes.append(
@@ -282,6 +293,13 @@ class Supervisor:
                 await housekeeping.remove_objects(hub, self.config)
         except CorralError as error:
             failures["engine"] = str(error)
+        if self.context.runtime_dir:
+            from corral.supervisor.secrets import remove_secrets
+
+            try:
+                remove_secrets(self.context.secrets_dir)
+            except CorralError as error:
+                failures["secrets"] = str(error)
         return failures
 
     async def reload(self, config: Config) -> list[Change]:
