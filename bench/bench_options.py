@@ -117,7 +117,8 @@ def main() -> None:
     docker_times: list[float] = []
     with tempfile.TemporaryDirectory() as directory:
         tmp = Path(directory)
-        (tmp / "app.env").write_text("MODE=bench\n# a comment\nexport LANG=C.UTF-8\n")
+        # (no quotes or `export`: docker run --env-file reads the file by its own rules)
+        (tmp / "app.env").write_text("MODE=bench\n# a comment\nLANG=C.UTF-8\n")
         (tmp / "token").write_text("s3cret-bench\n")
         (tmp / "token").chmod(0o600)
         for net in nets:
