@@ -29,20 +29,8 @@ from engines import busybox_image, ensure_dockerd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_containers import COMMAND, INFLIGHT, remove_all, sh
 from installed import compile_corral, corral_argv
-
-INFLIGHT = 8
-COMMAND = ["sleep", "3600"]
-
-
-def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, check=check)
-
-
-def remove_all(prefix: str) -> None:
-    names = sh("docker", "ps", "-aq", "--filter", f"name={prefix}").stdout.split()
-    for start in range(0, len(names), 50):
-        sh("docker", "rm", "-f", *names[start : start + 50], check=False)
 
 
 def corral_config(image: str, names: list[str], nets: tuple[str, str], tmp: Path) -> Path:
