@@ -110,6 +110,17 @@ def number(name: str, flag: str, key: ApiKey) -> RunOption:
     return RunOption(name, flag, _attribute(name), lambda f, v: [f, str(v)], lambda v: {key: v})
 
 
+def table(name: str, flag: str, key: ApiKey) -> RunOption:
+    """A table option: ``--flag K=V`` per entry; ``key: {K: V, ...}``."""
+    return RunOption(
+        name,
+        flag,
+        _nonempty(name),
+        lambda f, v: [w for k, x in v.items() for w in (f, f"{k}={x}")],
+        lambda v: {key: dict(v)},
+    )
+
+
 def switch(name: str, flag: str, key: ApiKey) -> RunOption:
     """A boolean option: ``--flag`` when true; ``key: true``."""
     return RunOption(
@@ -361,13 +372,7 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption(
         "volumes", "-v", _mounts, lambda f, v: [w for m in v for w in (f, m.text)], _mount_document
     ),
-    RunOption(
-        "labels",
-        "--label",
-        _nonempty("labels"),
-        lambda f, v: [w for k, x in v.items() for w in (f, f"{k}={x}")],
-        lambda v: {"Labels": dict(v)},
-    ),
+    table("labels", "--label", "Labels"),
     text("hostname", "--hostname", "Hostname"),
     text("stop_signal", "--stop-signal", "StopSignal"),
     RunOption(
@@ -459,13 +464,7 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
         lambda v: {"HostConfig.Tmpfs": dict(parse_tmpfs(t) for t in v)},
     ),
     each("devices", "--device", "HostConfig.Devices", api=_device_document),
-    RunOption(
-        "sysctls",
-        "--sysctl",
-        _nonempty("sysctls"),
-        lambda f, v: [w for k, x in v.items() for w in (f, f"{k}={x}")],
-        lambda v: {"HostConfig.Sysctls": dict(v)},
-    ),
+    table("sysctls", "--sysctl", "HostConfig.Sysctls"),
     each("group_add", "--group-add", "HostConfig.GroupAdd"),
     text("userns", "--userns", "HostConfig.UsernsMode"),
     each("dns", "--dns", "HostConfig.Dns"),
