@@ -18,6 +18,8 @@ DEFAULT_CONFIGS = ("corral.toml", "/etc/corral/corral.toml")
 DOCKER_SOCKET = "/var/run/docker.sock"
 DOCKER_PID = "/var/run/docker.pid"
 DOCKER_ROOT = "/var/lib/docker"
+#: Podman's own API socket as root (``podman system service``'s default).
+PODMAN_ROOT_SOCKET = "/run/podman/podman.sock"
 #: containerd's defaults.
 CONTAINERD_SOCKET = "/run/containerd/containerd.sock"
 CONTAINERD_PID = "/run/containerd/containerd.pid"
@@ -53,6 +55,14 @@ def find_config(explicit: str | None) -> str:
             )
         ]
     )
+
+
+def podman_default_socket() -> str:
+    """Podman's own default API socket (``podman system service`` without an address)."""
+    if os.geteuid() == 0:
+        return PODMAN_ROOT_SOCKET
+    runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.geteuid()}"
+    return os.path.join(runtime, "podman", "podman.sock")
 
 
 def default_socket() -> str:

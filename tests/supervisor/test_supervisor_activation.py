@@ -30,10 +30,11 @@ def test_activate_creates_missing_accounts_and_directories(tmp_path: Path) -> No
     config.write_text(
         f'[[container]]\nimage = "busybox"\nuser = "{user}"\ngroup = "{group}"\n'
         f'[docker]\ndata_root = "{tmp_path / "docker"}"\n'
-        f'[singularity]\npackage = "{package}"\nroot = "{root}"\n'
+        f'[singularity]\npackage = "{package}"\n'
     )
+    under = ["--root", str(root)]
     try:
-        dry = CliRunner().invoke(app, ["-c", str(config), "activate", "--dry-run"])
+        dry = CliRunner().invoke(app, ["-c", str(config), "activate", "--dry-run", *under])
         assert dry.exit_code == 0, dry.output
         assert f"would: groupadd --system {group}" in dry.output
         assert f"would: useradd --system --gid {group} --home-dir /var/empty" in dry.output
@@ -41,7 +42,7 @@ def test_activate_creates_missing_accounts_and_directories(tmp_path: Path) -> No
         assert "install -m 4755" in dry.output
         assert not (root / "var").exists()  # a dry run changes nothing
 
-        done = CliRunner().invoke(app, ["-c", str(config), "activate"])
+        done = CliRunner().invoke(app, ["-c", str(config), "activate", *under])
         assert done.exit_code == 0, done.output
         entry = subprocess.run(["getent", "passwd", user], capture_output=True, text=True)
         fields = entry.stdout.strip().split(":")
@@ -51,9 +52,12 @@ def test_activate_creates_missing_accounts_and_directories(tmp_path: Path) -> No
             assert stat.S_IMODE(mount.stat().st_mode) == 0o755
         helper = root / "run" / "corral" / "setuid" / "singularity-mount-helper"
         assert stat.S_IMODE(helper.stat().st_mode) == 0o4755
-        assert (tmp_path / "docker").is_dir()
+        docker_root = root / str(tmp_path / "docker").lstrip("/")
+        assert stat.S_IMODE(docker_root.stat().st_mode) == 0o710
+        assert not (tmp_path / "docker").exists()  # under --root only
 
-        again = CliRunner().invoke(app, ["-c", str(config), "activate", "--dry-run"])
+        again = CliRunner().invoke(app, ["-c", str(config), "activate", *under])
+        assert again.exit_code == 0, again.output
         assert again.output.strip() == "nothing to do"
     finally:
         subprocess.run(["userdel", user], capture_output=True)

@@ -143,14 +143,22 @@ def down(options: Options, volumes: bool) -> None:
 
 @command("activate")
 @click.option("--dry-run", is_flag=True, help="Only print what would be done.")
+@click.option(
+    "--root",
+    default="/",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Make the directories and helpers under this root instead of /.",
+)
 @pass_options
-def activate(options: Options, dry_run: bool) -> None:
-    """Prepare the host: accounts, engine state directories, Singularity's directories."""
+def activate(options: Options, dry_run: bool, root: str) -> None:
+    """Prepare the host: accounts, engine state directories, Singularity's directories
+    and setuid helpers. Idempotent: a second run has nothing to do."""
     import asyncio
 
     from corral.supervisor import activation
 
-    steps = activation.plan(options.loaded().config)
+    steps = activation.plan(options.loaded().config, os.path.abspath(root))
     for step in steps:
         click.echo(("would: " if dry_run else "") + str(step))
     if not steps:

@@ -2,7 +2,7 @@
 
 from corral.actions import BUILTIN_ACTIONS
 from corral.config.container import Action, OciContainer, RespawnLimit
-from corral.config.daemons import Containerd, DockerDaemon, Singularity
+from corral.config.daemons import Containerd, DockerDaemon, PodmanService, Singularity
 from corral.config.image import OciImage
 from corral.config.loader import Loaded, find_config, load, load_text
 from corral.config.network import Network, Volume
@@ -21,6 +21,7 @@ __all__ = [
     "Network",
     "OciContainer",
     "OciImage",
+    "PodmanService",
     "Process",
     "RespawnLimit",
     "Singularity",

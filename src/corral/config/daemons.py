@@ -1,5 +1,6 @@
 """The engine daemons corral can run itself: ``DockerDaemon`` (dockerd),
-``Containerd``, and the ``Singularity`` activation."""
+``Containerd``, ``PodmanService`` (Podman's API service), and the
+``Singularity`` activation."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pydantic import AfterValidator, StrictBool, StrictStr
 
 from corral.config._base import Record
 from corral.config._fields import Environment, NonEmpty, fail, field, show
-from corral.paths import CONTAINERD_PID, CONTAINERD_SOCKET, DOCKER_PID
+from corral.paths import CONTAINERD_PID, CONTAINERD_SOCKET, DOCKER_PID, podman_default_socket
 
 
 def unix_socket_path(address: str) -> str:
@@ -61,7 +62,6 @@ class DockerDaemon(Record):
     toml_name = "[docker]"
 
     dockerd: NonEmpty = field("dockerd", doc="The dockerd program.")
-    docker_cli: NonEmpty = field("docker", doc="The docker CLI corral uses for this engine.")
     proxy: NonEmpty = field("docker-proxy", doc="The userland proxy program.")
     enable_proxy: StrictBool = field(True, doc="Use the userland proxy for published ports.")
     debug: StrictBool = field(False, doc="Log at debug level.")
@@ -88,11 +88,40 @@ class DockerDaemon(Record):
     )
 
 
+class PodmanService(Record):
+    """Podman's API service, `podman system service --time=0 unix://PATH`, as a
+    supervised service named `podman`; ready when the API answers `_ping`. Containers
+    of `runtime = "podman"` require it. Without this table corral starts a service of
+    its own on `<state_dir>/podman.sock` when nothing answers there."""
+
+    toml_name = "[podman]"
+
+    podman: NonEmpty = field("podman", doc="The podman program.")
+    debug: StrictBool = field(False, doc="Log at debug level (`--log-level=debug`).")
+    environment_variables: Environment = field(
+        (), doc="Environment of the service (`K=V` strings or pairs)."
+    )
+    host: UnixAddress | None = field(
+        None,
+        doc="The socket the service listens on, like `unix:///run/corral/podman.sock`; every "
+        "call corral makes to podman goes there. Default: Podman's own, "
+        "`/run/podman/podman.sock` (as root).",
+    )
+    log_file: StrictStr | None = field(
+        None, doc="The service's log; default: `<state_dir>/logs/podman.log`."
+    )
+
+    @property
+    def socket(self) -> str:
+        """The path of the socket the service listens on."""
+        return unix_socket_path(self.host) if self.host else podman_default_socket()
+
+
 class Singularity(Record):
     """Singularity's activation: `<root>/var/singularity/mnt/{container,final,overlay,session}`
-    made 0755, and setuid helpers linked from the package."""
+    made 0755, and setuid-root copies of the package's helpers (`corral activate`;
+    `--root DIR` activates under another root)."""
 
     toml_name = "[singularity]"
 
     package: NonEmpty = field("/usr", doc="The prefix Singularity is installed under.")
-    root: NonEmpty = field("/", doc="The root activation works under (for tests).")

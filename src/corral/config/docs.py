@@ -20,7 +20,7 @@ from corral.config.container import (
     RespawnLimit,
     Secret,
 )
-from corral.config.daemons import Containerd, DockerDaemon, Singularity
+from corral.config.daemons import Containerd, DockerDaemon, PodmanService, Singularity
 from corral.config.image import OciImage
 from corral.config.network import Network, Volume
 from corral.config.process import Process
@@ -40,6 +40,7 @@ RECORDS: tuple[type[Record], ...] = (
     Volume,
     DockerDaemon,
     Containerd,
+    PodmanService,
     Singularity,
 )
 

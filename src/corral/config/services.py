@@ -18,7 +18,9 @@ from corral.config.top import Config
 from corral.errors import Path
 from corral.runtimes import Runtime
 
-Kind = Literal["container", "process", "network", "volume", "dockerd", "containerd"]
+Kind = Literal["container", "process", "network", "volume", "dockerd", "containerd", "podman"]
+#: The engine daemons corral can run, by service name (each its own kind).
+DAEMON_KINDS: tuple[Kind, ...] = ("containerd", "dockerd", "podman")
 
 
 def image_reference(image: str | OciImage) -> str:
@@ -74,7 +76,9 @@ def declared_services(config: Config) -> list[Declared]:
     if config.docker is not None:
         needs = ("containerd",) if config.containerd is not None else ()
         out.append(_daemon("dockerd", config.docker, ("docker",), needs))
-    engine = ("dockerd",) if config.docker is not None and runtime == "docker" else ()
+    if config.podman is not None:
+        out.append(_daemon("podman", config.podman, ("podman",), ()))
+    engine = _engine_service(config)
     networks = {n.name: network_service(runtime, n.name) for n in config.networks}
     volumes = {v.name: volume_service(runtime, v.name) for v in config.volumes}
     for i, network in enumerate(config.networks):
@@ -120,10 +124,19 @@ def declared_services(config: Config) -> list[Declared]:
     return out
 
 
-def _daemon(name: str, record: Record, path: Path, requirement: tuple[str, ...]) -> Declared:
+def _engine_service(config: Config) -> tuple[str, ...]:
+    """The engine service every container, network and volume requires, if corral runs it."""
+    if config.runtime == "docker" and config.docker is not None:
+        return ("dockerd",)
+    if config.runtime == "podman" and config.podman is not None:
+        return ("podman",)
+    return ()
+
+
+def _daemon(name: Kind, record: Record, path: Path, requirement: tuple[str, ...]) -> Declared:
     return Declared(
         name=name,
-        kind="dockerd" if name == "dockerd" else "containerd",
+        kind=name,
         record=record,
         path=path,
         requirement=requirement,

@@ -7,7 +7,7 @@ from pydantic import StrictStr
 from corral.config._base import Record
 from corral.config._fields import field
 from corral.config.container import OciContainer
-from corral.config.daemons import Containerd, DockerDaemon, Singularity
+from corral.config.daemons import Containerd, DockerDaemon, PodmanService, Singularity
 from corral.config.network import Network, Volume
 from corral.config.process import Process
 from corral.runtimes import Runtime
@@ -28,6 +28,9 @@ class Config(Record):
     )
     docker: DockerDaemon | None = field(None, doc="Run dockerd as a service (`[docker]`).")
     containerd: Containerd | None = field(None, doc="Run containerd as a service (`[containerd]`).")
+    podman: PodmanService | None = field(
+        None, doc="Run Podman's API service as a service (`[podman]`)."
+    )
     singularity: Singularity | None = field(None, doc="Singularity activation (`[singularity]`).")
     containers: tuple[OciContainer, ...] = field(
         (), alias="container", doc="Containers (`[[container]]`)."

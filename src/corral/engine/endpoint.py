@@ -7,9 +7,11 @@ lines corral prints — gets its ``Endpoint`` from ``endpoint_for``.
 
 Docker: the ``[docker]`` table's ``host`` when corral runs dockerd itself
 (dockerd's own default socket when the table names none), else
-``DOCKER_HOST``, else ``/var/run/docker.sock``. Podman: ``CONTAINER_HOST``,
-else the ``podman system service`` corral runs for itself on
-``<state_dir>/podman.sock`` (started when nothing answers there). corral speaks
+``DOCKER_HOST``, else ``/var/run/docker.sock``. Podman: the ``[podman]``
+table's ``host`` when corral runs the API service itself (Podman's own default
+socket when it names none), else ``CONTAINER_HOST``, else the ``podman system
+service`` corral runs for itself on ``<state_dir>/podman.sock`` (started when
+nothing answers there). corral speaks
 the Engine API over Unix sockets only; any other address is refused, saying so.
 """
 
@@ -86,6 +88,9 @@ def endpoint_for(
             return Endpoint("docker", path, explicit=path != DOCKER_SOCKET)
         return Endpoint("docker", DOCKER_SOCKET)
     if runtime == "podman":
+        podman = config.podman if config is not None else None
+        if podman is not None:
+            return Endpoint("podman", podman.socket, explicit=True)
         host = env.get("CONTAINER_HOST")
         if host:
             return Endpoint("podman", socket_path(host, "CONTAINER_HOST"), explicit=True)

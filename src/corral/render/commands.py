@@ -1,5 +1,5 @@
 """Pure command lines of the services that are not containers: processes, the
-engine daemons (dockerd, containerd), networks and volumes — and Podman's
+engine daemons (dockerd, containerd, Podman's API service), networks and volumes — and Podman's
 health-check run. Records in, argv out; no I/O happens here. (A container's
 command lines come from its spec: ``render.container``.)
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from corral.config import Containerd, DockerDaemon, Network, Process, Volume
+from corral.config import Containerd, DockerDaemon, Network, PodmanService, Process, Volume
 from corral.render.argv import Argv
 from corral.runtimes import Runtime
 
@@ -32,6 +32,14 @@ def dockerd_command(docker: DockerDaemon, containerd: Containerd | None) -> list
     argv.joined("--data-root", docker.data_root)
     argv.joined("--exec-root", docker.exec_root)
     argv.option("--host", docker.host)
+    return argv
+
+
+def podman_service_command(podman: PodmanService) -> list[str]:
+    """``podman system service --time=0 unix://PATH``: the API, for as long as it runs."""
+    argv = Argv([podman.podman])
+    argv.flag("--log-level=debug", podman.debug)
+    argv += ["system", "service", "--time=0", f"unix://{podman.socket}"]
     return argv
 
 

@@ -18,6 +18,7 @@ from corral.config import (
     DockerDaemon,
     Network,
     OciContainer,
+    PodmanService,
     Process,
     Volume,
     declared_services,
@@ -28,6 +29,7 @@ from corral.render.commands import (
     containerd_command,
     dockerd_command,
     network_create_command,
+    podman_service_command,
     process_command,
     volume_create_command,
 )
@@ -79,6 +81,8 @@ def seed_service_argv(config: Config, service: Declared) -> list[str]:
         return dockerd_command(record, config.containerd)
     if isinstance(record, Containerd):
         return containerd_command(record)
+    if isinstance(record, PodmanService):
+        return podman_service_command(record)
     if isinstance(record, Network):
         return network_create_command(record, config.runtime)
     if isinstance(record, Volume):

@@ -6,6 +6,11 @@ accounts, home ``/var/empty``, shell nologin), the engines' state directories
 (``/var/lib/docker``, ``/var/lib/containerd``), and Singularity's mount
 directories (0755) and setuid helpers. ``plan`` only looks; ``apply`` acts;
 ``corral activate --dry-run`` prints the plan.
+
+``root`` (``corral activate --root DIR``) puts every directory and helper under
+another root, for an image being prepared or a test; accounts are always the
+running host's. Idempotent: what is in place already is not planned again, so a
+second run has nothing to do.
 """
 
 from __future__ import annotations
@@ -52,8 +57,9 @@ def _directory(path: str, mode: int = 0o755) -> Step | None:
     return None
 
 
-def plan(config: Config) -> list[Step]:
-    """What activation would do on this host for ``config`` (nothing already done)."""
+def plan(config: Config, root: str = "/") -> list[Step]:
+    """What activation would do on this host for ``config`` under ``root``
+    (nothing already done)."""
     from corral.engine.accounts import plan_host_accounts
 
     steps: list[Step] = [
@@ -67,15 +73,14 @@ def plan(config: Config) -> list[Step]:
         directories.append((config.docker.data_root or DOCKER_ROOT, 0o710))
     singularity = config.singularity
     if singularity is not None:
-        mounts = _under(singularity.root, SINGULARITY_MNT)
-        directories.append((mounts, 0o755))
-        directories += [(os.path.join(mounts, name), 0o755) for name in SINGULARITY_MOUNTS]
+        directories.append((SINGULARITY_MNT, 0o755))
+        directories += [(f"{SINGULARITY_MNT}/{name}", 0o755) for name in SINGULARITY_MOUNTS]
     for path, mode in directories:
-        step = _directory(path, mode)
+        step = _directory(_under(root, path), mode)
         if step is not None:
             steps.append(step)
     if singularity is not None:
-        steps += _setuid_helpers(singularity.package, singularity.root)
+        steps += _setuid_helpers(singularity.package, root)
     return steps
 
 

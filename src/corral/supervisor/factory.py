@@ -6,6 +6,9 @@ containers, networks and volumes go through the engine's one connection.
 
 from __future__ import annotations
 
+import os
+import shutil
+
 from corral.config import (
     Config,
     Containerd,
@@ -13,6 +16,7 @@ from corral.config import (
     DockerDaemon,
     Network,
     OciContainer,
+    PodmanService,
     Process,
     Volume,
 )
@@ -26,6 +30,8 @@ from corral.supervisor.process import ProcessRunner, ProcessSpec
 from corral.supervisor.runner import RunContext, Runner
 
 DAEMON_READY_TIMEOUT = 60.0
+#: dockerd stops its containers' shims and unmounts before it exits: give it time
+DAEMON_STOP_TIMEOUT = 30.0
 
 
 def runner_for(service: Declared, config: Config, context: RunContext) -> Runner:
@@ -50,23 +56,31 @@ def runner_for(service: Declared, config: Config, context: RunContext) -> Runner
             ),
             context,
         )
-    if isinstance(record, DockerDaemon | Containerd):
-        socket = (
-            record.address
-            if isinstance(record, Containerd)
-            else endpoint_for(config, "docker", context.state_dir).socket
-        )
-        return ProcessRunner(
-            ProcessSpec(
-                name=service.name,
-                argv=tuple(service_argv(config, service)),
-                environment=record.environment_variables,
-                log_path=record.log_file or log_default,
-                ready_socket=socket,
-                ready_timeout=DAEMON_READY_TIMEOUT,
-                stop_timeout=10.0,
-            ),
+    if isinstance(record, Containerd):
+        # containerd finds its shim (containerd-shim-runc-v2) on PATH: its own directory first
+        return _daemon_runner(
+            service,
+            config,
             context,
+            environment=(_path_with(record.containerd), *record.environment_variables),
+            ready_socket=record.address,
+        )
+    if isinstance(record, DockerDaemon):
+        return _daemon_runner(
+            service,
+            config,
+            context,
+            environment=record.environment_variables,
+            pid_file=record.pid_file,
+            ready_api=endpoint_for(config, "docker", context.state_dir).socket,
+        )
+    if isinstance(record, PodmanService):
+        return _daemon_runner(
+            service,
+            config,
+            context,
+            environment=record.environment_variables,
+            ready_api=endpoint_for(config, "podman", context.state_dir).socket,
         )
     if isinstance(record, OciContainer):
         return ContainerRunner(service.name, record, config.runtime, context)
@@ -75,3 +89,39 @@ def runner_for(service: Declared, config: Config, context: RunContext) -> Runner
     if isinstance(record, Volume):
         return VolumeRunner(service.name, record, config.runtime, context)
     raise CorralError(f"{service.name}: corral cannot run a {service.kind} service")
+
+
+def _daemon_runner(
+    service: Declared,
+    config: Config,
+    context: RunContext,
+    *,
+    environment: tuple[str, ...],
+    pid_file: str | None = None,
+    ready_socket: str | None = None,
+    ready_api: str | None = None,
+) -> ProcessRunner:
+    """An engine daemon: a host process, ready when its pid file, socket or API says so."""
+    log_file = getattr(service.record, "log_file", None)
+    return ProcessRunner(
+        ProcessSpec(
+            name=service.name,
+            argv=tuple(service_argv(config, service)),
+            environment=environment,
+            log_path=log_file or default_log_path(context.state_dir, service.name),
+            pid_file=pid_file,
+            ready_socket=ready_socket,
+            ready_api=ready_api,
+            ready_timeout=DAEMON_READY_TIMEOUT,
+            stop_timeout=DAEMON_STOP_TIMEOUT,
+        ),
+        context,
+    )
+
+
+def _path_with(program: str) -> str:
+    """``PATH=`` with ``program``'s directory first (as the seed gives containerd)."""
+    found = shutil.which(program)
+    directory = os.path.dirname(os.path.abspath(found)) if found else None
+    rest = os.environ.get("PATH", os.defpath)
+    return f"PATH={directory}:{rest}" if directory else f"PATH={rest}"

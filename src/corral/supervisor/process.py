@@ -20,7 +20,7 @@ import os
 import pwd
 import signal
 import subprocess
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,8 @@ class ProcessSpec:
     log_path: str = ""
     pid_file: str | None = None
     ready_socket: str | None = None
+    #: a Unix socket on which an Engine API must answer ``GET /_ping`` (the engine daemons)
+    ready_api: str | None = None
     ready_timeout: float = 30.0
     stop_signal: str = "SIGTERM"
     stop_timeout: float = 5.0
@@ -164,25 +166,25 @@ class ProcessRunner:
             if code != 0:
                 raise CommandError(spec.argv, code, stderr=f"one_shot exited with status {code}")
             return
-        if spec.pid_file is None and spec.ready_socket is None:
-            return
-        check = self._pid_file_ready if spec.pid_file is not None else self._socket_ready
-        what = (
-            f"pid file {spec.pid_file} did not appear"
-            if spec.pid_file is not None
-            else f"{spec.ready_socket} did not accept connections"
-        )
+        # each in turn, within one deadline: the pid file (as the seed waits for
+        # dockerd's and containerd's), then the socket, then the API's answer
+        checks: list[tuple[Callable[[Handle], Awaitable[bool]], str]] = []
+        if spec.pid_file is not None:
+            checks.append((self._pid_file_ready, f"pid file {spec.pid_file} did not appear"))
+        if spec.ready_socket is not None:
+            checks.append((self._socket_ready, f"{spec.ready_socket} did not accept connections"))
+        if spec.ready_api is not None:
+            checks.append((self._api_ready, f"no API answered GET /_ping on {spec.ready_api}"))
         exit_future = _run_of(handle).exit
         clock = self.context.clock
         deadline = clock.monotonic() + spec.ready_timeout
-        while True:
-            if await check(handle):
-                return
-            if exit_future.done():
-                raise CorralError(f"exited with status {exit_future.result()} before ready")
-            if clock.monotonic() >= deadline:
-                raise CorralError(f"not ready: {what} within {spec.ready_timeout:g} s")
-            await clock.sleep(POLL)
+        for check, what in checks:
+            while not await check(handle):
+                if exit_future.done():
+                    raise CorralError(f"exited with status {exit_future.result()} before ready")
+                if clock.monotonic() >= deadline:
+                    raise CorralError(f"not ready: {what} within {spec.ready_timeout:g} s")
+                await clock.sleep(POLL)
 
     async def _pid_file_ready(self, handle: Handle) -> bool:
         path = self.spec.pid_file
@@ -212,6 +214,12 @@ class ProcessRunner:
         address = self.spec.ready_socket
         assert address is not None
         return await socket_answers(address)
+
+    async def _api_ready(self, handle: Handle) -> bool:
+        from corral.engine.client import socket_answers as api_answers
+
+        assert self.spec.ready_api is not None
+        return await api_answers(self.spec.ready_api, timeout=2.0)
 
     async def _exit(self, handle: Handle) -> int:
         return await asyncio.shield(_run_of(handle).exit)
