@@ -6,6 +6,7 @@ they make (names, requirements, what `show` prints)."""
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 
@@ -28,7 +29,7 @@ DOCKERD_FLAGS: list[tuple[Choice, Choice]] = [
     (({}, []), ({"config_file": "/etc/docker/d.json"}, ["--config-file=/etc/docker/d.json"])),
     (({}, []), ({"debug": True}, ["--debug", "--log-level=debug"])),
     (
-        ({}, ["--userland-proxy=true", "--userland-proxy-path=docker-proxy"]),
+        ({}, ["--userland-proxy=true", "--userland-proxy-path=/opt/d/docker-proxy"]),
         ({"enable_proxy": False}, ["--userland-proxy=false"]),
     ),
     (({}, ["--iptables"]), ({"enable_iptables": False}, ["--iptables=false"])),
@@ -38,7 +39,7 @@ DOCKERD_FLAGS: list[tuple[Choice, Choice]] = [
 @pytest.mark.parametrize("choice", list(itertools.product((0, 1), repeat=len(DOCKERD_FLAGS))))
 @pytest.mark.parametrize("containerd", [None, "table", "field"])
 def test_dockerd_every_flag_combination(choice: tuple[int, ...], containerd: str | None) -> None:
-    fields: dict[str, object] = {"pid_file": "/run/d.pid"}
+    fields: dict[str, object] = {"pid_file": "/run/d.pid", "proxy": "/opt/d/docker-proxy"}
     expected = ["dockerd", "-p", "/run/d.pid"]
     for (off, on), picked in zip(DOCKERD_FLAGS, choice, strict=True):
         more, words = on if picked else off
@@ -51,6 +52,19 @@ def test_dockerd_every_flag_combination(choice: tuple[int, ...], containerd: str
     elif containerd == "table":
         expected += ["--containerd", "/run/ctd/ctd.sock"]
     assert dockerd_command(DockerDaemon.model_validate(fields), table) == expected
+
+
+def test_a_bare_proxy_name_is_the_program_path_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = tmp_path / "bin" / "docker-proxy"
+    proxy.parent.mkdir()
+    proxy.write_text("#!/bin/sh\n")
+    proxy.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{proxy.parent}:/nonexistent")
+    assert DockerDaemon().proxy == str(proxy)  # dockerd execs the path as given
+    assert DockerDaemon(proxy="docker-proxy").proxy == str(proxy)
+    assert DockerDaemon(proxy="missing-proxy").proxy == "missing-proxy"  # left as declared
 
 
 def test_dockerd_of_an_isolated_instance() -> None:

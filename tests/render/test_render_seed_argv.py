@@ -164,9 +164,9 @@ def test_service_names_and_implicit_requirements() -> None:
 
 
 def test_dockerd_command_as_the_seed_builds_it() -> None:
-    assert dockerd_command(DockerDaemon(), Containerd()) == [
+    assert dockerd_command(DockerDaemon(proxy="/gnu/proxy/bin/proxy"), Containerd()) == [
         "dockerd", "-p", "/var/run/docker.pid",
-        "--userland-proxy=true", "--userland-proxy-path=docker-proxy",
+        "--userland-proxy=true", "--userland-proxy-path=/gnu/proxy/bin/proxy",
         "--iptables",
         "--containerd", "/run/containerd/containerd.sock",
     ]  # fmt: skip

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from typing import Annotated
 
 from pydantic import AfterValidator, StrictBool, StrictStr
@@ -36,6 +38,19 @@ def _unix_address(value: str) -> str:
 UnixAddress = Annotated[StrictStr, AfterValidator(_unix_address)]
 
 
+def _on_path(program: str) -> str:
+    """A bare program name as the absolute path ``PATH`` finds (dockerd execs its
+    ``--userland-proxy-path`` as given, without a search); unchanged when not found."""
+    if "/" in program:
+        return program
+    found = shutil.which(program)
+    return os.path.abspath(found) if found else program
+
+
+#: A program dockerd runs by path: looked up on ``PATH`` when the file is loaded.
+Program = Annotated[NonEmpty, AfterValidator(_on_path)]
+
+
 class Containerd(Record):
     """containerd as a supervised service, named `containerd`; ready when its socket answers."""
 
@@ -62,7 +77,12 @@ class DockerDaemon(Record):
     toml_name = "[docker]"
 
     dockerd: NonEmpty = field("dockerd", doc="The dockerd program.")
-    proxy: NonEmpty = field("docker-proxy", doc="The userland proxy program.")
+    proxy: Program = field(
+        "docker-proxy",
+        doc="The userland proxy program (`--userland-proxy-path`); a bare name is looked up "
+        "on `PATH`, since dockerd runs it by path.",
+        validate_default=True,
+    )
     enable_proxy: StrictBool = field(True, doc="Use the userland proxy for published ports.")
     debug: StrictBool = field(False, doc="Log at debug level.")
     enable_iptables: StrictBool = field(True, doc="Let dockerd add iptables rules.")

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from corral.config import Config, Declared, declared_services, dependency_order
+from corral.config.services import DAEMON_KINDS
 from corral.errors import CorralError
 from corral.supervisor import actions as act
 from corral.supervisor import graph, housekeeping
@@ -26,6 +28,7 @@ from corral.supervisor.runner import Handle, RunContext, Runner, RunScope
 from corral.supervisor.service import Declaration, ServiceOwner
 
 RunnerFactory = Callable[[Declared, Config, RunContext], Runner]
+log = logging.getLogger("corral.supervisor")
 
 
 class _Unsupported:
@@ -283,8 +286,11 @@ class Supervisor:
 
     async def down(self, volumes: bool = False) -> dict[str, str]:
         """Stop every service, remove every container corral labelled, and with
-        ``volumes`` the declared networks and volumes too."""
-        failures = await self.stop_all()
+        ``volumes`` the declared networks and volumes too — while the engine
+        daemons corral runs still answer; then stop them (dockerd, then
+        containerd) and sweep what their instance left (``leftovers``)."""
+        daemons = [n for n, o in self.owners.items() if o.service.kind in DAEMON_KINDS]
+        failures = await self._each(self.stop, [n for n in self.owners if n not in daemons])
         hub = self.context.engines
         try:
             every = await housekeeping.orphans(hub, self.config, self.context.state_dir, set())
@@ -293,6 +299,14 @@ class Supervisor:
                 await housekeeping.remove_objects(hub, self.config)
         except CorralError as error:
             failures["engine"] = str(error)
+        if daemons:
+            await hub.close()  # its connections go to daemons about to stop
+            failures |= await self._each(self.stop, daemons)
+            from corral.supervisor.leftovers import instance_paths, sweep
+
+            swept = sweep(instance_paths(self.config, self.context.state_dir))
+            if swept.killed or swept.unmounted:
+                log.info("down: after the engine daemons stopped: %s", swept)
         if self.context.runtime_dir:
             from corral.supervisor.secrets import remove_secrets
 
