@@ -47,12 +47,14 @@ def _under(root: str, path: str) -> str:
     return os.path.join(root, path.lstrip("/"))
 
 
-def _directory(path: str, mode: int = 0o755) -> Step | None:
+def _directory(path: str, mode: int = 0o755, *, enforce: bool = True) -> Step | None:
+    """Make ``path`` with ``mode``; with ``enforce``, also give an existing one that mode
+    (an engine's root is only made: the engine sets its own mode on it)."""
     try:
         current = os.stat(path)
     except FileNotFoundError:
         return Step("directory", f"mkdir -m {mode:o} {path}", path=path, mode=mode)
-    if stat.S_IMODE(current.st_mode) != mode:
+    if enforce and stat.S_IMODE(current.st_mode) != mode:
         return Step("directory", f"chmod {mode:o} {path}", path=path, mode=mode)
     return None
 
@@ -66,17 +68,17 @@ def plan(config: Config, root: str = "/") -> list[Step]:
         Step("account", str(action), argv=action.argv)
         for action in plan_host_accounts((c.user, c.group) for c in config.containers)
     ]
-    directories: list[tuple[str, int]] = []
+    directories: list[tuple[str, int, bool]] = []
     if config.containerd is not None:
-        directories.append((config.containerd.root or CONTAINERD_ROOT, 0o711))
+        directories.append((config.containerd.root or CONTAINERD_ROOT, 0o711, False))
     if config.docker is not None:
-        directories.append((config.docker.data_root or DOCKER_ROOT, 0o710))
+        directories.append((config.docker.data_root or DOCKER_ROOT, 0o710, False))
     singularity = config.singularity
     if singularity is not None:
-        directories.append((SINGULARITY_MNT, 0o755))
-        directories += [(f"{SINGULARITY_MNT}/{name}", 0o755) for name in SINGULARITY_MOUNTS]
-    for path, mode in directories:
-        step = _directory(_under(root, path), mode)
+        directories.append((SINGULARITY_MNT, 0o755, True))
+        directories += [(f"{SINGULARITY_MNT}/{n}", 0o755, True) for n in SINGULARITY_MOUNTS]
+    for path, mode, enforce in directories:
+        step = _directory(_under(root, path), mode, enforce=enforce)
         if step is not None:
             steps.append(step)
     if singularity is not None:
