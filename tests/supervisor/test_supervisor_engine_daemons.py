@@ -217,3 +217,66 @@ def _answers(path: str) -> bool:
         except OSError:
             return False
     return True
+
+
+def test_host_dockerd_restart_brings_every_container_back(
+    tmp_path: Path, docker_engine: str, busybox_ref_docker: str
+) -> None:
+    """No [docker] table: the host's dockerd is SIGTERMed and started again under a
+    corral supervising three containers; all three come back, one of each, and
+    ``status`` answers throughout."""
+    import threading
+
+    import engines
+
+    names = [f"eng-host-{i}-{uuid.uuid4().hex[:4]}" for i in range(3)]
+    corral = Corral(tmp_path, tmp_path / "corral.toml", tmp_path / "c.sock", tmp_path / "state")
+    corral.write(
+        "".join(
+            f'[[container]]\nprovision = "{n}"\nimage = "{busybox_ref_docker}"\n'
+            'command = ["sleep", "3600"]\nrespawn = true\nstop_timeout = 1\n'
+            for n in names
+        )
+    )
+    slowest = [0.0]
+    failures: list[str] = []
+    done = threading.Event()
+
+    def ask() -> None:
+        while not done.is_set():
+            began = time.monotonic()
+            try:
+                corral.status()
+            except Exception as error:
+                failures.append(repr(error))
+            slowest[0] = max(slowest[0], time.monotonic() - began)
+            time.sleep(0.1)
+
+    try:
+        corral.run("up", timeout=120)
+        before = {n: corral.status()[n]["container_id"] for n in names}
+        asker = threading.Thread(target=ask, daemon=True)
+        asker.start()
+        pid = int(Path("/var/run/docker.pid").read_text())
+        os.kill(pid, 15)
+        wait_for(lambda: not Path(f"/proc/{pid}").exists(), timeout=60)
+        engines.ensure_dockerd()  # started again, as an operator would
+        wait_for(
+            lambda: all(
+                (s := corral.status()[n])["state"] == "running" and s["container_id"] != before[n]
+                for n in names
+            ),
+            timeout=90,
+        )
+        done.set()
+        asker.join(10)
+        assert not failures, failures
+        assert slowest[0] < 5.0, f"status took {slowest[0]:.1f} s during the outage"
+        listed = docker_names(None)
+        assert [listed.count(n) for n in names] == [1, 1, 1]
+    finally:
+        done.set()
+        engines.ensure_dockerd()
+        corral.run("down", check=False, timeout=120)
+        corral.teardown()
+        subprocess.run(["docker", "rm", "-f", *names], capture_output=True, check=False)
