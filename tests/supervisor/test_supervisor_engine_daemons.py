@@ -254,20 +254,16 @@ def test_host_dockerd_restart_brings_every_container_back(
 
     try:
         corral.run("up", timeout=120)
-        before = {n: corral.status()[n]["container_id"] for n in names}
+        before = {n: started_at(n) for n in names}
         asker = threading.Thread(target=ask, daemon=True)
         asker.start()
         pid = int(Path("/var/run/docker.pid").read_text())
         os.kill(pid, 15)
         wait_for(lambda: not Path(f"/proc/{pid}").exists(), timeout=60)
         engines.ensure_dockerd()  # started again, as an operator would
-        wait_for(
-            lambda: all(
-                (s := corral.status()[n])["state"] == "running" and s["container_id"] != before[n]
-                for n in names
-            ),
-            timeout=90,
-        )
+        # each runs again (started after the restart), and corral says so
+        wait_for(lambda: all(started_at(n) not in (None, before[n]) for n in names), timeout=90)
+        wait_for(lambda: all(corral.status()[n]["state"] == "running" for n in names), 30)
         done.set()
         asker.join(10)
         assert not failures, failures
@@ -280,3 +276,15 @@ def test_host_dockerd_restart_brings_every_container_back(
         corral.run("down", check=False, timeout=120)
         corral.teardown()
         subprocess.run(["docker", "rm", "-f", *names], capture_output=True, check=False)
+
+
+def started_at(name: str) -> str | None:
+    """When the host's container ``name`` last started, while it runs; else None."""
+    done = subprocess.run(
+        ["docker", "inspect", "-f", "{{.State.Running}} {{.State.StartedAt}}", name],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    running, _, when = done.stdout.strip().partition(" ")
+    return when if done.returncode == 0 and running == "true" else None
