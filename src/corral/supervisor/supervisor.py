@@ -306,7 +306,7 @@ class Supervisor:
 
             swept = sweep(instance_paths(self.config, self.context.state_dir))
             if swept.killed or swept.unmounted:
-                log.info("down: after the engine daemons stopped: %s", swept)
+                log.warning("down: after the engine daemons stopped: %s", swept)
         if self.context.runtime_dir:
             from corral.supervisor.secrets import remove_secrets
 
