@@ -322,6 +322,27 @@ async def start_watched(engine: Engine, container_id: str) -> Subscription:
     return subscription
 
 
+async def start_again(engine: Engine, container_id: str) -> Subscription | None:
+    """Start the exited container ``container_id`` again, as it is (its engine
+    went away under it), watched as ``start_watched`` does; None when it is
+    gone. One that fails to start is removed."""
+    subscription = engine.events.subscribe(container_id)
+    try:
+        await engine.events.connected()
+        await engine.api.post(_path(container_id, "start"))
+    except ApiError as exc:
+        subscription.close()
+        if exc.status == 404:
+            return None
+        with contextlib.suppress(EngineError):
+            await remove(engine, container_id)
+        raise EngineError(f"start {container_id[:12]}: {exc.message}") from exc
+    except BaseException:
+        subscription.close()
+        raise
+    return subscription
+
+
 async def wait_subscribed(engine: Engine, subscription: Subscription, container_id: str) -> int:
     """The exit code of a container started by ``start_watched``."""
     with subscription:

@@ -91,6 +91,8 @@ class Subscription:
         self._hub = hub
         self.key = key
         self.queue: asyncio.Queue[ContainerEvent] = asyncio.Queue()
+        #: events stamped before this (replayed after a reconnect) are not its own
+        self.since_ns = time.time_ns()
 
     async def get(self) -> ContainerEvent:
         return await self.queue.get()
@@ -144,12 +146,16 @@ class EventHub:
     def _publish(self, event: ContainerEvent) -> None:
         for key in (event.container_id, None):
             for sub in self._subscribers.get(key, ()):
+                if event.time_ns and event.time_ns < sub.since_ns:
+                    continue  # from before it subscribed (a reconnect's replay)
                 sub.queue.put_nowait(event)
 
-    async def resync(self) -> None:
+    async def resync(self, broke_ns: int) -> None:
         """Give each subscribed container that is gone or not running the ``die``
         event it may have had while the stream was down (its exit code from
-        inspect; None when it is gone)."""
+        inspect; None when it is gone), stamped ``broke_ns``, when the stream
+        broke: only those who subscribed before then get it (a container
+        started again since is not dead)."""
         from corral.engine.containers import inspect
 
         for key in [k for k in self._subscribers if k is not None]:
@@ -166,12 +172,13 @@ class EventHub:
             self._publish(ContainerEvent(
                 kind="die", container_id=key, name=str((data or {}).get("Name", "")).lstrip("/"),
                 exit_code=int(code) if code is not None else None,
-                time_ns=time.time_ns(),
+                time_ns=broke_ns,
             ))  # fmt: skip
 
     async def _run(self) -> None:
         delay = RECONNECT_DELAY
         broken = False
+        broke_ns = 0
         while True:
             params: dict[str, str] = {"filters": json.dumps({"type": ["container"]})}
             if self._since_ns is not None:
@@ -187,7 +194,7 @@ class EventHub:
                         # From now on a reconnect resumes here rather than missing events.
                         self._since_ns = time.time_ns()
                     if broken:
-                        await self.resync()
+                        await self.resync(broke_ns)
                         log.warning("%s events stream reconnected", self._engine.runtime)
                         broken = False
                     delay = RECONNECT_DELAY
@@ -203,6 +210,8 @@ class EventHub:
                     log.warning("%s events stream broke: %s", self._engine.runtime, exc)
             finally:
                 self._connected.clear()
+            if not broken:
+                broke_ns = time.time_ns()
             broken = True
             self.reconnects += 1
             log.info("%s events stream ended; reconnecting", self._engine.runtime)

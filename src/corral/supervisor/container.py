@@ -85,6 +85,12 @@ class _Run:
     exited_alone: bool = False
     #: keyed digests of the files this run read at start (env files, secrets)
     inputs: dict[str, str] = field(default_factory=dict)
+    #: its container's declaration hash (``HASH_LABEL``)
+    config_hash: str = ""
+    #: the engine's events stream breaks before it started (``EventHub.reconnects``)
+    epoch: int = 0
+    #: the container of the run before, started again (its log holds that run's too)
+    resumed: bool = False
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:
@@ -96,6 +102,19 @@ def _retrieved(future: asyncio.Future[Any]) -> None:
 def _one_line(error: BaseException | None) -> str:
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
+
+
+def _why(error: BaseException) -> str:
+    """What an engine's absence made of ``error``: the system's words when its
+    socket refused or was absent (``No such file or directory``), else its line."""
+    from corral.engine.api import Unreachable
+
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, Unreachable):
+            return seen.why
+        seen = seen.__cause__ or seen.__context__
+    return _one_line(error)
 
 
 def _run_of(handle: Handle) -> _Run:
@@ -129,7 +148,7 @@ class ContainerRunner:
                 if isinstance(error, EngineUnreachable):
                     message = str(error)
                 else:
-                    message = f"{endpoint} does not answer: {_one_line(error)}"
+                    message = f"{endpoint} does not answer: {_why(error)}"
                 runtime = self.runtime
                 raise EngineAway(
                     message, str(endpoint), lambda: hub.wait_answers(runtime)
@@ -141,19 +160,27 @@ class ContainerRunner:
 
         hub = self.context.engines
         engine = await hub.get(self.runtime)
+        epoch = engine.events.reconnects
         reference = image_reference(self.container.image)
         image_id = scope.future(
             hub.once(f"{self.runtime} image {reference}", lambda: self._image(engine))
         )
-        dead = previous.id if previous is not None and _run_of(previous).exited_alone else None
+        prior = _run_of(previous) if previous is not None else None
+        dead = previous.id if previous is not None and prior and prior.exited_alone else None
+        # Its engine went away under it (stopped or restarted: the events stream broke
+        # since it started): it did not die of itself, so it is started again as it
+        # is, as the engine's own restart policy would — unless its declaration changed.
+        again = dead is not None and prior is not None and prior.epoch != engine.events.reconnects
         aside = False
         try:
-            if dead is not None:
+            if again:
+                taken: set[str] = set()
+            elif dead is not None:
                 # A respawn: the name is held by this service's own dead container. It
                 # is renamed out of the way (no listing, inspect or stop, no layer to
                 # delete first) while the image is looked up, and removed afterwards.
                 aside = await containers.set_aside(engine, self.name, dead)
-                taken: set[str] = set()
+                taken = set()
             else:
                 taken = await hub.once(f"{self.runtime} names", lambda: containers.names(engine))
                 await self._remove_set_aside(engine, taken)
@@ -179,22 +206,36 @@ class ContainerRunner:
                 )  # fmt: skip
             async with hub.gate:
                 container_id = None
-                if self.name in taken:  # one listing spares an inspect per new container
+                watch = None
+                if again and dead is not None and prior is not None:
+                    if prior.config_hash == labels[HASH_LABEL]:
+                        watch = await containers.start_again(engine, dead)
+                    if watch is not None:
+                        container_id = dead
+                    else:  # made anew: the dead one (if still there) moves out of the way
+                        aside = await containers.set_aside(engine, self.name, dead)
+                if container_id is not None:
+                    adopted = False
+                elif self.name in taken:  # one listing spares an inspect per new container
                     container_id = await containers.claim(
                         engine, self.name, labels[HASH_LABEL],
                         self.context.state_dir, self.container.stop_timeout,
                     )  # fmt: skip
-                adopted = container_id is not None
+                    adopted = container_id is not None
+                else:
+                    adopted = False
                 if container_id is None:
                     container_id, adopted = await self._create(engine, spec, env_text)
-                watch = None if adopted else await containers.start_watched(engine, container_id)
+                if watch is None and not adopted:
+                    watch = await containers.start_watched(engine, container_id)
         finally:
             image_id.cancel()  # when something failed first (the lookup itself is shared)
             if aside:
                 assert dead is not None
                 scope.detach(containers.remove(engine, dead), f"removing container {dead[:12]}")
         run = _Run(engine=engine, scope=scope, adopted=adopted, exit_watch=watch,
-                   inputs=self._digests(inputs.contents))  # fmt: skip
+                   inputs=self._digests(inputs.contents), config_hash=labels[HASH_LABEL],
+                   epoch=epoch, resumed=again and container_id == dead)  # fmt: skip
         self._helpers(run, container_id)
         return Handle(id=container_id, run=run)
 
@@ -298,7 +339,7 @@ class ContainerRunner:
         from corral.engine.logs import follow
 
         since = None
-        if run.adopted:
+        if run.adopted or run.resumed:
             with contextlib.suppress(FileNotFoundError):
                 since = os.stat(path).st_mtime  # what the last daemon wrote is kept
         log = self.context.logs.get(path)  # created 0640, rotated as processes' logs

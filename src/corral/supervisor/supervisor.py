@@ -337,6 +337,12 @@ class Supervisor:
         hub = self.context.engines
 
         async def housekeep() -> None:
+            for runtime in housekeeping.runtimes(hub, self.config):
+                if not await hub.answers(runtime):
+                    raise CorralError(
+                        f"{hub.endpoints(runtime)} does not answer: the containers corral "
+                        "could not stop stay, labelled, for the next daemon to adopt"
+                    )
             every = await housekeeping.orphans(hub, self.config, self.context.state_dir, set())
             await housekeeping.remove_orphans(hub, every)
             if volumes:
