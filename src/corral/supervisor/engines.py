@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 INFLIGHT = 8
 #: Seconds between looks at an engine that went away: doubling up to the cap.
 WAIT_DELAY = 0.05
-WAIT_DELAY_MAX = 0.5
+WAIT_DELAY_MAX = 0.2
 
 T = TypeVar("T")
 
