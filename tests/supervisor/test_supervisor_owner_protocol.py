@@ -301,3 +301,18 @@ def test_a_one_shot_is_done_on_exit_zero() -> None:
         return owner.state.status, owner.state.reason
 
     assert owned(runner, body, service(respawn=False, one_shot=True)) == ("stopped", "done")
+
+
+def test_a_stop_while_waiting_for_the_engine_ends_the_wait() -> None:
+    back = asyncio.Event()
+    runner = FakeRunner(away=1, back=back)
+
+    async def body(owner: ServiceOwner) -> tuple[str, str | None, int]:
+        with pytest.raises(CorralError):
+            await owner.start()
+        await owner.stop()
+        back.set()  # the engine answers: nobody asked for a start any more
+        await asyncio.sleep(0.05)
+        return owner.state.status, owner.state.reason, len(runner.starts)
+
+    assert owned(runner, body) == ("stopped", None, 1)

@@ -247,6 +247,7 @@ class ServiceOwner:
                 reply.set_result(None)
             case _Request(op="disable", reply=reply):
                 self._cancel_timer()
+                self._waiting_since = None
                 self._apply(st.Disable("disabled"))
                 reply.set_result(None)
             case _Request(op="update", reply=reply, declaration=Declaration() as declaration):
@@ -463,6 +464,9 @@ class ServiceOwner:
 
     def _on_stop(self, reply: asyncio.Future[None]) -> None:
         self._cancel_timer()
+        if self._waiting_since is not None:  # no longer waiting for the engine to start it
+            self._waiting_since = None
+            self._apply(st.Note(None))
         self._start_after_stop = False
         status = self.state.status
         if status == "stopped":
