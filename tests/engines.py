@@ -19,6 +19,7 @@ import http.client
 import io
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -307,6 +308,149 @@ def busybox_image(engine: str, ref: str = BUSYBOX_REF) -> str:
                 f"{engine} import of {ref} failed ({res.returncode}):\n{res.stderr.strip()}"
             )
     return ref
+
+
+# ------------------------------------------------------------ isolated dockerd
+
+
+class IsolatedDockerd:
+    """A dockerd of our own beside the host's, to pause, stop and restart at will.
+
+    Its own data root, exec root, pid file and socket under ``root`` (keep it
+    short: containerd's sockets live under it), its own managed containerd
+    (in a namespace of its own), and its own bridge ``bridge`` on ``subnet``
+    made with ``ip link add`` (never ``"bridge": "none"``, which deletes the
+    host's ``docker0``). No iptables rules: published ports go through
+    docker's userland proxy, so the host's chains are never touched.
+    ``cleanup()`` removes everything: the process, its containers' mounts (and
+    the bind mount dockerd makes of its data root), the bridge, the files.
+    """
+
+    def __init__(self, root: Path, bridge: str, subnet: str) -> None:
+        if len(bridge) > 15:
+            raise ValueError(f"bridge name {bridge!r} is longer than 15 characters")
+        self.root = root
+        self.bridge = bridge
+        self.subnet = subnet  # "10.210.1" → 10.210.1.1/24
+        self.socket = str(root / "docker.sock")
+        self.log = root / "dockerd.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def host(self) -> str:
+        return f"unix://{self.socket}"
+
+    def argv(self) -> list[str]:
+        r = self.root
+        (r / "daemon.json").write_text("{}\n")  # not the host's /etc/docker/daemon.json
+        return [
+            "dockerd", "--config-file", str(r / "daemon.json"),
+            "--data-root", str(r / "data"), "--exec-root", str(r / "exec"),
+            "--pidfile", str(r / "docker.pid"), "-H", self.host,
+            "--containerd-namespace", f"{self.bridge}-moby",
+            "--containerd-plugins-namespace", f"{self.bridge}-plugins",
+            "--bridge", self.bridge, "--iptables=false", "--ip-masq=false",
+            "--log-level", "warn",
+        ]  # fmt: skip
+
+    def docker(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """The docker CLI, pointed at this dockerd."""
+        return _run("docker", "-H", self.host, *args, timeout=timeout)
+
+    def answers(self) -> bool:
+        return _run("docker", "-H", self.host, "version", timeout=10).returncode == 0
+
+    def start(self) -> None:
+        """Start dockerd (its bridge made first, once) and wait until it answers."""
+        if not is_root():
+            raise EngineUnavailable("an isolated dockerd needs root")
+        if shutil.which("dockerd") is None:
+            raise EngineUnavailable("dockerd not installed (apt-get install docker.io)")
+        self.root.mkdir(parents=True, exist_ok=True)
+        if _run("ip", "link", "show", self.bridge).returncode != 0:
+            for cmd in (
+                ("ip", "link", "add", self.bridge, "type", "bridge"),
+                ("ip", "addr", "add", f"{self.subnet}.1/24", "dev", self.bridge),
+                ("ip", "link", "set", self.bridge, "up"),
+            ):
+                done = _run(*cmd)
+                if done.returncode != 0:
+                    raise EngineUnavailable(f"{' '.join(cmd)}: {done.stderr.strip()}")
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                self.argv(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, close_fds=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self.answers():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise EngineUnavailable(f"isolated dockerd did not answer:\n{_tail(self.log)}")
+            time.sleep(0.1)
+
+    def pid(self) -> int:
+        assert self.process is not None and self.process.poll() is None, "dockerd is not running"
+        return self.process.pid
+
+    def pause(self) -> None:
+        os.kill(self.pid(), signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGCONT)
+
+    def stop(self, timeout: float = 60) -> None:
+        """SIGTERM, as an init system stops it (it stops its containers), and wait."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.resume()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def load_image(self, ref: str) -> None:
+        """Copy the host engine's image ``ref`` into this dockerd."""
+        save = subprocess.Popen(["docker", "save", ref], stdout=subprocess.PIPE)
+        assert save.stdout is not None
+        load = subprocess.run(
+            ["docker", "-H", self.host, "load"], stdin=save.stdout, capture_output=True,
+            timeout=120, check=False,
+        )  # fmt: skip
+        save.stdout.close()
+        save.wait(60)
+        if save.returncode != 0 or load.returncode != 0:
+            raise EngineUnavailable(f"loading {ref} into the isolated dockerd: {load.stderr!r}")
+
+    def cleanup(self) -> None:
+        """Remove every container, stop dockerd, then unmount, unlink, delete."""
+        with contextlib.suppress(Exception):
+            self.resume()
+            if self.process is not None and self.process.poll() is None:
+                ids = self.docker("ps", "-aq", timeout=20).stdout.split()
+                if ids:
+                    self.docker("rm", "-f", *ids, timeout=60)
+        self.stop()
+        for mount in sorted(_mounts_under(self.root), key=len, reverse=True):
+            _run("umount", "-l", mount)
+        _run("ip", "link", "delete", self.bridge)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _mounts_under(root: Path) -> list[str]:
+    """Mount points at or below ``root`` (from this process's mountinfo)."""
+    base = str(root.resolve())
+    found = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4].replace("\\040", " ")
+        if point == base or point.startswith(base + "/"):
+            found.append(point)
+    return found
 
 
 # ---------------------------------------------------------------------- misc

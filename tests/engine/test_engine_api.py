@@ -197,9 +197,47 @@ def test_a_request_the_engine_does_not_answer_times_out(tmp_path: Path) -> None:
     assert asyncio.run(main()) == "GET /version: the engine did not answer within 0.2s"
 
 
-def test_no_socket_is_an_os_error(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
-        asyncio.run(EngineApi(str(tmp_path / "none.sock")).get("/_ping"))
+def test_no_socket_is_unreachable_and_an_os_error(tmp_path: Path) -> None:
+    from corral.engine.api import Unreachable
+
+    path = str(tmp_path / "none.sock")
+    with pytest.raises(Unreachable) as caught:
+        asyncio.run(EngineApi(path).get("/_ping"))
+    assert isinstance(caught.value, OSError)
+    assert caught.value.why == "No such file or directory"
+    assert str(caught.value) == f"nothing answers on {path}: No such file or directory"
+
+
+def test_a_refusing_socket_is_unreachable(tmp_path: Path) -> None:
+    import socket
+
+    from corral.engine.api import Unreachable
+
+    path = str(tmp_path / "dead.sock")
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(path)  # bound, never listening: what a dead engine leaves
+        with pytest.raises(Unreachable) as caught:
+            asyncio.run(EngineApi(path).get("/_ping"))
+    assert caught.value.why == "Connection refused"
+
+
+def test_an_engine_that_accepts_but_never_answers_misses_the_deadline(tmp_path: Path) -> None:
+    import socket
+
+    from corral.engine.api import TransportError
+
+    path = str(tmp_path / "paused.sock")
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(path)
+        listener.listen(8)  # the kernel accepts; nobody reads (a SIGSTOPped engine)
+
+        async def main() -> None:
+            async with EngineApi(path).stream("GET", "/events", head_timeout=0.2):
+                pass
+
+        with pytest.raises(TransportError) as caught:
+            asyncio.run(main())
+    assert str(caught.value) == "GET /events: the engine did not answer within 0.2s"
 
 
 OK_EMPTY = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"

@@ -136,8 +136,9 @@ def test_container_without_an_engine_fails_clearly(tmp_path: Path) -> None:
         return await supervisor.up()
 
     failures = run_with(config, tmp_path, body)
-    assert failures["web"].startswith("web: cannot start: docker: no Engine API answers on")
-    assert dead in failures["web"]
+    assert failures["web"] == (
+        f"web: cannot start: docker at {dead} does not answer: No such file or directory"
+    )
 
 
 def test_log_file_rotates_and_reopens(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 from corral.config import Declared, Process
 from corral.errors import CorralError
 from corral.supervisor.respawn import RespawnPolicy
-from corral.supervisor.runner import Handle, RunScope
+from corral.supervisor.runner import EngineAway, Handle, RunScope
 from corral.supervisor.service import Declaration, ServiceOwner
 
 
@@ -46,9 +46,25 @@ class FakeRunner:
     exits: dict[str, asyncio.Future[int]] = field(default_factory=dict)
     scopes: list[RunScope] = field(default_factory=list)
     helpers: list[asyncio.Task[None]] = field(default_factory=list)
+    #: this many starts fail as if the engine did not answer, until ``back`` is set
+    away: int = 0
+    back: asyncio.Event | None = None
+    stop_calls: int = 0
 
     async def start(self, scope: RunScope, previous: Handle | None) -> Handle:
         self.starts.append(previous)
+        if self.away:
+            self.away -= 1
+            back = self.back
+            assert back is not None
+
+            async def until() -> None:
+                await back.wait()
+
+            raise EngineAway(
+                "docker at /var/run/docker.sock does not answer: No such file or directory",
+                "docker at /var/run/docker.sock", until,
+            )  # fmt: skip
         if self.fail_start is not None:
             raise CorralError(self.fail_start)
         run_id = f"{self.label}-{len(self.starts)}"
@@ -65,6 +81,7 @@ class FakeRunner:
         return await self.exits[handle.id]
 
     async def stop(self, handle: Handle) -> int | None:
+        self.stop_calls += 1
         if self.fail_stop is not None:
             raise CorralError(self.fail_stop)
         if not self.exits[handle.id].done():
@@ -163,21 +180,83 @@ def test_a_failing_helper_is_logged_and_the_service_keeps_running(
     assert "svc: helping failed: the log file went away" in caplog.text
 
 
-def test_a_failed_stop_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_failed_stop_is_reported_retried_and_never_taken_as_done(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     runner = FakeRunner(fail_stop="the engine timed out")
 
-    async def body(owner: ServiceOwner) -> None:
+    async def body(owner: ServiceOwner) -> tuple[str, tuple[str, str | None], str | None, int]:
         await owner.start()
-        handle = owner.handle
-        assert handle is not None
-        stopping = asyncio.create_task(owner.stop())
-        await asyncio.sleep(0.01)
-        runner.exits[handle.id].set_result(137)  # it died anyway
-        await stopping
+        with pytest.raises(CorralError) as failed:
+            await owner.stop()
+        during = (owner.state.status, owner.state.reason)
+        await until(lambda: runner.stop_calls >= 3)  # tried again, and again
+        still = owner.state.status
+        runner.fail_stop = None  # the engine answers again
+        await until(lambda: owner.state.status == "stopped")
+        assert still == "stopping"
+        return str(failed.value), during, owner.state.reason, runner.stop_calls
 
     with caplog.at_level(logging.WARNING, logger="corral.supervisor"):
-        owned(runner, body, service(respawn=False))
-    assert "svc: stopping v1-1 failed: the engine timed out" in caplog.text
+        error, during, after, calls = owned(runner, body, service(respawn=False))
+    assert error == "svc: cannot stop: the engine timed out"
+    assert during == ("stopping", "cannot stop: the engine timed out; retrying")
+    assert after is None  # stopped at last: the failure is no longer the reason
+    assert calls >= 4
+    assert "svc: stopping v1-1 failed: the engine timed out; retrying in 1 s" in caplog.text
+    assert "svc: stopping v1-1 failed: the engine timed out; retrying in 2 s" in caplog.text
+    assert "svc: stopped after all" in caplog.text
+
+
+def test_a_failed_launch_of_a_respawn_service_goes_through_the_respawn_policy() -> None:
+    runner = FakeRunner(fail_start="no such image")
+
+    async def body(owner: ServiceOwner) -> tuple[str, bool, str | None]:
+        with pytest.raises(CorralError):
+            await owner.start()
+        await until(lambda: not owner.state.enabled)
+        return owner.state.status, owner.state.enabled, owner.state.reason
+
+    status, enabled, reason = owned(runner, body)
+    assert (status, enabled) == ("stopped", False)
+    assert reason == "respawn limit: 5 starts in 30 s; last: cannot start: no such image"
+    assert len(runner.starts) == 5
+
+
+def test_a_launch_while_the_engine_is_away_waits_for_it_uncounted() -> None:
+    back = asyncio.Event()
+    runner = FakeRunner(away=8, back=back)
+
+    async def body(owner: ServiceOwner) -> tuple[str | None, int, str, bool, int]:
+        with pytest.raises(CorralError) as failed:
+            await owner.start()
+        await until(lambda: len(runner.starts) == 1 and owner.state.status == "stopped")
+        waiting = owner.state.reason
+        assert str(failed.value) == f"svc: {waiting}"
+        back.set()  # it answers, but goes away again 7 times: never counted
+        await until(lambda: owner.state.status == "running")
+        return waiting, len(runner.starts), owner.state.status, owner.state.enabled, \
+            owner.state.restarts
+
+    waiting, starts, status, enabled, restarts = owned(runner, body)
+    assert waiting is not None
+    assert waiting.startswith("waiting for docker at /var/run/docker.sock since ")
+    assert waiting.endswith("Z")
+    assert (starts, status, enabled, restarts) == (9, "running", True, 0)
+
+
+def test_a_service_without_respawn_fails_at_once_when_the_engine_is_away() -> None:
+    runner = FakeRunner(away=1, back=asyncio.Event())
+
+    async def body(owner: ServiceOwner) -> tuple[str, str | None, str]:
+        with pytest.raises(CorralError) as failed:
+            await owner.start()
+        return owner.state.status, owner.state.reason, str(failed.value)
+
+    status, reason, error = owned(runner, body, service(respawn=False))
+    away = "docker at /var/run/docker.sock does not answer: No such file or directory"
+    assert (status, reason) == ("stopped", f"cannot start: {away}")
+    assert error == f"svc: cannot start: {away}"
 
 
 def test_a_launch_failure_is_the_reason_once() -> None:
@@ -222,3 +301,18 @@ def test_a_one_shot_is_done_on_exit_zero() -> None:
         return owner.state.status, owner.state.reason
 
     assert owned(runner, body, service(respawn=False, one_shot=True)) == ("stopped", "done")
+
+
+def test_a_stop_while_waiting_for_the_engine_ends_the_wait() -> None:
+    back = asyncio.Event()
+    runner = FakeRunner(away=1, back=back)
+
+    async def body(owner: ServiceOwner) -> tuple[str, str | None, int]:
+        with pytest.raises(CorralError):
+            await owner.start()
+        await owner.stop()
+        back.set()  # the engine answers: nobody asked for a start any more
+        await asyncio.sleep(0.05)
+        return owner.state.status, owner.state.reason, len(runner.starts)
+
+    assert owned(runner, body) == ("stopped", None, 1)

@@ -59,6 +59,13 @@ TABLE: list[tuple[st.State, st.Event, st.State]] = [
     (S(status="starting"), st.Stop(), S(status="stopping", since=NOW)),
     (S(), st.Stop(), S()),
     (S(status="stopping", handle="9"), st.Stop(), S(status="stopping", handle="9")),
+    # a note: why it is as it is changed, not the status (a stop that failed, retried)
+    (
+        S(status="stopping", handle="9"),
+        st.Note("cannot stop: x; retrying"),
+        S(status="stopping", handle="9", reason="cannot stop: x; retrying"),
+    ),
+    (S(status="stopping", handle="9", reason="y"), st.Note(None), S(status="stopping", handle="9")),
     # enable, disable: beside the status
     (
         S(status="running", handle="9"),

@@ -35,6 +35,8 @@ import h11
 
 #: Seconds a request may take unless its caller says otherwise.
 TIMEOUT = 120.0
+#: Seconds a stream's connection and the head of its answer may take.
+HEAD_TIMEOUT = 30.0
 READ_SIZE = 65536
 #: Seconds to wait for the answer of an engine that stopped reading a body.
 EARLY_ANSWER = 5.0
@@ -53,6 +55,15 @@ class ApiError(Exception):
 
 class TransportError(ConnectionError):
     """The connection broke, or what came back was not HTTP."""
+
+
+class Unreachable(TransportError):
+    """Nothing listens on the engine's socket (absent, or refusing connections);
+    ``why`` says which (the system's words)."""
+
+    def __init__(self, path: str, why: str) -> None:
+        super().__init__(f"nothing answers on {path}: {why}")
+        self.why = why
 
 
 @dataclass(frozen=True)
@@ -256,13 +267,25 @@ class EngineApi:
         *,
         upload: Upload | None = None,
         headers: Mapping[str, str] | None = None,
+        head_timeout: float | None = HEAD_TIMEOUT,
     ) -> AsyncIterator[Response]:
         """Send a request (a JSON ``body``, or an ``upload``); yield its response
         once the headers arrived (the body is read as it comes). An error status
-        raises ``ApiError``."""
+        raises ``ApiError``. The connection, and the head of an answer to a
+        request without an upload, must come within ``head_timeout`` seconds
+        (an engine that stopped answering raises ``TransportError``)."""
         if body is not None and upload is not None:
             raise ValueError("a request has a JSON body or an upload, not both")
-        reader, writer = await asyncio.open_unix_connection(self.path)
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_unix_connection(self.path), head_timeout
+            )
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            raise Unreachable(self.path, exc.strerror or type(exc).__name__) from exc
+        except TimeoutError:
+            raise TransportError(
+                f"{method} {path}: no connection to {self.path} within {head_timeout:g}s"
+            ) from None
         try:
             connection = h11.Connection(h11.CLIENT)
             fields = [("Host", "engine"), ("Connection", "close"), *(headers or {}).items()]
@@ -285,8 +308,13 @@ class EngineApi:
                 if data:
                     writer.write(connection.send(h11.Data(data=data)))
                 writer.write(connection.send(h11.EndOfMessage()))
-                await writer.drain()
-                head = await _next_event(connection, reader)
+                try:
+                    await asyncio.wait_for(writer.drain(), head_timeout)
+                    head = await asyncio.wait_for(_next_event(connection, reader), head_timeout)
+                except TimeoutError:
+                    raise TransportError(
+                        f"{method} {path}: the engine did not answer within {head_timeout:g}s"
+                    ) from None
             if not isinstance(head, h11.Response):
                 raise TransportError(f"the engine answered {type(head).__name__}, not a response")
             response = _response(head, connection, reader)
@@ -313,7 +341,9 @@ class EngineApi:
         one that is not JSON, such as ``/_ping``'s ``OK``)."""
 
         async def exchange() -> tuple[bytes, str]:
-            request = self.stream(method, path, params, body, upload=upload, headers=headers)
+            request = self.stream(
+                method, path, params, body, upload=upload, headers=headers, head_timeout=timeout
+            )
             async with request as response:
                 return await response.body(), response.headers.get("content-type", "")
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from corral.engine.api import ApiError, EngineApi
+from corral.engine.api import ApiError, EngineApi, Unreachable
 from corral.engine.endpoint import Endpoint
 from corral.errors import CorralError
 from corral.runtimes import Runtime
@@ -29,10 +29,20 @@ if TYPE_CHECKING:
 log = logging.getLogger("corral.engine")
 
 SERVICE_START_TIMEOUT = 30.0
+#: Seconds a ``/_ping`` that checks whether an engine is there may take.
+PING_TIMEOUT = 3.0
 
 
 class EngineError(CorralError):
     """The engine's API could not be reached or refused a request."""
+
+
+class EngineUnreachable(EngineError):
+    """No Engine API answers at ``endpoint`` (absent, refusing, or not answering)."""
+
+    def __init__(self, endpoint: Endpoint, why: str) -> None:
+        super().__init__(f"{endpoint} does not answer: {why}")
+        self.endpoint = endpoint
 
 
 async def socket_answers(path: str, timeout: float = 5.0) -> bool:
@@ -149,12 +159,53 @@ def _tail(path: str, size: int = 500) -> str:
 @dataclass
 class Engine:
     """One engine: its endpoint, its API and its single events stream
-    (``engine.events``, started on first use)."""
+    (``engine.events``, started on first use).
+
+    The connection is not cached: each request opens its own, so an engine
+    that restarted is simply reached again. What corral owns is restarted
+    when it died: ``revive`` starts corral's own Podman service again (the
+    events stream calls it before each reconnect, the hub before handing the
+    engine out)."""
 
     endpoint: Endpoint
     api: EngineApi
     service: PodmanService | None = None
     _events: EventHub | None = field(default=None, repr=False)
+    _reviving: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+
+    async def answers(self, timeout: float = PING_TIMEOUT) -> bool:
+        """Whether the engine answers ``/_ping`` within ``timeout`` seconds now."""
+        return await socket_answers(self.socket, timeout)
+
+    def service_died(self) -> bool:
+        """Whether corral's own Podman service behind this engine is gone."""
+        service = self.service
+        return bool(
+            self.endpoint.own_service
+            and service is not None
+            and service.pid is not None
+            and not _alive(service.pid)
+        )
+
+    async def revive(self) -> bool:
+        """Start corral's own Podman service again if it died (or nothing
+        answers on its socket any more); whether it was restarted."""
+        if not self.endpoint.own_service:
+            return False
+        async with self._reviving:
+            alive = self.service is not None and not self.service_died()
+            if alive and (self.service is not None and self.service.pid is not None):
+                return False  # ours, and running
+            if alive and await self.answers():
+                return False  # one corral did not start, answering
+            was = self.service.pid if self.service is not None else None
+            self.service = await ensure_podman_service(self.socket)
+            if self.service.started:
+                log.warning(
+                    "podman system service on %s (pid %s) had died; restarted it (pid %s)",
+                    self.socket, was, self.service.pid,
+                )  # fmt: skip
+            return self.service.started
 
     @property
     def runtime(self) -> Runtime:
@@ -189,7 +240,6 @@ async def connect(endpoint: Endpoint, *, start_service: bool = True) -> Engine:
     try:
         await api.get("/_ping", timeout=30)
     except (ApiError, OSError) as exc:
-        raise EngineError(
-            f"{endpoint.runtime}: no Engine API answers on {endpoint.socket}: {exc}"
-        ) from exc
+        why = exc.why if isinstance(exc, Unreachable) else str(exc)
+        raise EngineUnreachable(endpoint, why) from exc
     return Engine(endpoint, api, service)

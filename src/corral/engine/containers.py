@@ -37,7 +37,7 @@ from corral.render.spec import ContainerSpec
 from corral.runtimes import Runtime
 
 #: Seconds the API may take beyond a stop timeout before corral gives up.
-API_GRACE = 30.0
+API_GRACE = 15.0
 
 
 class NameTaken(EngineError):
@@ -66,6 +66,12 @@ def invocation_for(
         host_environment=container.host_environment,
         timeout=timeout,
     )
+
+
+def _short(name_or_id: str) -> str:
+    """A container ID as people see it (12 digits); a name as it is."""
+    is_id = len(name_or_id) == 64 and all(c in "0123456789abcdef" for c in name_or_id)
+    return name_or_id[:12] if is_id else name_or_id
 
 
 def _path(name_or_id: str, *rest: str) -> str:
@@ -221,7 +227,20 @@ async def stop(
 ) -> int | None:
     """Stop gracefully — ``signal`` (default: the container's stop signal),
     SIGKILL after ``timeout`` s — then remove it with its anonymous volumes.
-    Returns the exit code, or None when there was no such container."""
+    Returns the exit code, or None when there was no such container. The
+    whole stop must end within ``timeout`` + ``API_GRACE`` seconds; an engine
+    that does not answer by then raises ``EngineError`` (the container stays,
+    labelled, for a retry or an adoption)."""
+    deadline = max(0, math.ceil(timeout)) + API_GRACE
+    try:
+        return await asyncio.wait_for(_stop(engine, name_or_id, timeout, signal), deadline)
+    except TimeoutError:
+        raise EngineError(
+            f"stop {_short(name_or_id)}: {engine.endpoint} did not answer within {deadline:g}s"
+        ) from None
+
+
+async def _stop(engine: Engine, name_or_id: str, timeout: float, signal: str | None) -> int | None:
     api = engine.api
     seconds = max(0, math.ceil(timeout))
     try:
@@ -242,7 +261,7 @@ async def stop(
             return None
         raise EngineError(f"stop {name_or_id}: {exc.message}") from exc
     except TransportError as exc:
-        raise EngineError(f"stop {name_or_id}: {exc}") from None
+        raise EngineError(f"stop {_short(name_or_id)}: {engine.endpoint}: {exc}") from None
     code = (data.get("State") or {}).get("ExitCode")
     return int(code) if code is not None else None
 
@@ -299,6 +318,27 @@ async def start_watched(engine: Engine, container_id: str) -> Subscription:
         subscription.close()
         with contextlib.suppress(EngineError):
             await remove(engine, container_id)
+        raise
+    return subscription
+
+
+async def start_again(engine: Engine, container_id: str) -> Subscription | None:
+    """Start the exited container ``container_id`` again, as it is (its engine
+    went away under it), watched as ``start_watched`` does; None when it is
+    gone. One that fails to start is removed."""
+    subscription = engine.events.subscribe(container_id)
+    try:
+        await engine.events.connected()
+        await engine.api.post(_path(container_id, "start"))
+    except ApiError as exc:
+        subscription.close()
+        if exc.status == 404:
+            return None
+        with contextlib.suppress(EngineError):
+            await remove(engine, container_id)
+        raise EngineError(f"start {container_id[:12]}: {exc.message}") from exc
+    except BaseException:
+        subscription.close()
         raise
     return subscription
 

@@ -3,8 +3,12 @@
 The hub reads the Engine API's ``/events`` (container events only) and hands
 each ``start``, ``die`` (with its exit code) and ``health_status`` event to
 the queues subscribed to that container. When the stream breaks it
-reconnects with ``since`` set to the last event seen, so no event is lost
-across a reconnect.
+reconnects with a capped backoff and ``since`` set to the last event seen;
+corral's own Podman service is started again first when it died
+(``Engine.revive``). An engine that restarted has forgotten its events, so
+after each reconnect every subscribed container is inspected again: one that
+is gone or no longer running gets the ``die`` it would have had (``resync``),
+and nobody is left waiting for a container that is dead.
 
 Engine differences handled here: Docker's status is ``health_status:
 healthy``, Podman 4.3's only ``health_status`` (the value must be read by
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from corral.engine.api import ApiError, json_stream
+from corral.errors import CorralError
 
 if TYPE_CHECKING:
     from corral.engine.client import Engine
@@ -32,8 +37,9 @@ log = logging.getLogger("corral.engine")
 
 EventKind = Literal["start", "die", "health_status"]
 KINDS: tuple[EventKind, ...] = ("start", "die", "health_status")
-RECONNECT_DELAY = 0.5
-RECONNECT_DELAY_MAX = 10.0
+RECONNECT_DELAY = 0.2
+#: The backoff's cap: an engine that came back is seen within this many seconds.
+RECONNECT_DELAY_MAX = 2.0
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,8 @@ class Subscription:
         self._hub = hub
         self.key = key
         self.queue: asyncio.Queue[ContainerEvent] = asyncio.Queue()
+        #: events stamped before this (replayed after a reconnect) are not its own
+        self.since_ns = time.time_ns()
 
     async def get(self) -> ContainerEvent:
         return await self.queue.get()
@@ -138,10 +146,39 @@ class EventHub:
     def _publish(self, event: ContainerEvent) -> None:
         for key in (event.container_id, None):
             for sub in self._subscribers.get(key, ()):
+                if event.time_ns and event.time_ns < sub.since_ns:
+                    continue  # from before it subscribed (a reconnect's replay)
                 sub.queue.put_nowait(event)
+
+    async def resync(self, broke_ns: int) -> None:
+        """Give each subscribed container that is gone or not running the ``die``
+        event it may have had while the stream was down (its exit code from
+        inspect; None when it is gone), stamped ``broke_ns``, when the stream
+        broke: only those who subscribed before then get it (a container
+        started again since is not dead)."""
+        from corral.engine.containers import inspect
+
+        for key in [k for k in self._subscribers if k is not None]:
+            try:
+                data = await inspect(self._engine, key)
+            except Exception as exc:  # the stream reconnects (and resyncs) again
+                log.warning("%s: inspect %s after reconnecting: %s",
+                            self._engine.runtime, key[:12], exc)  # fmt: skip
+                raise
+            state = (data or {}).get("State") or {}
+            if data is not None and (state.get("Running") or state.get("Status") == "created"):
+                continue
+            code = state.get("ExitCode") if data is not None else None
+            self._publish(ContainerEvent(
+                kind="die", container_id=key, name=str((data or {}).get("Name", "")).lstrip("/"),
+                exit_code=int(code) if code is not None else None,
+                time_ns=broke_ns,
+            ))  # fmt: skip
 
     async def _run(self) -> None:
         delay = RECONNECT_DELAY
+        broken = False
+        broke_ns = 0
         while True:
             params: dict[str, str] = {"filters": json.dumps({"type": ["container"]})}
             if self._since_ns is not None:
@@ -149,23 +186,33 @@ class EventHub:
                 s, ns = divmod(self._since_ns + 1, 1_000_000_000)
                 params["since"] = f"{s}.{ns:09d}"
             try:
+                if broken:
+                    await self._engine.revive()
                 async with self._engine.api.stream("GET", "/events", params) as response:
                     # The headers arrived: events from now on reach this stream.
                     if self._since_ns is None:
                         # From now on a reconnect resumes here rather than missing events.
                         self._since_ns = time.time_ns()
+                    if broken:
+                        await self.resync(broke_ns)
+                        log.warning("%s events stream reconnected", self._engine.runtime)
+                        broken = False
+                    delay = RECONNECT_DELAY
                     self._connected.set()
                     async for raw in json_stream(response):
-                        delay = RECONNECT_DELAY
                         if raw.get("timeNano"):
                             self._since_ns = int(raw["timeNano"])
                         event = parse_event(raw)
                         if event is not None:
                             self._publish(event)
-            except (ApiError, OSError) as exc:
-                log.warning("%s events stream broke: %s", self._engine.runtime, exc)
+            except (ApiError, OSError, CorralError) as exc:
+                if not broken:
+                    log.warning("%s events stream broke: %s", self._engine.runtime, exc)
             finally:
                 self._connected.clear()
+            if not broken:
+                broke_ns = time.time_ns()
+            broken = True
             self.reconnects += 1
             log.info("%s events stream ended; reconnecting", self._engine.runtime)
             await asyncio.sleep(delay)

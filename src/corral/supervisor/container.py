@@ -38,7 +38,7 @@ from corral.render.identity import HASH_LABEL, INSTANCE_LABEL
 from corral.render.spec import SECRETS_PLACEHOLDER, ContainerSpec, container_spec
 from corral.runtimes import Runtime
 from corral.supervisor.invocation import labels_for, read_inputs
-from corral.supervisor.runner import Handle, RunContext, RunScope
+from corral.supervisor.runner import EngineAway, Handle, RunContext, RunScope
 from corral.supervisor.secrets import (
     CLI_ENV_FILE,
     cli_env_text,
@@ -76,12 +76,45 @@ class _Run:
     exit_watch: Subscription | None
     health: str | None = None
     unhealthy: asyncio.Event = field(default_factory=asyncio.Event)
+    #: the stop under way, or the last one (a failed one is tried again)
     stopping: asyncio.Future[int | None] | None = None
+    #: set once a stop removed the container: the run is over then, not at its death
+    gone: asyncio.Event = field(default_factory=asyncio.Event)
     helpers: list[asyncio.Task[None]] = field(default_factory=list)
     #: it exited by itself: kept (for its logs) until the next start sets it aside
     exited_alone: bool = False
     #: keyed digests of the files this run read at start (env files, secrets)
     inputs: dict[str, str] = field(default_factory=dict)
+    #: its container's declaration hash (``HASH_LABEL``)
+    config_hash: str = ""
+    #: the engine's events stream breaks before it started (``EventHub.reconnects``)
+    epoch: int = 0
+    #: the container of the run before, started again (its log holds that run's too)
+    resumed: bool = False
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """Mark a stop attempt's error as seen (its caller reports it)."""
+    if not future.cancelled():
+        future.exception()
+
+
+def _one_line(error: BaseException | None) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def _why(error: BaseException) -> str:
+    """What an engine's absence made of ``error``: the system's words when its
+    socket refused or was absent (``No such file or directory``), else its line."""
+    from corral.engine.api import Unreachable
+
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, Unreachable):
+            return seen.why
+        seen = seen.__cause__ or seen.__context__
+    return _one_line(error)
 
 
 def _run_of(handle: Handle) -> _Run:
@@ -102,23 +135,52 @@ class ContainerRunner:
     # -- start ----------------------------------------------------------------
 
     async def start(self, scope: RunScope, previous: Handle | None) -> Handle:
+        """Launch the container (see the module's doc). A start that failed while
+        the engine does not answer raises ``EngineAway``, naming the engine."""
+        try:
+            return await self._start(scope, previous)
+        except Exception as error:
+            hub = self.context.engines
+            if isinstance(error, CorralError | OSError) and not await hub.answers(self.runtime):
+                from corral.engine.client import EngineUnreachable
+
+                endpoint = hub.endpoints(self.runtime)
+                if isinstance(error, EngineUnreachable):
+                    message = str(error)
+                else:
+                    message = f"{endpoint} does not answer: {_why(error)}"
+                runtime = self.runtime
+                raise EngineAway(
+                    message, str(endpoint), lambda: hub.wait_answers(runtime)
+                ) from error
+            raise
+
+    async def _start(self, scope: RunScope, previous: Handle | None) -> Handle:
         from corral.engine import containers
 
         hub = self.context.engines
         engine = await hub.get(self.runtime)
+        epoch = engine.events.reconnects
         reference = image_reference(self.container.image)
         image_id = scope.future(
             hub.once(f"{self.runtime} image {reference}", lambda: self._image(engine))
         )
-        dead = previous.id if previous is not None and _run_of(previous).exited_alone else None
+        prior = _run_of(previous) if previous is not None else None
+        dead = previous.id if previous is not None and prior and prior.exited_alone else None
+        # Its engine went away under it (stopped or restarted: the events stream broke
+        # since it started): it did not die of itself, so it is started again as it
+        # is, as the engine's own restart policy would — unless its declaration changed.
+        again = dead is not None and prior is not None and prior.epoch != engine.events.reconnects
         aside = False
         try:
-            if dead is not None:
+            if again:
+                taken: set[str] = set()
+            elif dead is not None:
                 # A respawn: the name is held by this service's own dead container. It
                 # is renamed out of the way (no listing, inspect or stop, no layer to
                 # delete first) while the image is looked up, and removed afterwards.
                 aside = await containers.set_aside(engine, self.name, dead)
-                taken: set[str] = set()
+                taken = set()
             else:
                 taken = await hub.once(f"{self.runtime} names", lambda: containers.names(engine))
                 await self._remove_set_aside(engine, taken)
@@ -144,22 +206,36 @@ class ContainerRunner:
                 )  # fmt: skip
             async with hub.gate:
                 container_id = None
-                if self.name in taken:  # one listing spares an inspect per new container
+                watch = None
+                if again and dead is not None and prior is not None:
+                    if prior.config_hash == labels[HASH_LABEL]:
+                        watch = await containers.start_again(engine, dead)
+                    if watch is not None:
+                        container_id = dead
+                    else:  # made anew: the dead one (if still there) moves out of the way
+                        aside = await containers.set_aside(engine, self.name, dead)
+                if container_id is not None:
+                    adopted = False
+                elif self.name in taken:  # one listing spares an inspect per new container
                     container_id = await containers.claim(
                         engine, self.name, labels[HASH_LABEL],
                         self.context.state_dir, self.container.stop_timeout,
                     )  # fmt: skip
-                adopted = container_id is not None
+                    adopted = container_id is not None
+                else:
+                    adopted = False
                 if container_id is None:
                     container_id, adopted = await self._create(engine, spec, env_text)
-                watch = None if adopted else await containers.start_watched(engine, container_id)
+                if watch is None and not adopted:
+                    watch = await containers.start_watched(engine, container_id)
         finally:
             image_id.cancel()  # when something failed first (the lookup itself is shared)
             if aside:
                 assert dead is not None
                 scope.detach(containers.remove(engine, dead), f"removing container {dead[:12]}")
         run = _Run(engine=engine, scope=scope, adopted=adopted, exit_watch=watch,
-                   inputs=self._digests(inputs.contents))  # fmt: skip
+                   inputs=self._digests(inputs.contents), config_hash=labels[HASH_LABEL],
+                   epoch=epoch, resumed=again and container_id == dead)  # fmt: skip
         self._helpers(run, container_id)
         return Handle(id=container_id, run=run)
 
@@ -263,7 +339,7 @@ class ContainerRunner:
         from corral.engine.logs import follow
 
         since = None
-        if run.adopted:
+        if run.adopted or run.resumed:
             with contextlib.suppress(FileNotFoundError):
                 since = os.stat(path).st_mtime  # what the last daemon wrote is kept
         log = self.context.logs.get(path)  # created 0640, rotated as processes' logs
@@ -308,19 +384,34 @@ class ContainerRunner:
             unhealthy.cancel()
         if not exited.done():
             # on_unhealthy = "restart": stop it; its death goes through the respawn policy
-            self._stop(run, handle)
+            run.scope.spawn(self._stop_until_gone(run, handle), "stopping it (unhealthy)")
         code = await exited
         if run.stopping is None:
             run.exited_alone = True  # the next start removes it
         else:
-            # the service is stopped once its container is gone, not merely dead
-            await asyncio.wait({run.stopping})
-            if not run.stopping.cancelled() and run.stopping.exception() is not None:
-                log.warning("%s: stopping %s failed: %s", self.name, handle.id[:12],
-                            run.stopping.exception())  # fmt: skip
+            # the service is stopped once its container is gone, not merely dead:
+            # a stop that failed is tried again (by the owner), never taken as done
+            await run.gone.wait()
         return code
 
+    async def _stop_until_gone(self, run: _Run, handle: Handle) -> None:
+        """Stop the container, trying again (with a capped backoff) until it is gone."""
+        from corral.supervisor.respawn import DELAY_CAP
+
+        delay = 1.0
+        while True:
+            attempt = self._stop(run, handle)
+            await asyncio.wait({attempt})
+            if not attempt.cancelled() and attempt.exception() is None:
+                return
+            log.warning("%s: stopping %s failed: %s; retrying in %g s", self.name,
+                        handle.id[:12], _one_line(attempt.exception()), delay)  # fmt: skip
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, DELAY_CAP)
+
     async def stop(self, handle: Handle) -> int | None:
+        """Stop and remove the container; ``EngineError`` when the engine did not
+        do it in time (the container stays, labelled; a later stop tries again)."""
         code = await asyncio.shield(self._stop(_run_of(handle), handle))
         if self.container.secrets and self.context.runtime_dir:
             # the container is gone: so are its secret files (the next start writes them)
@@ -328,23 +419,27 @@ class ContainerRunner:
         return code
 
     def _stop(self, run: _Run, handle: Handle) -> asyncio.Future[int | None]:
-        """The one graceful stop of this run (signal, timeout, then removal)."""
+        """The graceful stop of this run (signal, timeout, then removal) under way;
+        a new attempt when the last one failed."""
         from corral.engine.containers import stop
 
-        if run.stopping is None:
+        last = run.stopping
+        if last is None or (last.done() and (last.cancelled() or last.exception() is not None)):
 
             async def stopping() -> int | None:
-                try:
-                    return await stop(
-                        run.engine, handle.id, self.container.stop_timeout,
-                        self.container.stop_signal,
-                    )  # fmt: skip
-                finally:
-                    for task in run.helpers:
-                        task.cancel()
+                code = await stop(
+                    run.engine, handle.id, self.container.stop_timeout,
+                    self.container.stop_signal,
+                )  # fmt: skip
+                run.gone.set()
+                for task in run.helpers:
+                    task.cancel()
+                return code
 
-            run.stopping = run.scope.future(stopping())
-        return run.stopping
+            attempt = run.scope.future(stopping())
+            attempt.add_done_callback(_retrieved)
+            run.stopping = last = attempt
+        return last
 
     async def pull(self) -> str:
         """The ``pull`` action: fetch a string image anew from its registry."""

@@ -8,8 +8,11 @@ process per container as the seed's foreground ``docker run`` did.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from corral.errors import CorralError
 
 if TYPE_CHECKING:
     from corral.config import Config
@@ -20,6 +23,9 @@ if TYPE_CHECKING:
 #: Engine calls that create or start containers, at most this many at once:
 #: more only makes the engine thrash (it is what `docker-compose` does too).
 INFLIGHT = 8
+#: Seconds between looks at an engine that went away: doubling up to the cap.
+WAIT_DELAY = 0.05
+WAIT_DELAY_MAX = 0.2
 
 T = TypeVar("T")
 
@@ -43,7 +49,8 @@ class EngineHub:
         return cls(lambda runtime: endpoint_for(config, runtime, state_dir))
 
     async def get(self, runtime: Runtime) -> Engine:
-        """The connection to ``runtime``, opened if needed."""
+        """The connection to ``runtime``, opened if needed (corral's own Podman
+        service started again first, when it died)."""
         async with self._lock:
             engine = self._engines.get(runtime)
             if engine is None:
@@ -51,7 +58,34 @@ class EngineHub:
 
                 engine = await connect(self.endpoints(runtime))
                 self._engines[runtime] = engine
-            return engine
+        if engine.service_died():
+            await engine.revive()
+        return engine
+
+    async def answers(self, runtime: Runtime) -> bool:
+        """Whether ``runtime``'s engine answers now (within a ping's timeout)."""
+        from corral.engine.client import PING_TIMEOUT, socket_answers
+
+        return await socket_answers(self.endpoints(runtime).socket, PING_TIMEOUT)
+
+    async def wait_answers(self, runtime: Runtime) -> None:
+        """Return once ``runtime``'s engine answers again: polled with a capped
+        backoff (corral's own Podman service started again meanwhile), once for
+        every service waiting for it."""
+
+        async def poll() -> None:
+            delay = WAIT_DELAY
+            while True:
+                if self.endpoints(runtime).own_service:
+                    with contextlib.suppress(CorralError, OSError):
+                        engine = await self.get(runtime)
+                        await engine.revive()
+                if await self.answers(runtime):
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, WAIT_DELAY_MAX)
+
+        await self.once(f"{runtime} answers", poll)
 
     async def once(self, key: str, work: Callable[[], Awaitable[T]]) -> T:
         """``work()``, shared by every caller asking for ``key`` while it runs

@@ -23,6 +23,15 @@ def uses_engine(config: Config) -> bool:
     return bool(config.containers or config.networks or config.volumes)
 
 
+def runtimes(hub: EngineHub, config: Config) -> list[Runtime]:
+    """The runtimes whose engines hold corral's containers: the configuration's
+    (when it declares any engine object) and every one connected."""
+    found = {e.runtime for e in hub.connected()}
+    if uses_engine(config):
+        found.add(config.runtime)
+    return sorted(found)
+
+
 async def orphans(
     hub: EngineHub, config: Config, instance: str, keep: set[str] | None = None
 ) -> list[Orphan]:
@@ -36,11 +45,8 @@ async def orphans(
         if keep is not None
         else {s.name for s in declared_services(config) if s.kind == "container"}
     )
-    runtimes = {e.runtime for e in hub.connected()}
-    if uses_engine(config):
-        runtimes.add(config.runtime)
     found: list[Orphan] = []
-    for runtime in sorted(runtimes):
+    for runtime in runtimes(hub, config):
         engine = await hub.get(runtime)
         for container in await labelled(engine, instance):
             if container.service not in declared:

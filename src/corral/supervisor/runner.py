@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -33,6 +33,20 @@ from corral.supervisor.respawn import Clock
 T = TypeVar("T")
 
 log = logging.getLogger("corral.supervisor")
+
+
+class EngineAway(CorralError):
+    """A start failed because the engine it needs does not answer (``what``:
+    which engine, at which socket). Not the service's fault: its owner waits
+    for ``until()`` to return (the engine answers again), and starts it then,
+    without counting the failure against the respawn limit."""
+
+    def __init__(
+        self, message: str, what: str, until: Callable[[], Coroutine[Any, Any, None]]
+    ) -> None:
+        super().__init__(message)
+        self.what = what
+        self.until = until
 
 
 @dataclass(frozen=True)

@@ -8,23 +8,43 @@ the state — a changed declaration applied in place is a request too. Helper
 tasks (launch, watch, stop, respawn timer, and each run's own through its
 ``RunScope``) run in the owner's TaskGroup and report by message, never by
 raising; a failure that is not the service's reason is logged.
+
+A respawn service whose launch fails goes through the respawn policy as if
+it had exited (capped backoff; disabled at the limit, saying why). A launch
+that failed because the engine does not answer (``EngineAway``) is not
+counted: the owner waits for the engine and starts the service once it
+answers (reason ``waiting for docker at /var/run/docker.sock since …``). A
+stop that fails is reported to whoever asked (their request fails), said in
+the reason and the daemon's log, and tried again with a capped backoff; the
+service stays ``stopping`` until a stop succeeds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from corral.config import Declared
 from corral.errors import CorralError
 from corral.supervisor import state as st
-from corral.supervisor.respawn import Clock, History, RespawnPolicy, decide, started
-from corral.supervisor.runner import Handle, Runner, RunScope
+from corral.supervisor.respawn import (
+    DELAY_CAP,
+    Clock,
+    History,
+    RespawnPolicy,
+    decide,
+    started,
+)
+from corral.supervisor.runner import EngineAway, Handle, Runner, RunScope
 
 log = logging.getLogger("corral.supervisor")
+
+#: Seconds before a failed stop is tried again: doubling up to ``DELAY_CAP``.
+STOP_RETRY = 1.0
 
 
 @dataclass(frozen=True)
@@ -67,14 +87,40 @@ class _Exited:
 @dataclass(frozen=True)
 class _RespawnDue:
     run: int
+    #: counted as a restart (a respawn); not when the engine came back
+    restart: bool = True
 
 
-_Message = _Request | _Launched | _Outcome | _Exited | _RespawnDue
+@dataclass(frozen=True)
+class _Away:
+    """The launch of run ``run`` failed because its engine does not answer."""
+
+    run: int
+    away: EngineAway
+
+
+@dataclass(frozen=True)
+class _StopFailed:
+    run: int
+    error: str
+
+
+@dataclass(frozen=True)
+class _StopDue:
+    run: int
+
+
+_Message = _Request | _Launched | _Outcome | _Exited | _RespawnDue | _Away | _StopFailed | _StopDue
 
 
 def _one_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
+
+
+def stamp(wall: float) -> str:
+    """A wall-clock time as the reasons say it (UTC, to the second)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall))
 
 
 class ServiceOwner:
@@ -93,6 +139,14 @@ class ServiceOwner:
         self._start_after_stop = False
         self._failure: str | None = None
         self._timer: asyncio.Task[None] | None = None
+        #: waiting for the engine since (wall clock), while it does not answer
+        self._waiting_since: float | None = None
+        self._away_what: str | None = None
+        #: a stop failed: the retry's timer, the next delay, the reason it replaced
+        self._stop_timer: asyncio.Task[None] | None = None
+        self._stop_delay = STOP_RETRY
+        self._stop_failing = False
+        self._reason_before_stop: str | None = None
         self._group: asyncio.TaskGroup | None = None
         self._scope: RunScope | None = None
         #: the runner of the run under way (an update mid-run applies from the next)
@@ -160,6 +214,7 @@ class ServiceOwner:
                 if isinstance(message, _Request) and message.op == "close":
                     self._closed = True
                     self._cancel_timer()
+                    self._settle(self._stop_waiters, f"{self.name} is no longer declared")
                     self._settle(self._start_waiters, f"{self.name} is no longer declared")
                     self._end_run()
                     self._own_scope.close()
@@ -192,6 +247,7 @@ class ServiceOwner:
                 reply.set_result(None)
             case _Request(op="disable", reply=reply):
                 self._cancel_timer()
+                self._waiting_since = None
                 self._apply(st.Disable("disabled"))
                 reply.set_result(None)
             case _Request(op="update", reply=reply, declaration=Declaration() as declaration):
@@ -209,7 +265,15 @@ class ServiceOwner:
             case _RespawnDue() if message.run == self._run:
                 self._timer = None
                 if self.state.status == "stopped" and self.state.enabled:
-                    self._begin(respawn=True)
+                    self._begin(respawn=message.restart)
+            case _Away() if message.run == self._run:
+                self._on_away(message.away)
+            case _StopFailed() if message.run == self._run:
+                self._on_stop_failed(message.error)
+            case _StopDue() if message.run == self._run:
+                self._stop_timer = None
+                if self.state.status == "stopping" and self.handle is not None:
+                    self._spawn(self._stop_task(self._run, self.handle))
             case _:
                 pass  # a report about an earlier run
 
@@ -252,6 +316,9 @@ class ServiceOwner:
     async def _launch(self, run: int, scope: RunScope, runner: Runner) -> None:
         try:
             handle = await runner.start(scope, self._previous)
+        except EngineAway as away:
+            self._queue.put_nowait(_Away(run, away))
+            return
         except Exception as error:  # reported as the service's reason
             self._queue.put_nowait(_Outcome(run, f"cannot start: {_one_line(error)}"))
             return
@@ -259,11 +326,14 @@ class ServiceOwner:
 
     def _on_launched(self, handle: Handle) -> None:
         self.handle = handle
+        if self._waiting_since is not None:
+            log.warning("%s: %s answers again: started", self.name, self._away_what)
+            self._waiting_since = None
         self._apply(st.Launched(handle.id))
         run = self._run
         self._spawn(self._watch(run, handle))
         if self.state.status == "stopping":
-            self._spawn(self._stop_task(handle))
+            self._spawn(self._stop_task(run, handle))
         else:
             self._spawn(self._ready(run, handle))
 
@@ -283,13 +353,40 @@ class ServiceOwner:
             return
         self._queue.put_nowait(_Outcome(run))
 
+    def _on_away(self, away: EngineAway) -> None:
+        """The launch failed because the engine does not answer: a respawn service
+        waits for it (not counted against the limit); any other fails, saying so."""
+        if not (self.service.respawn and self.state.enabled and self.state.status == "starting"):
+            self._waiting_since = None
+            self._on_outcome(f"cannot start: {away}")
+            return
+        self._history = replace(self._history, starts=self._history.starts[:-1])
+        first = self._waiting_since is None
+        if self._waiting_since is None:
+            self._waiting_since = self.clock.wall()
+        self._away_what = away.what
+        reason = f"waiting for {away.what} since {stamp(self._waiting_since)}"
+        if first:
+            log.warning("%s: %s (%s)", self.name, reason, away)
+        self._end_run()
+        self._apply(st.Failed(reason))
+        self._settle(self._start_waiters, f"{self.name}: {reason}")
+        self._timer = self._spawn(self._when_back(self._run, away))
+
+    async def _when_back(self, run: int, away: EngineAway) -> None:
+        await away.until()
+        self._queue.put_nowait(_RespawnDue(run, restart=False))
+
     def _on_outcome(self, error: str | None) -> None:
         if self.handle is None and error is not None:  # the launch itself failed
+            before = self.state.status
             self._end_run()
             self._apply(st.Failed(error))
             self._settle(self._start_waiters, f"{self.name}: {error}")
             self._settle(self._stop_waiters, None)
             self._start_after_stop = False
+            if before == "starting" and self.service.respawn and self.state.enabled:
+                self._respawn_or_disable(last=error)  # as an exit would
             return
         if self.state.status != "starting":
             return
@@ -302,7 +399,7 @@ class ServiceOwner:
         if after == "stopping" and self.handle is not None:
             # callers hear of the failure once what was launched is gone
             self._failure = f"{self.name}: {error}"
-            self._spawn(self._stop_task(self.handle))
+            self._spawn(self._stop_task(self._run, self.handle))
             return
         self._settle(self._start_waiters, f"{self.name}: {error}")
         self.handle = None
@@ -325,6 +422,11 @@ class ServiceOwner:
         if before == "starting":
             self._settle(self._start_waiters, f"{self.name}: {self.state.reason}")
         if before == "stopping":
+            if self._stop_failing:
+                log.warning("%s: stopped after all", self.name)
+                self._apply(st.Note(self._reason_before_stop))
+                self._stop_failing, self._stop_delay = False, STOP_RETRY
+                self._cancel_stop_timer()
             if self._failure is not None:
                 self._settle(self._start_waiters, self._failure)
                 self._failure = None
@@ -334,12 +436,20 @@ class ServiceOwner:
                 self._begin(respawn=False)
             return
         if self.service.respawn and self.state.enabled and before in ("starting", "running"):
-            decision = decide(self._history, self.policy, self.clock.monotonic())
-            self._history = decision.history
-            if decision.respawn:
-                self._timer = self._spawn(self._respawn_after(self._run, decision.delay))
-            else:
-                self._apply(st.Disable(decision.reason or "respawn limit"))
+            self._respawn_or_disable()
+
+    def _respawn_or_disable(self, last: str | None = None) -> None:
+        """The respawn policy's answer to a death (or a failed launch, ``last``)."""
+        decision = decide(self._history, self.policy, self.clock.monotonic())
+        self._history = decision.history
+        if decision.respawn:
+            self._timer = self._spawn(self._respawn_after(self._run, decision.delay))
+            return
+        reason = decision.reason or "respawn limit"
+        if last is not None:
+            reason = f"{reason}; last: {last}"
+        log.warning("%s: disabled: %s", self.name, reason)
+        self._apply(st.Disable(reason))
 
     async def _respawn_after(self, run: int, delay: float) -> None:
         await self.clock.sleep(delay)
@@ -354,6 +464,9 @@ class ServiceOwner:
 
     def _on_stop(self, reply: asyncio.Future[None]) -> None:
         self._cancel_timer()
+        if self._waiting_since is not None:  # no longer waiting for the engine to start it
+            self._waiting_since = None
+            self._apply(st.Note(None))
         self._start_after_stop = False
         status = self.state.status
         if status == "stopped":
@@ -361,18 +474,53 @@ class ServiceOwner:
             return
         self._stop_waiters.append(reply)
         if status == "stopping":
+            if self._stop_timer is not None and self.handle is not None:
+                # a stop that failed: asked again, it is tried again now
+                self._cancel_stop_timer()
+                self._spawn(self._stop_task(self._run, self.handle))
             return
         self._apply(st.Stop())
         self._settle(self._start_waiters, f"{self.name} was stopped while starting")
         if self.handle is not None:
-            self._spawn(self._stop_task(self.handle))
+            self._spawn(self._stop_task(self._run, self.handle))
         # else: the launch under way is stopped as soon as it reports
 
-    async def _stop_task(self, handle: Handle) -> None:
+    async def _stop_task(self, run: int, handle: Handle) -> None:
         try:
             await self._running.stop(handle)
         except Exception as error:
-            log.warning("%s: stopping %s failed: %s", self.name, handle.id, _one_line(error))
+            self._queue.put_nowait(_StopFailed(run, _one_line(error)))
+
+    def _on_stop_failed(self, error: str) -> None:
+        """A stop failed: whoever waits hears it; the reason and the daemon's log
+        say it; it is tried again after a capped backoff (the service stays
+        ``stopping``, its container labelled, until a stop succeeds)."""
+        if self.state.status != "stopping" or self.handle is None:
+            return
+        if not self._stop_failing:
+            self._stop_failing = True
+            self._reason_before_stop = self.state.reason
+        delay = self._stop_delay
+        self._stop_delay = min(delay * 2, DELAY_CAP)
+        log.warning("%s: stopping %s failed: %s; retrying in %g s",
+                    self.name, self.handle.id[:12], error, delay)  # fmt: skip
+        self._apply(st.Note(f"cannot stop: {error}; retrying"))
+        failed = f"{self.name}: cannot stop: {error}"
+        self._settle(self._stop_waiters, failed)
+        if self._start_after_stop:
+            self._start_after_stop = False
+            self._settle(self._start_waiters, failed)
+        self._cancel_stop_timer()
+        self._stop_timer = self._spawn(self._stop_after(self._run, delay))
+
+    async def _stop_after(self, run: int, delay: float) -> None:
+        await self.clock.sleep(delay)
+        self._queue.put_nowait(_StopDue(run))
+
+    def _cancel_stop_timer(self) -> None:
+        if self._stop_timer is not None:
+            self._stop_timer.cancel()
+            self._stop_timer = None
 
     def _settle(self, waiters: list[asyncio.Future[None]], error: str | None) -> None:
         for waiter in waiters:

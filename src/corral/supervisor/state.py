@@ -82,6 +82,14 @@ class Stop:
 
 
 @dataclass(frozen=True)
+class Note:
+    """Why the service is as it is changed, its status did not (a stop failed
+    and is retried; it then succeeded)."""
+
+    reason: str | None
+
+
+@dataclass(frozen=True)
 class Enable:
     pass
 
@@ -91,7 +99,7 @@ class Disable:
     reason: str
 
 
-Event = Start | Launched | Ready | Exited | Done | Failed | Stop | Enable | Disable
+Event = Start | Launched | Ready | Exited | Done | Failed | Stop | Note | Enable | Disable
 
 
 def transition(state: State, event: Event, now: float) -> State:
@@ -102,6 +110,8 @@ def transition(state: State, event: Event, now: float) -> State:
         return replace(state, status=new, since=now, **changes)  # type: ignore[arg-type]
 
     match event:
+        case Note(reason=reason):
+            return replace(state, reason=reason)
         case Enable():
             return replace(state, enabled=True, reason=None)
         case Disable(reason=reason):

@@ -4,11 +4,17 @@ Starting a service starts its requirements first, concurrently; stopping one
 stops its dependents first. ``up`` starts every auto_start service at once and
 lets the graph order them; ``shutdown`` stops everything the same way, so the
 order is the reverse of the dependency order.
+
+Shutdown always ends: services get their stop timeouts (along the longest
+chain of dependents) plus ``SHUTDOWN_GRACE``; whatever is still not stopped
+then — an engine that does not answer — is named in the daemon's log and
+left as it is (a container keeps corral's labels: the next daemon adopts it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -29,6 +35,13 @@ from corral.supervisor.service import Declaration, ServiceOwner
 
 RunnerFactory = Callable[[Declared, Config, RunContext], Runner]
 log = logging.getLogger("corral.supervisor")
+
+log = logging.getLogger("corral.supervisor")
+
+#: Seconds a shutdown waits beyond the services' stop timeouts.
+SHUTDOWN_GRACE = 10.0
+#: Seconds ``down`` gives the engine to list and remove what corral labelled.
+HOUSEKEEPING_TIMEOUT = 60.0
 
 
 class _Unsupported:
@@ -120,10 +133,45 @@ class Supervisor:
         self.services.pop(name)
         await owner.request("close")
 
-    async def shutdown(self) -> None:
-        await self.stop_all()
+    def shutdown_bound(self) -> float:
+        """Seconds a shutdown may take: the stop timeouts along the longest chain
+        of dependents (they stop first), plus ``SHUTDOWN_GRACE``."""
+        longest: dict[str, float] = {}
+        for service in self.ordered():  # requirements first
+            own = float(getattr(service.record, "stop_timeout", 10.0))
+            below = [longest[r] for r in service.requirement if r in longest]
+            longest[service.name] = own + max(below, default=0.0)
+        return max(longest.values(), default=0.0) + SHUTDOWN_GRACE
+
+    async def shutdown(self, bound: float | None = None) -> list[str]:
+        """Stop every service within ``bound`` seconds (default: ``shutdown_bound``),
+        a failed stop tried again meanwhile; then let go of them all. What could
+        not be stopped is named in the log, left labelled for adoption, and
+        returned."""
+        seconds = self.shutdown_bound() if bound is None else bound
+
+        async def stopped() -> None:
+            await self.stop_all()  # a stop that failed is tried again by its owner
+            while not all(o.state.status == "stopped" for o in self.owners.values()):
+                await asyncio.sleep(0.1)
+
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopped(), seconds)
+        left = [
+            f"{name} ({owner.runner.describe(owner.handle)})"
+            if owner.handle is not None
+            else name
+            for name, owner in self.owners.items()
+            if owner.state.status != "stopped"
+        ]
+        if left:
+            log.warning(
+                "shutdown: not stopped within %g s, left as they are (labelled for adoption "
+                "by the next daemon): %s", seconds, ", ".join(left),
+            )  # fmt: skip
         for name in list(self.owners):
             await self._forget(name)
+        return left
 
     # -- the graph ------------------------------------------------------------
 
@@ -292,12 +340,26 @@ class Supervisor:
         daemons = [n for n, o in self.owners.items() if o.service.kind in DAEMON_KINDS]
         failures = await self._each(self.stop, [n for n in self.owners if n not in daemons])
         hub = self.context.engines
-        try:
+
+        async def housekeep() -> None:
+            for runtime in housekeeping.runtimes(hub, self.config):
+                if not await hub.answers(runtime):
+                    raise CorralError(
+                        f"{hub.endpoints(runtime)} does not answer: the containers corral "
+                        "could not stop stay, labelled, for the next daemon to adopt"
+                    )
             every = await housekeeping.orphans(hub, self.config, self.context.state_dir, set())
             await housekeeping.remove_orphans(hub, every)
             if volumes:
                 await housekeeping.remove_objects(hub, self.config)
-        except CorralError as error:
+
+        try:
+            await asyncio.wait_for(housekeep(), HOUSEKEEPING_TIMEOUT)
+        except TimeoutError:
+            failures["engine"] = (
+                f"the engine did not remove corral's containers within {HOUSEKEEPING_TIMEOUT:g} s"
+            )
+        except (CorralError, OSError) as error:
             failures["engine"] = str(error)
         if daemons:
             await hub.close()  # its connections go to daemons about to stop
