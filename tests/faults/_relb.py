@@ -133,6 +133,21 @@ def as_user(uid: int, work: Callable[[], object]) -> tuple[int, str]:
     return os.waitstatus_to_exitcode(status), b"".join(chunks).decode()
 
 
+@contextlib.contextmanager
+def reachable_dir() -> Iterator[Path]:
+    """A fresh directory under /tmp that another user can reach (pytest's
+    ``tmp_path`` is under a 0700 directory of root's); removed after."""
+    import shutil
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix=PREFIX, dir="/tmp"))
+    try:
+        path.chmod(0o755)
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def make_corral(tmp_path: Path) -> Corral:
     return Corral(
         tmp=tmp_path,
@@ -200,6 +215,7 @@ __all__ = [
     "labelled_ids",
     "make_corral",
     "need_root",
+    "reachable_dir",
     "runtime",
     "status_json",
     "tmpfs",
