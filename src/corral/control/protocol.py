@@ -7,7 +7,9 @@ Answer:   ``{"v": 1, "ok": true, ...results}`` or
 Error codes: ``bad-request`` (malformed, unknown op or version, a missing,
 unknown or mistyped argument — the message names it; a line longer than
 ``MAX_LINE``), ``failed`` (the operation failed; the message says why),
-``invalid-config`` (the configuration named in the request is invalid).
+``invalid-config`` (the configuration named in the request is invalid),
+``forbidden`` (the peer is neither root nor the daemon's own user: its
+request is not acted on; see ``corral.privacy``).
 
 Every op's arguments are declared once, in ``ARGUMENTS``; ``decode`` checks a
 request against them, so a handler only ever sees arguments of the right type.

@@ -122,6 +122,9 @@ class ControlServer:
         try:
             uid = privacy.peer_uid(writer.get_extra_info("socket"))
             if not privacy.trusted(uid):
+                # its request is read (not acted on) so that it hears the answer
+                with contextlib.suppress(TimeoutError, ValueError, asyncio.LimitOverrunError):
+                    await asyncio.wait_for(reader.readuntil(b"\n"), 5.0)
                 writer.write(encode(error("forbidden", privacy.refusal(uid))))
                 await writer.drain()
                 return
