@@ -140,6 +140,7 @@ class Supervisor:
             failures = await self._each(self.start, requirements)
             if failures:
                 first, reason = next(iter(failures.items()))
+                reason = reason.removeprefix(f"{first}: ")  # named once
                 raise CorralError(f"{name}: requirement {first} failed: {reason}")
         await owner.start()
 
