@@ -79,3 +79,29 @@ def stop_tree(
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(10)
     return said
+
+
+def daemon_pid(state_dir: str) -> int | None:
+    """The pid of the corral daemon that logged to ``state_dir``'s daemon.log last."""
+    try:
+        with open(os.path.join(state_dir, "daemon.log"), errors="replace") as file:
+            lines = [line for line in file if " serving " in line and " pid " in line]
+    except OSError:
+        return None
+    return int(lines[-1].split(" pid ", 1)[1].split()[0]) if lines else None
+
+
+def corral_down(argv: list[str], env: dict[str, str], state_dir: str) -> list[str]:
+    """``corral … down`` (``argv`` is the command up to ``down``), bounded; a
+    daemon that does not go is killed with everything under it."""
+    pid = daemon_pid(state_dir)
+
+    def down() -> None:
+        subprocess.run([*argv, "down"], env=env, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=False, timeout=300)  # fmt: skip
+
+    if pid is None or not alive(pid):
+        with contextlib.suppress(subprocess.SubprocessError):
+            down()
+        return []
+    return stop_tree(pid, down, grace=60)
