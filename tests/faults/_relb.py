@@ -192,20 +192,22 @@ def unique(what: str) -> str:
     return f"{PREFIX}{what}-{os.urandom(3).hex()}"
 
 
-def wait_gone(pid: int, timeout: float = 30.0) -> None:
-    def gone() -> bool:
-        try:
-            with open(f"/proc/{pid}/stat") as file:
-                return file.read().rsplit(") ", 1)[1][0] == "Z"
-        except (OSError, IndexError):
-            return True
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            return file.read().rsplit(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
 
-    wait_for(gone, timeout)
+
+def wait_gone(pid: int, timeout: float = 30.0) -> None:
+    wait_for(lambda: not alive(pid), timeout)
 
 
 __all__ = [
     "NOBODY",
     "Corral",
+    "alive",
     "as_user",
     "ask",
     "corral",

@@ -7,13 +7,13 @@ import json
 import os
 import re
 import signal
-import subprocess
 from pathlib import Path
 
 import engines
 import pytest
 from _relb import (
     Corral,
+    alive,
     corral,
     engine_corral,
     fill,
@@ -104,32 +104,39 @@ def test_the_daemons_own_log_full_never_stops_it(corral: Corral, tmp_path: Path)
     serving, says what its log dropped once it can, and SIGTERM still stops the
     service before it exits."""
     with tmpfs(tmp_path / "state", size="1m") as state:
-        log = state / "logs" / "chatty.log"
-        corral.write(
-            f'[[process]]\nname = "chatty"\ncommand = ["sh", "-c", {json.dumps(CHATTY)}]\n'
-        )
-        corral.run("up")  # forked: the daemon logs to <state>/daemon.log
-        daemon_log = state / "daemon.log"
-        pid = corral.daemon_pid()
-        service = int(corral.status()["chatty"]["pid"])
-        wait_for(lambda: log.exists() and log.stat().st_size > 0, 30)
-        filler = fill(state)
-        top_up(daemon_log)
-        before = daemon_log.read_bytes()
-        wait_for(lambda: corral.status()["chatty"]["log"], 30)  # the notice went nowhere
-        for _ in range(5):
-            corral.run("restart", "chatty")  # more to say, nowhere to say it
-        assert corral.answers()
-        filler.unlink()
-        # the next line it can write is preceded by what it dropped
-        wait_for(lambda: b"its log: " in daemon_log.read_bytes(), 30)
-        resumed = daemon_log.read_bytes()[len(before) :]
-        assert re.search(rb"corral daemon: its log: \d+ B dropped since .* \(No space", resumed)
-        service = int(corral.status()["chatty"]["pid"])
-        fill(state)
-        top_up(daemon_log)
-        os.kill(pid, signal.SIGTERM)
-        wait_gone(pid, 30)
-        wait_gone(service, 5)
-        assert not corral.socket.exists()
-        subprocess.run(["rm", "-f", str(state / "filler")], check=True)
+        pid = None
+        try:
+            pid = _own_log_full(corral, state)
+        finally:
+            if pid is not None and alive(pid):  # before its log goes with the tmpfs
+                os.kill(pid, signal.SIGKILL)
+            (state / "filler").unlink(missing_ok=True)
+
+
+def _own_log_full(corral: Corral, state: Path) -> int:
+    log = state / "logs" / "chatty.log"
+    corral.write(f'[[process]]\nname = "chatty"\ncommand = ["sh", "-c", {json.dumps(CHATTY)}]\n')
+    corral.run("up")  # forked: the daemon logs to <state>/daemon.log
+    daemon_log = state / "daemon.log"
+    pid = corral.daemon_pid()
+    wait_for(lambda: log.exists() and log.stat().st_size > 0, 30)
+    filler = fill(state)
+    top_up(daemon_log)
+    before = daemon_log.read_bytes()
+    wait_for(lambda: corral.status()["chatty"]["log"], 30)  # the notice went nowhere
+    for _ in range(5):
+        corral.run("restart", "chatty")  # more to say, nowhere to say it
+    assert corral.answers()
+    filler.unlink()
+    # the next line it can write is preceded by what it dropped
+    wait_for(lambda: b"its log: " in daemon_log.read_bytes(), 30)
+    resumed = daemon_log.read_bytes()[len(before) :]
+    assert re.search(rb"corral daemon: its log: \d+ B dropped since .* \(No space", resumed)
+    service = int(corral.status()["chatty"]["pid"])
+    fill(state)
+    top_up(daemon_log)
+    os.kill(pid, signal.SIGTERM)
+    wait_gone(pid, 30)
+    wait_gone(service, 5)
+    assert not corral.socket.exists()
+    return pid

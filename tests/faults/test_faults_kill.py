@@ -5,6 +5,7 @@ aside), and no process of the dead daemon's left once the test is over."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -62,19 +63,20 @@ def kill_daemon(corral: Corral) -> int:
 
 
 def reap_leftovers(state: Path) -> None:
-    """Processes the killed daemon left that name its state directory (its own
-    Podman API service): stopped, so the test leaves nothing behind."""
+    """A Podman API service a killed daemon left (on ``<state>/podman.sock``),
+    stopped once no daemon of the test runs, so the test leaves nothing behind."""
+    needle = f"{state}/podman.sock".encode()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as file:
-                argv = file.read().split(b"\0")
+                cmdline = file.read()
         except OSError:
             continue
-        ours = any(str(state).encode() in arg for arg in argv) and b"daemon" not in argv[:3]
-        if ours and int(entry) != os.getpid():
-            os.kill(int(entry), signal.SIGTERM)
+        if needle in cmdline and b"corral daemon" not in cmdline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(entry), signal.SIGTERM)
 
 
 def assert_one_each(runtime: str, corral: Corral, commands: dict[str, str]) -> None:
@@ -109,6 +111,8 @@ def test_kill_9_during_up_then_a_new_daemon_adopts(engine_corral: Corral, runtim
         corral.run("down", timeout=120)
         assert labelled_ids(runtime, corral.state) == []
     finally:
+        if corral.answers():
+            corral.run("down", check=False, timeout=120)
         reap_leftovers(corral.state)
 
 
@@ -151,4 +155,6 @@ def test_kill_9_during_reload_then_a_new_daemon_adopts(engine_corral: Corral, ru
         corral.run("down", timeout=120)
         assert labelled_ids(runtime, corral.state) == []
     finally:
+        if corral.answers():
+            corral.run("down", check=False, timeout=120)
         reap_leftovers(corral.state)
