@@ -65,7 +65,7 @@ def _call(options: Options, op: str, timeout: float | None = None, **arguments: 
     from corral.control.client import NoDaemon, RequestFailed, TimedOut, request
 
     try:
-        return request(_socket(options), op, timeout=timeout or TIMEOUTS.get(op), **arguments)
+        return request(_socket(options), op, timeout=timeout or TIMEOUTS.get(op, 30.0), **arguments)
     except NoDaemon as error:
         raise CorralError(str(error)) from None
     except TimedOut as error:
