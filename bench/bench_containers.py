@@ -47,6 +47,7 @@ from engines import busybox_image, ensure_dockerd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from cleanup import corral_down
 from installed import compile_corral, corral_argv
 
 INFLIGHT = 8
@@ -122,12 +123,14 @@ def compose_up(
                   f"    command: {json.dumps(COMMAND)}"]  # fmt: skip
     (directory / "docker-compose.yml").write_text("\n".join(lines) + "\n")
     began = time.perf_counter()
-    sh("docker-compose", "-f", str(directory / "docker-compose.yml"), "-p", "corralbench",
-       "up", "-d")  # fmt: skip
-    elapsed = time.perf_counter() - began
-    after()
-    sh("docker-compose", "-f", str(directory / "docker-compose.yml"), "-p", "corralbench",
-       "down", "-t", "0", check=False)  # fmt: skip
+    try:
+        sh("docker-compose", "-f", str(directory / "docker-compose.yml"), "-p", "corralbench",
+           "up", "-d")  # fmt: skip
+        elapsed = time.perf_counter() - began
+        after()
+    finally:
+        sh("docker-compose", "-f", str(directory / "docker-compose.yml"), "-p", "corralbench",
+           "down", "-t", "0", check=False)  # fmt: skip
     return elapsed
 
 
@@ -160,6 +163,13 @@ class Corral:
             stdout=subprocess.DEVNULL,
         )
         return time.perf_counter() - began
+
+    def down(self, config: Path) -> None:
+        """``down`` whatever happens: a daemon that does not go is killed, with
+        what it runs."""
+        argv = [*corral_argv(), "-c", str(config), "--socket", str(self.socket)]
+        for line in corral_down(argv, self.env, str(self.directory / "state")):
+            print(f"corral cleanup: {line}", file=sys.stderr)
 
     def serve(self, config: Path) -> subprocess.Popen[bytes]:
         """``corral daemon`` on ``config`` in the background, once it answers."""
@@ -236,9 +246,10 @@ def bench_up(image: str, n: int, rounds: int, against: str | None = None) -> dic
                 elapsed = corral.run(config, "up")
                 observe(key, names[0][:-1])
             finally:
-                corral.run(config, "down")  # stops the daemon too
+                corral.down(config)  # stops the daemon too
                 if daemon is not None:
                     daemon.wait(60)
+                remove_all(names[0][:-1])
             return elapsed
 
         def other_up(key: str, names: list[str]) -> float:
@@ -293,11 +304,13 @@ def bench_rss(image: str, m: int) -> tuple[float, float]:
         corral = Corral(directory)
         names = [f"cb{tag}m{i}" for i in range(m)]
         config = corral_config(image, names, directory)
-        corral.run(config, "up")
-        time.sleep(2)
-        corral_kib = rss_kib(corral.daemon_pid())
-        corral.run(config, "down")
-    remove_all(f"cb{tag}m")
+        try:
+            corral.run(config, "up")
+            time.sleep(2)
+            corral_kib = rss_kib(corral.daemon_pid())
+        finally:
+            corral.down(config)
+            remove_all(f"cb{tag}m")
     seeds: list[subprocess.Popen[bytes]] = []
     try:
         for i in range(m):
@@ -353,10 +366,13 @@ def bench_respawn(image: str, rounds: int, src: str | None = None) -> tuple[floa
             f"respawn_limit = [{rounds + 5}, 600]\n"
         )
         began = time.time()
-        corral.run(directory / "corral.toml", "up")
-        time.sleep(1.6 * rounds + 2)
-        ended = time.time()
-        corral.run(directory / "corral.toml", "down")
+        try:
+            corral.run(directory / "corral.toml", "up")
+            time.sleep(1.6 * rounds + 2)
+            ended = time.time()
+        finally:
+            corral.down(directory / "corral.toml")
+            remove_all(name)
     events = event_times(began, ended, name)
     gaps = [b[0] - a[0] for a, b in itertools.pairwise(events)
             if a[1] == "die" and b[1] == "start"]  # fmt: skip

@@ -30,6 +30,7 @@ from engines import busybox_image, ensure_dockerd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_containers import COMMAND, INFLIGHT, remove_all, sh
+from cleanup import corral_down
 from installed import compile_corral, corral_argv
 
 
@@ -128,8 +129,8 @@ def main() -> None:
                         subprocess.run([*base, "up"], env=env, check=True,
                                        stdout=subprocess.DEVNULL)  # fmt: skip
                         corral_times.append(time.perf_counter() - began)
-                        subprocess.run([*base, "down"], env=env, check=True,
-                                       stdout=subprocess.DEVNULL)  # fmt: skip
+                        for line in corral_down(base, env, str(state)):
+                            print(f"corral cleanup: {line}", file=sys.stderr)
                     else:
                         runs = [f"cbo{tag}d{r}x{i}" for i in range(args.n)]
                         docker_times.append(docker_runs(image, runs, nets, tmp))
@@ -138,6 +139,11 @@ def main() -> None:
                       f"docker run -d {docker_times[-1]:.2f}s", flush=True)  # fmt: skip
             through_cli = cli_count(config, env)
         finally:
+            for r in range(args.rounds):  # a daemon a failure left running
+                state = tmp / f"state{r}"
+                base = [*corral_argv(), "-c", str(tmp / "corral.toml"), "--socket",
+                        str(tmp / f"corral{r}.sock")]  # fmt: skip
+                corral_down(base, {**os.environ, "CORRAL_STATE_DIR": str(state)}, str(state))
             remove_all(f"cbo{tag}")
             for net in nets:
                 sh("docker", "network", "rm", net, check=False)

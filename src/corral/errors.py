@@ -5,7 +5,8 @@
     CorralError                  anything corral reports to a person (exit 1)
     ├── ConfigError              the configuration is invalid (exit 2); holds Problems
     ├── CommandError             an external command failed; keeps argv, code, stderr
-    └── ImageError               an image could not be built, read or loaded
+    ├── ImageError               an image could not be built, read or loaded
+    └── DeadlineError            a deadline passed before the answer came (exit 3)
 
 Every message is written for the person at the terminal: it names the file,
 field and value involved, and never carries a secret (host_environment values
@@ -75,3 +76,7 @@ class CommandError(CorralError):
 
 class ImageError(CorralError):
     """An image could not be built, read or loaded."""
+
+
+class DeadlineError(CorralError):
+    """A command's deadline (``--timeout``) passed; the message says what it waited for."""

@@ -66,10 +66,14 @@ def podman_default_socket() -> str:
 
 
 def default_socket() -> str:
+    """Root's ``/run/corral/corral.sock``; for anyone else
+    ``$XDG_RUNTIME_DIR/corral/corral.sock``, refused (``privacy.NotPrivate``)
+    when that directory is unset or not the user's own."""
     if os.geteuid() == 0:
         return ROOT_SOCKET
-    runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/corral-{os.geteuid()}"
-    return os.path.join(runtime, "corral", SOCKET_NAME)
+    from corral.privacy import runtime_dir
+
+    return os.path.join(runtime_dir(), SOCKET_NAME)
 
 
 def state_dir(configured: str | None = None) -> str:

@@ -836,6 +836,85 @@ CATALOGUE: list[tuple[str, str, int, str, str]] = [
         "container[0].tty",
         "must be true or false, but 1 was found",
     ),
+    (
+        "stop-signal-unknown",
+        '[[container]]\nimage = "a"\nstop_signal = "SIGFOO"\n',
+        3,
+        "container[0].stop_signal",
+        'signal name like SIGTERM or a number from 1 to 64, but "SIGFOO" was found',
+    ),
+    (
+        "stop-signal-number-too-big",
+        '[[container]]\nimage = "a"\nstop_signal = "65"\n',
+        3,
+        "container[0].stop_signal",
+        '"65" was found',
+    ),
+    (
+        "health-cmd-empty",
+        '[[container]]\nimage = "a"\nhealth_cmd = ""\n',
+        3,
+        "container[0].health_cmd",
+        "health_cmd must not be empty",
+    ),
+    (
+        "health-cmd-blank",
+        '[[container]]\nimage = "a"\nhealth_cmd = "  "\n',
+        3,
+        "container[0].health_cmd",
+        "health_cmd must not be empty",
+    ),
+    (
+        "volume-relative-container-path-pair",
+        '[[container]]\nimage = "a"\nvolumes = [["/srv", "srv"]]\n',
+        3,
+        "container[0].volumes[0]",
+        'the container path "srv" of "/srv:srv" must be absolute',
+    ),
+    (
+        "image-file-escapes-root",
+        '[[container]]\nimage = { repository = "r", files = [\n  ["/etc/hostname", "../../escape"]] }\n',
+        3,
+        "container[0].image.files[0]",
+        'the image path "../../escape" escapes the image root',
+    ),
+    (
+        "image-program-escapes-root",
+        '[[container]]\nimage = { repository = "r", programs = [["/bin/sh", "/a/../../sh"]] }\n',
+        2,
+        "container[0].image.programs[0]",
+        'the image path "/a/../../sh" escapes the image root',
+    ),
+    (
+        "image-symlink-escapes-root",
+        '[[container]]\nimage = { repository = "r", files = ["/etc/hostname"],'
+        ' symlinks = [["../x", "/etc/hostname"]] }\n',
+        2,
+        "container[0].image.symlinks[0]",
+        'the image path "../x" escapes the image root',
+    ),
+    (
+        "port-behind-a-type-error",
+        '[[container]]\nimage = "a"\nrespawn = "yes"\nports = ["99999:80"]\n',
+        4,
+        "container[0].ports[0]",
+        "between 1 and 65535",
+    ),
+    (
+        "record-check-behind-a-type-error",
+        '[[container]]\nimage = "a"\ntty = 1\non_unhealthy = "restart"\n',
+        1,
+        "container[0]",
+        'on_unhealthy = "restart" needs a health_cmd',
+    ),
+    (
+        "duplicate-port-behind-a-type-error",
+        '[[container]]\nimage = "a"\nports = ["9005:80"]\ntty = 1\n'
+        '[[container]]\nimage = "b"\nports = ["9005:81"]\n',
+        7,
+        "container[1].ports[0]",
+        "already published",
+    ),
 ]
 
 
@@ -855,6 +934,30 @@ def test_bad_configuration(tmp_path: Path, text: str, line: int, path: str, word
     matching = [row for row in output.splitlines() if row.startswith(prefix)]
     assert matching, f"no line starts with {prefix!r}:\n{output}"
     assert any(words in row for row in matching), output
+
+
+def test_one_bad_field_never_hides_another(tmp_path: Path) -> None:
+    """The issue's case: a type error and a bad port in one record, both reported,
+    with the problems of other records; nothing reported twice, no effect of
+    leaving the bad field out (``image`` is required: never "missing")."""
+    config = tmp_path / "corral.toml"
+    config.write_text(
+        '[[container]]\nimage = "a"\nrespawn = "yes"\nports = ["99999:80"]\n'
+        '[[container]]\nimage = 7\nstop_signal = "SIGFOO"\nhealth_cmd = ""\n'
+        '[[process]]\nname = "p"\ncommand = ["x"]\nrespawn = 2\nrequirement = ["nothing"]\n'
+    )
+    result = CliRunner().invoke(app, ["-c", str(config), "check"], catch_exceptions=False)
+    assert result.exit_code == 2
+    rows = result.output.strip().splitlines()
+    assert [r.split(": ")[1] for r in rows] == [
+        "container[0].respawn",
+        "container[0].ports[0]",
+        "container[1].image",
+        "container[1].stop_signal",
+        "container[1].health_cmd",
+        "process[0].respawn",
+    ], result.output
+    assert "missing" not in result.output
 
 
 def test_catalogue_is_large_enough() -> None:

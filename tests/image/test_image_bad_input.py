@@ -30,10 +30,17 @@ def test_missing_host_path_names_the_field(tmp_path: Path) -> None:
 
 def test_destination_escaping_the_root(tmp_path: Path) -> None:
     (tmp_path / "a").write_text("a")
-    with pytest.raises(ImageError, match=r"^image\.files\[0\]: /etc/\.\./\.\./x escapes"):
+    # the record refuses it (so `corral check` does) ...
+    with pytest.raises(ValidationError, match=r"files\.0\n.*\"/etc/\.\./\.\./x\" escapes"):
         build(tmp_path, files=[(str(tmp_path / "a"), "/etc/../../x")])
-    with pytest.raises(ImageError, match=r"^image\.symlinks\[0\]: /\.\./bin/sh escapes"):
+    with pytest.raises(ValidationError, match=r"symlinks\.0\n.*\"/\.\./bin/sh\" escapes"):
         build(tmp_path, files=[str(tmp_path / "a")], symlinks=["/../bin/sh:busybox"])
+    # ... and the builder still does, for a record made without validation
+    unchecked = OciImage.model_construct(
+        repository="corral-test/bad", tag="latest", files=((str(tmp_path / "a"), "/etc/../../x"),)
+    )
+    with pytest.raises(ImageError, match=r"^image\.files\[0\]: /etc/\.\./\.\./x escapes"):
+        prepare(unchecked)
 
 
 def test_symlink_target_escaping_the_root(tmp_path: Path) -> None:

@@ -82,7 +82,9 @@ def test_up_starts_a_daemon_and_status_json(corral: Corral) -> None:
         "last_exit",
         "since",
         "reason",
+        "log",
     }
+    assert status["web"]["log"] is None  # nothing dropped
     assert status["web"]["state"] == "running" and status["web"]["kind"] == "process"
     assert status["off"]["state"] == "stopped"
     os.kill(int(status["web"]["pid"]), 0)

@@ -1,6 +1,7 @@
 """The ``corral`` command group, its global options, and error reporting.
 
-Exit status: 0 success, 1 a failed operation, 2 invalid configuration or usage.
+Exit status: 0 success, 1 a failed operation, 2 invalid configuration or usage,
+3 a deadline (``--timeout``) passed before the daemon answered.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 
-from corral.errors import ConfigError, CorralError
+from corral.errors import ConfigError, CorralError, DeadlineError
 from corral.paths import find_config
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ R = TypeVar("R")
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
+EXIT_TIMEOUT = 3
 
 
 @dataclass
@@ -57,6 +59,9 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
             for problem in error.problems:
                 click.echo(str(problem), err=True)
             sys.exit(EXIT_INVALID)
+        except DeadlineError as error:
+            click.echo(f"corral: {error}", err=True)
+            sys.exit(EXIT_TIMEOUT)
         except CorralError as error:
             click.echo(f"corral: {error}", err=True)
             sys.exit(EXIT_FAILED)

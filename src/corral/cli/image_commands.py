@@ -20,8 +20,9 @@ from rich.progress import (
 from corral.cli._app import Options, app, pass_options, reports_errors
 from corral.config import Config, OciContainer, OciImage, declared_services
 from corral.config.services import image_reference
-from corral.errors import ImageError
+from corral.errors import ImageError, Problem
 from corral.image.build import build_image, prepare
+from corral.image.content import InputErrors
 from corral.image.inspect import inspect_archive
 from corral.image.tarball import Progress as ProgressCallback
 from corral.paths import state_dir
@@ -37,6 +38,33 @@ def image() -> None:
 def find_image(options: Options, name: str) -> tuple[OciImage, str]:
     """The image NAME stands for (``repository:tag`` or a service using it), and the
     directory relative host paths are read from (the configuration file's)."""
+    record, base_dir, _ = _find_image(options, name)
+    return record, base_dir
+
+
+@contextmanager
+def located_inputs(options: Options, name: str) -> Iterator[None]:
+    """Every problem of the image record's inputs (``InputErrors``) as a located
+    ``FILE:LINE: container[0].image.files[1]: …`` (exit 2), all at once."""
+    try:
+        yield
+    except InputErrors as errors:
+        _, _, where = _find_image(options, name)
+        problems = [
+            Problem(message, (*where, *_field_path(field))) for field, message in errors.problems
+        ]
+        raise options.loaded().located(problems) from None
+
+
+def _field_path(field: str) -> tuple[str | int, ...]:
+    """``("image", "files", 2)`` from ``"image.files[2]"``."""
+    out: list[str | int] = []
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", field):
+        out.append(int(part[1:-1]) if part.startswith("[") else part)
+    return tuple(out)
+
+
+def _find_image(options: Options, name: str) -> tuple[OciImage, str, tuple[str | int, ...]]:
     loaded = options.loaded()
     known: list[str] = []
     for service in declared_services(loaded.config):
@@ -46,7 +74,7 @@ def find_image(options: Options, name: str) -> tuple[OciImage, str]:
         reference = image_reference(record.image)
         known.append(reference)
         if name in (service.name, reference):
-            return record.image, os.path.dirname(os.path.abspath(loaded.path))
+            return record.image, os.path.dirname(os.path.abspath(loaded.path)), service.path
     listing = ", ".join(sorted(set(known))) or "none"
     raise ImageError(
         f"{name}: no image record or container service of that name in {loaded.path} "
@@ -85,7 +113,8 @@ def build(options: Options, name: str, output: str | None, no_sbom: bool) -> Non
     """Build NAME's image (repository:tag, or a container service using it) into one
     archive that docker load and podman load both accept."""
     record, base_dir = find_image(options, name)
-    prepared = prepare(record, base_dir=base_dir)
+    with located_inputs(options, name):
+        prepared = prepare(record, base_dir=base_dir)
     for note in prepared[0].notes:
         click.echo(f"note: {note}", err=True)
     target = output or default_output(record)
@@ -113,7 +142,8 @@ def load(options: Options, name: str) -> None:
     when the engine already has that image ID."""
     record, base_dir = find_image(options, name)
     config = options.loaded().config
-    image_id = asyncio.run(load_into_engine(config, record, base_dir))
+    with located_inputs(options, name):
+        image_id = asyncio.run(load_into_engine(config, record, base_dir))
     click.echo(f"{record.reference} {image_id} ({config.runtime})")
 
 

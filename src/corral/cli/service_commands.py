@@ -11,13 +11,14 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from corral.actions import BUILTIN_ACTIONS
 from corral.cli._app import Options, command, pass_options
-from corral.errors import CorralError
+from corral.errors import CorralError, DeadlineError
 from corral.paths import find_config
 
 
@@ -29,14 +30,51 @@ def _socket(options: Options) -> str:
     return default_socket()
 
 
+#: Each command's default deadline in seconds (``--timeout`` overrides it): a
+#: question is answered at once; a start may wait for an image, a health check
+#: and requirements; ``up``, ``down`` and ``reload`` may pull, build or stop many.
+TIMEOUTS = {
+    "status": 5.0,
+    "log_source": 5.0,
+    "start": 300.0,
+    "stop": 300.0,
+    "restart": 300.0,
+    "enable": 30.0,
+    "disable": 30.0,
+    "action": 600.0,
+    "up": 900.0,
+    "down": 900.0,
+    "plan": 60.0,
+    "reload": 900.0,
+}
+
+
+def timeout_option(op: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--timeout SECONDS``, defaulting to ``TIMEOUTS[op]``."""
+    return click.option(
+        "--timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        default=TIMEOUTS[op],
+        show_default=True,
+        metavar="SECONDS",
+        help="Give up waiting for the daemon after this long (exit 3).",
+    )
+
+
 def _call(options: Options, op: str, timeout: float | None = None, **arguments: Any) -> Any:
-    from corral.control.client import NoDaemon, RequestFailed, request
+    from corral.control.client import NoDaemon, RequestFailed, TimedOut, request
 
     try:
-        return request(_socket(options), op, timeout=timeout, **arguments)
+        return request(_socket(options), op, timeout=timeout or TIMEOUTS.get(op, 30.0), **arguments)
     except NoDaemon as error:
         raise CorralError(str(error)) from None
+    except TimedOut as error:
+        raise DeadlineError(str(error)) from None
     except RequestFailed as error:
+        if error.code == "invalid-config":
+            from corral.errors import ConfigError, Problem
+
+            raise ConfigError([Problem(line) for line in str(error).splitlines()]) from None
         raise CorralError(str(error)) from None
     except OSError as error:
         raise CorralError(f"talking to the daemon on {_socket(options)}: {error}") from None
@@ -76,65 +114,125 @@ def daemon(
 
 
 @command("up")
+@timeout_option("up")
 @pass_options
-def up(options: Options) -> None:
+def up(options: Options, timeout: float) -> None:
     """Start the daemon if needed and every auto_start service; wait until they run."""
-    import threading
-
     from corral.control.client import answers
 
+    deadline = time.monotonic() + timeout
     if not answers(_socket(options)):
-        from corral.control.spawn import spawn_daemon
+        from corral.control.spawn import DAEMON_START_TIMEOUT, spawn_daemon
 
-        spawn_daemon(_config_path(options, validate=False), _socket(options), up=True)
-    outcome: dict[str, Any] = {}
-
-    def run_up() -> None:
-        try:
-            outcome["answer"] = _call(options, "up")
-        except CorralError as error:
-            outcome["error"] = error
-
-    worker = threading.Thread(target=run_up, daemon=True)
-    worker.start()
-    _progress(options, worker)
-    worker.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    failures: dict[str, str] = outcome["answer"].get("failures", {})
+        spawn_daemon(
+            _config_path(options, validate=False),
+            _socket(options),
+            up=True,
+            timeout=min(DAEMON_START_TIMEOUT, timeout),
+        )
+    answer = _waiting(options, "up", deadline, _up_done)
+    failures: dict[str, str] = answer.get("failures", {})
     if failures:
         for name, reason in failures.items():
-            click.echo(f"failed: {name}: {reason}", err=True)
+            click.echo(f"failed: {name}: {_unnamed(name, reason)}", err=True)
         raise CorralError(f"{len(failures)} service(s) failed: {', '.join(failures)}")
     click.echo("all services up")
 
 
-def _progress(options: Options, worker: Any) -> None:
+def _unnamed(name: str, reason: str) -> str:
+    """``reason`` without a leading ``name: `` (the line already names the service)."""
+    prefix = f"{name}: "
+    while reason.startswith(prefix):
+        reason = reason[len(prefix) :]
+    return reason
+
+
+def _up_done(service: dict[str, Any]) -> bool:
+    return bool(service["state"] == "running" or service["reason"] == "done")
+
+
+def _down_done(service: dict[str, Any]) -> bool:
+    return bool(service["state"] == "stopped")
+
+
+def _waiting(
+    options: Options, op: str, deadline: float, done: Any, **arguments: Any
+) -> dict[str, Any]:
+    """Ask the daemon for ``op`` (a long one) within ``deadline`` (monotonic),
+    showing progress on a terminal; on the deadline, name the services not yet done."""
+    import threading
+
+    outcome: dict[str, Any] = {}
+    left = max(deadline - time.monotonic(), 0.001)
+
+    def run() -> None:
+        try:
+            outcome["answer"] = _call(options, op, timeout=left, **arguments)
+        except CorralError as error:
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    _progress(options, worker, "starting" if op == "up" else "stopping", done)
+    worker.join()
+    error = outcome.get("error")
+    if isinstance(error, DeadlineError):
+        pending = _pending(options, done)
+        if pending:
+            raise DeadlineError(
+                f"{error}; still waiting for {', '.join(pending)} "
+                "(the daemon goes on: see `corral status`)"
+            )
+        raise error
+    if error is not None:
+        raise error
+    answer: dict[str, Any] = outcome["answer"]
+    return answer
+
+
+def _pending(options: Options, done: Any) -> list[str]:
+    """``NAME (state)`` of each service not ``done``, as far as a quick status tells."""
+    try:
+        services = _call(options, "status", timeout=2.0)["services"]
+    except CorralError:
+        return []
+    return [f"{s['name']} ({s['state']})" for s in services if not done(s)]
+
+
+def _progress(options: Options, worker: Any, verb: str, done: Any) -> None:
     if not sys.stderr.isatty():
         worker.join()
         return
+    from rich.console import Console
     from rich.progress import Progress
 
-    with Progress(transient=True) as progress:
-        task = progress.add_task("starting", total=None)
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(verb, total=None)
         while worker.is_alive():
-            services = _call(options, "status", timeout=10)["services"]
-            running = sum(1 for s in services if s["state"] == "running" or s["reason"] == "done")
-            progress.update(task, total=len(services), completed=running)
-            worker.join(0.1)
+            try:
+                services = _call(options, "status", timeout=2.0)["services"]
+            except CorralError:
+                services = None  # a slow answer only delays the bar
+            if services is not None:
+                finished = sum(1 for s in services if done(s))
+                progress.update(task, total=len(services), completed=finished)
+            worker.join(0.2)
 
 
 @command("down")
 @click.option(
     "--volumes", is_flag=True, help="Also delete the declared networks and volumes (their data)."
 )
+@timeout_option("down")
 @pass_options
-def down(options: Options, volumes: bool) -> None:
+def down(options: Options, volumes: bool, timeout: float) -> None:
     """Stop every service (dependents first), remove corral's containers, stop the daemon."""
     from corral.control.client import wait_gone
 
-    answer = _call(options, "down", volumes=volumes)
-    wait_gone(_socket(options))
+    deadline = time.monotonic() + timeout
+    answer = _waiting(options, "down", deadline, _down_done, volumes=volumes)
+    if not wait_gone(_socket(options), max(deadline - time.monotonic(), 10.0)):
+        raise DeadlineError(f"the daemon on {_socket(options)} still answers after `down`")
     failures = answer.get("failures", {})
     if failures:
         raise CorralError("; ".join(failures.values()))
@@ -173,10 +271,11 @@ def activate(options: Options, dry_run: bool, root: str) -> None:
 @command("status")
 @click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@timeout_option("status")
 @pass_options
-def status(options: Options, name: str | None, as_json: bool) -> None:
+def status(options: Options, name: str | None, as_json: bool, timeout: float) -> None:
     """Each service: state, enabled, pid, restarts, last exit, since, reason."""
-    services: list[dict[str, Any]] = _call(options, "status", name=name)["services"]
+    services: list[dict[str, Any]] = _call(options, "status", timeout, name=name)["services"]
     if as_json:
         click.echo(json.dumps(services, indent=2))
         return
@@ -193,7 +292,19 @@ def _cells(service: dict[str, Any]) -> list[str]:
     since = service.get("since")
     when = time.strftime("%H:%M:%S", time.localtime(since)) if since else "-"
     values = {**service, "since": when, "pid/id": service.get("pid") or service.get("container_id")}
+    log = service.get("log")
+    if log:
+        note = _log_note(log)
+        values["reason"] = f"{values['reason']}; {note}" if values.get("reason") else note
     return ["-" if values.get(c) is None else str(values.get(c)) for c in COLUMNS]
+
+
+def _log_note(log: dict[str, Any]) -> str:
+    """``log: 1.2 MB dropped since 12:03:04 (No space left on device)``."""
+    from corral.supervisor.logs import human_bytes
+
+    when = time.strftime("%H:%M:%S", time.localtime(log["since"]))
+    return f"log: {human_bytes(int(log['dropped_bytes']))} dropped since {when} ({log['error']})"
 
 
 def _table(services: list[dict[str, Any]]) -> None:
@@ -216,9 +327,10 @@ def _table(services: list[dict[str, Any]]) -> None:
 
 def _each_command(op: str, doc: str) -> None:
     @click.argument("names", nargs=-1, required=True)
+    @timeout_option(op)
     @pass_options
-    def run(options: Options, names: tuple[str, ...]) -> None:
-        _call(options, op, names=list(names))
+    def run(options: Options, names: tuple[str, ...], timeout: float) -> None:
+        _call(options, op, timeout, names=list(names))
 
     run.__doc__ = doc
     run.__name__ = op
@@ -235,9 +347,10 @@ _each_command("disable", "Keep services from starting or respawning.")
 @command("action")
 @click.argument("name")
 @click.argument("action")
+@timeout_option("action")
 @pass_options
-def action(options: Options, name: str, action: str) -> None:
-    output = _call(options, "action", name=name, action=action)["output"]
+def action(options: Options, name: str, action: str, timeout: float) -> None:
+    output = _call(options, "action", timeout, name=name, action=action)["output"]
     click.echo(output, nl=not output.endswith("\n"))
 
 
@@ -249,10 +362,10 @@ action.help = "Run ACTION on service NAME: a declared action, or a built-in one:
 # -- logs -------------------------------------------------------------------
 
 
-def _log_source(options: Options, name: str) -> dict[str, str]:
+def _log_source(options: Options, name: str, timeout: float) -> dict[str, str]:
     """Ask the daemon where ``name`` logs; without a daemon, read the configuration."""
     try:
-        answer = _call(options, "log_source", timeout=5, name=name)
+        answer = _call(options, "log_source", timeout, name=name)
         return {k: str(v) for k, v in answer.items() if k in ("path", "runtime", "container")}
     except CorralError:
         pass
@@ -267,10 +380,13 @@ def _log_source(options: Options, name: str) -> dict[str, str]:
 @click.argument("name")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing, across restarts and rotation.")
 @click.option("-n", "lines", type=int, default=10, show_default=True, help="Lines to show.")
+@timeout_option("log_source")
 @pass_options
-def logs(options: Options, name: str, follow: bool, lines: int) -> None:
-    """The service's log (stdout and stderr): its file, or the engine's log of a container."""
-    source = _log_source(options, name)
+def logs(options: Options, name: str, follow: bool, lines: int, timeout: float) -> None:
+    """The service's log (stdout and stderr): its file, or the engine's log of a container.
+
+    ``--timeout`` bounds the question to the daemon (where the log is), not ``-f``."""
+    source = _log_source(options, name, timeout)
     if "container" in source:
         import asyncio
 
@@ -310,16 +426,20 @@ def graph(options: Options, dot: bool) -> None:
 
 
 @command("plan")
+@timeout_option("plan")
 @pass_options
-def plan(options: Options) -> None:
+def plan(options: Options, timeout: float) -> None:
     """What `reload` would start, stop and restart, and why."""
-    changes = _call(options, "plan", config=_config_path(options, validate=False))["changes"]
+    path = _config_path(options, validate=False)
+    changes = _call(options, "plan", timeout, config=path)["changes"]
     click.echo("\n".join(changes) if changes else "nothing to do")
 
 
 @command("reload")
+@timeout_option("reload")
 @pass_options
-def reload(options: Options) -> None:
+def reload(options: Options, timeout: float) -> None:
     """Apply the configuration file to the running daemon."""
-    changes = _call(options, "reload", config=_config_path(options, validate=False))["changes"]
+    path = _config_path(options, validate=False)
+    changes = _call(options, "reload", timeout, config=path)["changes"]
     click.echo("\n".join(changes) if changes else "nothing to do")

@@ -109,13 +109,74 @@ class RespawnLimit(Record):
 
 RespawnLimitField = Annotated[RespawnLimit, BeforeValidator(_limit_pair)]
 
-_SIGNAL = re.compile(r"(SIG)?[A-Z][A-Z0-9+\-]*|[0-9]+")
+#: The signal names both engines know (docker's and podman's tables for Linux),
+#: without ``SIG``; besides them, ``RTMIN+N``/``RTMAX-N`` and numbers 1 to 64.
+SIGNAL_NAMES = frozenset(
+    {
+        "ABRT",
+        "ALRM",
+        "BUS",
+        "CHLD",
+        "CLD",
+        "CONT",
+        "FPE",
+        "HUP",
+        "ILL",
+        "INT",
+        "IO",
+        "IOT",
+        "KILL",
+        "PIPE",
+        "POLL",
+        "PROF",
+        "PWR",
+        "QUIT",
+        "SEGV",
+        "STKFLT",
+        "STOP",
+        "SYS",
+        "TERM",
+        "TRAP",
+        "TSTP",
+        "TTIN",
+        "TTOU",
+        "URG",
+        "USR1",
+        "USR2",
+        "VTALRM",
+        "WINCH",
+        "XCPU",
+        "XFSZ",
+        "RTMIN",
+        "RTMAX",
+    }
+)
+_REALTIME = re.compile(r"RTMIN\+([0-9]+)|RTMAX-([0-9]+)")
+
+
+def _known_signal(name: str) -> bool:
+    if name.isdigit():
+        return 1 <= int(name) <= 64
+    realtime = _REALTIME.fullmatch(name)
+    if realtime is not None:
+        return 1 <= int(realtime.group(1) or realtime.group(2)) <= 30
+    return name in SIGNAL_NAMES
 
 
 def _signal(value: str) -> str:
-    if not _SIGNAL.fullmatch(value):
-        raise fail(f"stop_signal must be a signal name like SIGTERM, but {show(value)} was found")
+    name = value[3:] if value.startswith("SIG") else value
+    if not _known_signal(name):
+        raise fail(
+            f"stop_signal must be a signal name like SIGTERM or a number from 1 to 64, "
+            f"but {show(value)} was found"
+        )
     return value if value.isdigit() or value.startswith("SIG") else f"SIG{value}"
+
+
+def _health_cmd(value: str) -> str:
+    if not value.strip():
+        raise fail("health_cmd must not be empty: leave it out for no health check")
+    return value
 
 
 Signal = Annotated[StrictStr, AfterValidator(_signal)]
@@ -498,7 +559,7 @@ class OciContainer(Record):
     )
     stdin_open: StrictBool = field(False, doc="Keep stdin open (`--interactive`).")
     tty: StrictBool = field(False, doc="Allocate a pseudo-terminal (`--tty`).")
-    health_cmd: StrictStr | None = field(
+    health_cmd: Annotated[StrictStr, AfterValidator(_health_cmd)] | None = field(
         None, doc="Health check command, run by a shell in the container (`--health-cmd`)."
     )
     health_interval: Seconds = field(30.0, doc="Seconds between health checks.")

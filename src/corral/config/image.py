@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, StrictBool, StrictInt, StrictStr, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
 from corral.config._base import Record
 from corral.config._fields import (
@@ -20,6 +27,16 @@ from corral.config._fields import (
 )
 
 MAX_LAYERS_LIMIT = 125
+
+
+def escapes_root(path: str) -> bool:
+    """Whether image path ``path`` climbs above the image root (``../x``, ``/a/../..``)."""
+    depth = 0
+    for part in path.split("/"):
+        depth += -1 if part == ".." else 0 if part in ("", ".") else 1
+        if depth < 0:
+            return True
+    return False
 
 
 def _pairs(name: str, *, single_ok: bool) -> Callable[[Any], Any]:
@@ -63,16 +80,31 @@ def _pairs(name: str, *, single_ok: bool) -> Callable[[Any], Any]:
     return sanitize
 
 
+def _in_image(side: int) -> Callable[[tuple[str, str]], tuple[str, str]]:
+    """A pair whose member ``side`` is a path in the image that stays inside it."""
+
+    def check(pair: tuple[str, str]) -> tuple[str, str]:
+        if escapes_root(pair[side]):
+            raise fail(f"the image path {show(pair[side])} escapes the image root")
+        return pair
+
+    return check
+
+
+#: ``(host, image)`` pairs, and ``(link, target)`` ones: the image path is checked.
+_ToImage = Annotated[tuple[str, str], AfterValidator(_in_image(1))]
+_Link = Annotated[tuple[str, str], AfterValidator(_in_image(0))]
+
 PathPairs = Annotated[
-    tuple[tuple[str, str], ...], BeforeValidator(_pairs("files", single_ok=True)), PAIR_LIST_SCHEMA
+    tuple[_ToImage, ...], BeforeValidator(_pairs("files", single_ok=True)), PAIR_LIST_SCHEMA
 ]
 ProgramPairs = Annotated[
-    tuple[tuple[str, str], ...],
+    tuple[_ToImage, ...],
     BeforeValidator(_pairs("programs", single_ok=True)),
     PAIR_LIST_SCHEMA,
 ]
 SymlinkPairs = Annotated[
-    tuple[tuple[str, str], ...],
+    tuple[_Link, ...],
     BeforeValidator(_pairs("symlinks", single_ok=False)),
     PAIR_LIST_SCHEMA,
 ]

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from corral.config._base import Record
 from corral.config._origin import loading_file
+from corral.config.hidden import hidden_problems
 from corral.config.locate import TomlLocator
 from corral.config.paths import anchored
 from corral.config.problems import problems_from
@@ -73,7 +74,7 @@ def load_text(text: str, path: str = "corral.toml") -> Loaded:
     try:
         config = Config.model_validate(data)
     except ValidationError as error:
-        raise where(problems_from(error, Config)) from None
+        raise where([*problems_from(error, Config), *hidden_problems(data, error)]) from None
     problems = validate(config, toml_spelling)
     if problems:
         raise where(problems)

@@ -45,18 +45,25 @@ _TOML_NAMES = {
 }
 
 
-def validate(config: Config, spell: Spelling = python_spelling) -> list[Problem]:
-    """Every cross-record problem of ``config``, paths spelt by ``spell``."""
+def validate(
+    config: Config, spell: Spelling = python_spelling, *, names: bool = True, runtime: bool = True
+) -> list[Problem]:
+    """Every cross-record problem of ``config``, paths spelt by ``spell``; without
+    ``names``, not those about service names and requirements, without
+    ``runtime`` not those about what the runtime honours (``hidden``: when
+    what they hang on was left out)."""
     services = declared_services(config)
     problems: list[Problem] = []
-    problems += _duplicate_names(services, spell)
-    problems += _unknown_requirements(services)
-    if not problems:
-        problems += _cycles(services)
+    if names:
+        problems += _duplicate_names(services, spell)
+        problems += _unknown_requirements(services)
+        if not problems:
+            problems += _cycles(services)
     problems += _ports(config, spell)
     problems += _actions(config)
     problems += _limits(config)
-    problems += _runtime_support(config)
+    if runtime:
+        problems += _runtime_support(config)
     return [Problem(p.message, spell(p.path), p.file, p.line) for p in problems]
 
 

@@ -1,4 +1,10 @@
-"""The synchronous client the CLI uses; it imports nothing heavy."""
+"""The synchronous client the CLI uses; it imports nothing heavy.
+
+Every request has a deadline (``timeout`` seconds for the whole exchange:
+connect, send, answer); missing it raises ``TimedOut`` saying what was being
+waited for. The client talks only to a daemon run by root or by its own user
+(``privacy.trusted``, from the socket's peer credentials).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import socket
 import time
 from typing import Any
 
+from corral import privacy
 from corral.control.protocol import VERSION
 
 
@@ -20,12 +27,29 @@ class RequestFailed(Exception):
         self.code = code
 
 
+class TimedOut(Exception):
+    """The daemon did not answer within the deadline; the message says what was awaited."""
+
+
 def request(path: str, op: str, timeout: float | None = 30.0, **arguments: Any) -> dict[str, Any]:
-    """Send one request; the answer's results, or ``RequestFailed`` / ``NoDaemon``."""
+    """Send one request; the answer's results, or ``RequestFailed`` / ``NoDaemon``
+    / ``TimedOut`` (``timeout`` None: no deadline)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    connection.settimeout(timeout)
+
+    def remaining(what: str) -> float | None:
+        if deadline is None:
+            return None
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimedOut(f"no answer to `{op}` within {timeout:g} s: {what} on {path}")
+        connection.settimeout(left)
+        return left
+
+    what = "connecting to the daemon"
     try:
         try:
+            remaining(what)
             connection.connect(path)
         except (FileNotFoundError, ConnectionRefusedError):
             raise NoDaemon(
@@ -33,14 +57,25 @@ def request(path: str, op: str, timeout: float | None = 30.0, **arguments: Any) 
             ) from None
         except PermissionError:
             raise NoDaemon(f"not allowed to talk to the corral daemon on {path}") from None
+        server = privacy.peer_uid(connection)
+        if not privacy.trusted(server):
+            raise NoDaemon(
+                f"refusing the socket {path}: it is served by uid {server}, not by root or you"
+            )
         line = json.dumps({"v": VERSION, "op": op, **arguments}).encode() + b"\n"
+        what = "sending the request"
+        remaining(what)
         connection.sendall(line)
+        what = f"waiting for the daemon to finish `{op}`"
         data = b""
         while not data.endswith(b"\n"):
+            remaining(what)
             chunk = connection.recv(65536)
             if not chunk:
                 break
             data += chunk
+    except TimeoutError:
+        raise TimedOut(f"no answer to `{op}` within {timeout:g} s: {what} on {path}") from None
     finally:
         connection.close()
     if not data:
@@ -52,10 +87,10 @@ def request(path: str, op: str, timeout: float | None = 30.0, **arguments: Any) 
     return answer
 
 
-def answers(path: str) -> bool:
+def answers(path: str, timeout: float = 2.0) -> bool:
     try:
-        request(path, "ping", timeout=2.0)
-    except (NoDaemon, RequestFailed, OSError):
+        request(path, "ping", timeout=timeout)
+    except (NoDaemon, RequestFailed, TimedOut, OSError):
         return False
     return True
 

@@ -8,6 +8,7 @@ serves, so a systemd ``Type=notify`` unit works.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -18,8 +19,9 @@ from corral.control.server import ControlServer, claim_socket
 from corral.engine.runner import use_child_waiter
 from corral.errors import CorralError
 from corral.paths import state_dir
+from corral.privacy import private_dir
 from corral.supervisor.engines import EngineHub
-from corral.supervisor.logs import LogFiles, Rotation
+from corral.supervisor.logs import DaemonStream, LogFiles, Rotation
 from corral.supervisor.reaper import Reaper
 from corral.supervisor.respawn import SystemClock
 from corral.supervisor.runner import RunContext
@@ -37,23 +39,30 @@ def notify(state: str) -> None:
 
 
 def say(text: str) -> None:
-    print(f"corral daemon: {text}", file=sys.stderr, flush=True)
+    """A line in the daemon's log; one that cannot be written is dropped, never raised."""
+    with contextlib.suppress(OSError, ValueError):
+        print(f"corral daemon: {text}", file=sys.stderr, flush=True)
 
 
 def run_daemon(config: Config, socket_path: str, rotation: Rotation, up: bool = False) -> None:
-    """Serve until SIGTERM; with ``up``, start every auto_start service once serving."""
+    """Serve until SIGTERM; with ``up``, start every auto_start service once serving.
+
+    The daemon's stdout and stderr become ``DaemonStream``s: a full disk under
+    its log never makes it exit (nor skip stopping its services on SIGTERM)."""
+    sys.stdout, sys.stderr = DaemonStream(1), DaemonStream(2)
+    private_dir(state_dir(config.state_dir), "state directory")
     lock = claim_socket(socket_path)
     try:
         asyncio.run(_serve(config, socket_path, rotation, up))
     finally:
-        lock.close()
+        os.close(lock)
 
 
 async def _serve(config: Config, socket_path: str, rotation: Rotation, up: bool) -> None:
     loop = asyncio.get_running_loop()
     reaper = Reaper()
     reaper.install(loop)
-    logs = LogFiles(rotation)
+    logs = LogFiles(rotation, notice=say)
     directory = state_dir(config.state_dir)
     os.makedirs(os.path.join(directory, "logs"), exist_ok=True)
     use_child_waiter(reaper)  # engine CLI exits come through the one reaper
@@ -96,7 +105,7 @@ async def _serve(config: Config, socket_path: str, rotation: Rotation, up: bool)
 async def _up(supervisor: Supervisor) -> None:
     failures = await supervisor.up()
     for name, reason in failures.items():
-        say(f"up: {name} failed: {reason}")
+        say(f"up: {reason if reason.startswith(name + ': ') else f'{name}: {reason}'}")
 
 
 async def _activate(config: Config) -> None:

@@ -12,8 +12,9 @@ import fcntl
 import os
 import socket
 from collections.abc import Awaitable, Callable
-from typing import Any, TextIO
+from typing import Any
 
+from corral import privacy
 from corral.config import load
 from corral.control.protocol import MAX_LINE, ProtocolError, decode, encode, error, ok
 from corral.errors import ConfigError, CorralError
@@ -22,28 +23,63 @@ from corral.supervisor.supervisor import Supervisor
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
-def claim_socket(path: str) -> TextIO:
-    """Lock ``path`` for this daemon; refuse a live one, replace a stale one."""
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    lock = open(path + ".lock", "w")  # noqa: SIM115 - held for the daemon's life
+def claim_socket(path: str) -> int:
+    """Lock ``path`` for this daemon (the lock file's descriptor); refuse a live
+    one, replace a stale one. The directory must be private (``privacy``); the
+    lock file is never followed through a symlink nor truncated, and what is in
+    the socket's place is removed only when it is a stale socket of ours."""
+    path = os.path.abspath(path)
+    privacy.private_dir(os.path.dirname(path), "socket directory")
+    lock = privacy.open_lock(path + ".lock")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        lock.close()
+        os.close(lock)
         raise CorralError(f"a corral daemon is already running on {path}") from None
-    if os.path.exists(path):
+    problem = privacy.socket_in_the_way(path)
+    if problem is not None:
+        os.close(lock)
+        raise privacy.NotPrivate(f"refusing the socket path {path}: it {problem}")
+    if os.path.lexists(path):
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             probe.connect(path)
         except OSError:
             os.unlink(path)  # stale: nobody answers
         else:
-            lock.close()
+            os.close(lock)
             raise CorralError(f"a corral daemon is already running on {path}")
         finally:
             probe.close()
     return lock
+
+
+class _TooLong:
+    """A request line past ``MAX_LINE``, skipped to its end (``size``: bytes seen)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
+async def _read_line(reader: asyncio.StreamReader) -> bytes | _TooLong:
+    """The next request line (b"" at the end); a line past the reader's limit is
+    read to its newline and thrown away, so it can be answered and the
+    connection goes on."""
+    try:
+        return await reader.readuntil(b"\n")
+    except asyncio.IncompleteReadError as partial:
+        return partial.partial
+    except asyncio.LimitOverrunError as overrun:
+        size = 0
+        while True:
+            size += len(await reader.read(overrun.consumed or 1))
+            try:
+                size += len(await reader.readuntil(b"\n"))
+                return _TooLong(size)
+            except asyncio.IncompleteReadError as partial:
+                return _TooLong(size + len(partial.partial))
+            except asyncio.LimitOverrunError as again:
+                overrun = again
 
 
 class ControlServer:
@@ -84,13 +120,28 @@ class ControlServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            while line := await reader.readline():
-                writer.write(encode(await self.answer(line)))
+            uid = privacy.peer_uid(writer.get_extra_info("socket"))
+            if not privacy.trusted(uid):
+                # its request is read (not acted on) so that it hears the answer
+                with contextlib.suppress(TimeoutError, ValueError, asyncio.LimitOverrunError):
+                    await asyncio.wait_for(reader.readuntil(b"\n"), 5.0)
+                writer.write(encode(error("forbidden", privacy.refusal(uid))))
                 await writer.drain()
-        except (ConnectionError, ValueError):
+                return
+            while line := await _read_line(reader):
+                writer.write(encode(await self._answer_line(line)))
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
             writer.close()
+
+    async def _answer_line(self, line: bytes | _TooLong) -> dict[str, Any]:
+        if isinstance(line, _TooLong):
+            return error(
+                "bad-request", f"request line longer than {MAX_LINE} bytes ({line.size}+ read)"
+            )
+        return await self.answer(line)
 
     async def answer(self, line: bytes) -> dict[str, Any]:
         try:

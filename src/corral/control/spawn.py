@@ -21,7 +21,7 @@ import sys
 import time
 from typing import NoReturn
 
-from corral.errors import CorralError
+from corral.errors import CorralError, DeadlineError
 
 #: How long the caller waits for the forked daemon to answer.
 DAEMON_START_TIMEOUT = 15.0
@@ -117,14 +117,13 @@ def _serve(config_path: str, socket_path: str, up: bool) -> None:
 def _daemon_log(configured: str | None) -> str:
     """``<state_dir>/daemon.log``, its directory made."""
     from corral.paths import daemon_log, state_dir
+    from corral.privacy import private_dir
 
-    directory = state_dir(configured)
-    os.makedirs(directory, exist_ok=True)
-    return daemon_log(directory)
+    return daemon_log(private_dir(state_dir(configured), "state directory"))
 
 
 def _log_to(path: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o640)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
@@ -153,7 +152,7 @@ def _wait_until_serving(
             raise CorralError(f"the daemon exited at once: {last}")
         time.sleep(0.01)
     log_path = _daemon_log(_configured_state_dir(config_path))
-    raise CorralError(f"the daemon did not answer within {timeout:g} s; see {log_path}")
+    raise DeadlineError(f"the daemon did not answer within {timeout:g} s; see {log_path}")
 
 
 def _configured_state_dir(config_path: str) -> str | None:

@@ -5,10 +5,11 @@ A unit is the smallest thing the layering moves around: the rootfs, one
 library shared by several programs is one unit, with a popularity equal to the
 number of programs that need it). ``symlinks`` make the final entries.
 
-Inputs are checked here, and every problem is an ``ImageError`` naming the
-field: a missing host path, a destination or symlink that escapes the image
-root, a symlink loop, a symlink in a copied tree that points outside it, two
-inputs that put different things at one path, a binary for another machine.
+Inputs are checked here, each whatever the others hold, and every problem
+(raised together as ``InputErrors``) names the field: a missing host path, a
+destination or symlink that escapes the image root, a symlink loop, a
+symlink in a copied tree that points outside it, two inputs that put
+different things at one path, a binary for another machine.
 A program that is not ELF is packed as a plain file, with a note.
 """
 
@@ -189,97 +190,169 @@ def _host(path: str, base_dir: str | None) -> str:
     return path if os.path.isabs(path) or base_dir is None else os.path.join(base_dir, path)
 
 
+class InputErrors(ImageError):
+    """Every problem found in an image record's inputs at once; ``problems``:
+    ``(field, message)`` pairs, the field as ``image.files[2]``."""
+
+    def __init__(self, errors: list[ImageError]) -> None:
+        self.problems = [_split(str(e)) for e in errors]
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+def _split(message: str) -> tuple[str, str]:
+    """``("image.files[2]", "…")`` from ``"image.files[2]: …"``."""
+    head, sep, rest = message.partition(": ")
+    if sep and head.startswith("image"):
+        return head, rest
+    return "image", message
+
+
 def collect(
     image: OciImage,
     *,
     base_dir: str | None = None,
     ld_so_conf: str = elf.LD_SO_CONF,
 ) -> Content:
-    """Check ``image``'s build inputs and turn them into units (host I/O: stat, list, ELF)."""
+    """Check ``image``'s build inputs and turn them into units (host I/O: stat, list,
+    ELF). Each input is checked whatever the others hold: every problem is
+    raised at once, as ``InputErrors``."""
     notes: list[str] = []
     units: list[Unit] = []
+    errors: list[ImageError] = []
     arch = elf.arch_of(image.target.split("-", 1)[0] if image.target else image.system)
     if image.rootfs is not None:
-        root = _host(image.rootfs, base_dir)
-        if not stat.S_ISDIR(_stat(root, "image.rootfs").st_mode):
-            raise ImageError(f"image.rootfs: {root} is not a directory")
-        entries = _tree(root, "", "image.rootfs", rootfs=True, notes=notes)
-        units.append(Unit("rootfs", "image.rootfs", "rootfs", tuple(entries)))
+        try:
+            units.append(_rootfs(image.rootfs, base_dir, notes))
+        except ImageError as exc:
+            errors.append(exc)
     for i, (src, dest) in enumerate(image.files):
-        what = f"image.files[{i}]"
-        host = _host(src, base_dir)
-        st = _stat(host, what)
-        path = image_path(dest, what)
-        if stat.S_ISDIR(st.st_mode):
-            entries = [Entry(path, "dir", normal_mode("dir", st.st_mode))] if path else []
-            entries += _tree(os.path.realpath(host), path, what, rootfs=False, notes=notes)
-        elif stat.S_ISREG(st.st_mode) and path:
-            entries = [_entry(path, host, st, "file")]
-        else:
-            raise ImageError(f"{what}: {host} is not a regular file or directory for {dest}")
-        units.append(Unit(f"files:{i}", what, "files", tuple(entries)))
-    units += _programs(image, arch, base_dir, ld_so_conf, notes)
-    links = tuple(
-        Entry(image_path(link, f"image.symlinks[{i}]"), "symlink", 0o777, target=target)
-        for i, (link, target) in enumerate(image.symlinks)
-    )
-    for i, entry in enumerate(links):
-        what = f"image.symlinks[{i}]"
-        if not entry.path:
-            raise ImageError(f"{what}: the image root cannot be a symlink")
-        if not entry.target.startswith("/"):
-            _inside(
-                posixpath.join(posixpath.dirname(entry.path), entry.target),
-                "/" + entry.path,
-                entry.target,
-                what,
-                "the image root",
-            )
-    _check(units, links)
-    return Content(tuple(units), links, tuple(notes))
+        try:
+            units.append(_files(i, src, dest, base_dir, notes))
+        except ImageError as exc:
+            errors.append(exc)
+    units += _programs(image, arch, base_dir, ld_so_conf, notes, errors)
+    links: list[Entry] = []
+    for i, (link, target) in enumerate(image.symlinks):
+        try:
+            links.append(_symlink(i, link, target))
+        except ImageError as exc:
+            errors.append(exc)
+    if not errors:
+        try:
+            _check(units, tuple(links))
+        except ImageError as exc:
+            errors.append(exc)
+    if errors:
+        raise InputErrors(errors)
+    return Content(tuple(units), tuple(links), tuple(notes))
+
+
+def _rootfs(rootfs: str, base_dir: str | None, notes: list[str]) -> Unit:
+    root = _host(rootfs, base_dir)
+    if not stat.S_ISDIR(_stat(root, "image.rootfs").st_mode):
+        raise ImageError(f"image.rootfs: {root} is not a directory")
+    entries = _tree(root, "", "image.rootfs", rootfs=True, notes=notes)
+    return Unit("rootfs", "image.rootfs", "rootfs", tuple(entries))
+
+
+def _files(i: int, src: str, dest: str, base_dir: str | None, notes: list[str]) -> Unit:
+    what = f"image.files[{i}]"
+    path = image_path(dest, what)
+    host = _host(src, base_dir)
+    st = _stat(host, what)
+    if stat.S_ISDIR(st.st_mode):
+        entries = [Entry(path, "dir", normal_mode("dir", st.st_mode))] if path else []
+        entries += _tree(os.path.realpath(host), path, what, rootfs=False, notes=notes)
+    elif stat.S_ISREG(st.st_mode) and path:
+        entries = [_entry(path, host, st, "file")]
+    else:
+        raise ImageError(f"{what}: {host} is not a regular file or directory for {dest}")
+    return Unit(f"files:{i}", what, "files", tuple(entries))
+
+
+def _symlink(i: int, link: str, target: str) -> Entry:
+    what = f"image.symlinks[{i}]"
+    entry = Entry(image_path(link, what), "symlink", 0o777, target=target)
+    if not entry.path:
+        raise ImageError(f"{what}: the image root cannot be a symlink")
+    if not entry.target.startswith("/"):
+        _inside(
+            posixpath.join(posixpath.dirname(entry.path), entry.target),
+            "/" + entry.path,
+            entry.target,
+            what,
+            "the image root",
+        )
+    return entry
 
 
 def _programs(
-    image: OciImage, arch: str, base_dir: str | None, ld_so_conf: str, notes: list[str]
+    image: OciImage,
+    arch: str,
+    base_dir: str | None,
+    ld_so_conf: str,
+    notes: list[str],
+    errors: list[ImageError],
 ) -> list[Unit]:
     programs: list[Unit] = []
     libraries: dict[str, tuple[str, str, int]] = {}  # image path → (host, field, count)
     for i, (src, dest) in enumerate(image.programs):
-        what = f"image.programs[{i}]"
-        host = _host(src, base_dir)
-        st = _stat(host, what)
-        if not stat.S_ISREG(st.st_mode):
-            raise ImageError(f"{what}: {host} is not a regular file")
-        path = image_path(dest, what)
-        if not path:
-            raise ImageError(f"{what}: {dest} is not a file path")
-        programs.append(Unit(f"program:{path}", what, "program", (_entry(path, host, st, "file"),)))
         try:
-            info = elf.read_elf(os.path.realpath(host))
+            programs += _program(i, src, dest, arch, base_dir, ld_so_conf, notes, libraries)
         except ImageError as exc:
-            raise ImageError(f"{what}: {exc}") from exc
-        if info is None:
-            notes.append(f"{what}: {host} is not an ELF file; packed as a plain file")
-            continue
-        elf.check_machine(info, arch, f"{what}: {host}")
-        deps = elf.closure(host, "/" + path, info, what=what, arch=arch, ld_so_conf=ld_so_conf)
-        for dep in deps:
-            key = image_path(dep.image_path, what)
-            known = libraries.get(key)
-            if known is not None and os.path.realpath(known[0]) != os.path.realpath(dep.host_path):
-                raise ImageError(
-                    f"{what}: /{key} would hold {dep.host_path}, "
-                    f"but {known[1]} puts {known[0]} there"
-                )
-            count = known[2] + 1 if known else 1
-            libraries[key] = (dep.host_path, known[1] if known else what, count)
+            errors.append(exc)
     for key in sorted(libraries, key=os.fsencode):
         host, what, count = libraries[key]
-        st = _stat(host, what)
+        try:
+            st = _stat(host, what)
+        except ImageError as exc:
+            errors.append(exc)
+            continue
         programs.append(
             Unit(f"library:{key}", what, "library", (_entry(key, host, st, "file"),), count)
         )
     return programs
+
+
+def _program(
+    i: int,
+    src: str,
+    dest: str,
+    arch: str,
+    base_dir: str | None,
+    ld_so_conf: str,
+    notes: list[str],
+    libraries: dict[str, tuple[str, str, int]],
+) -> list[Unit]:
+    """Program ``i``'s unit; its ELF closure goes into ``libraries``."""
+    what = f"image.programs[{i}]"
+    path = image_path(dest, what)
+    if not path:
+        raise ImageError(f"{what}: {dest} is not a file path")
+    host = _host(src, base_dir)
+    st = _stat(host, what)
+    if not stat.S_ISREG(st.st_mode):
+        raise ImageError(f"{what}: {host} is not a regular file")
+    unit = Unit(f"program:{path}", what, "program", (_entry(path, host, st, "file"),))
+    try:
+        info = elf.read_elf(os.path.realpath(host))
+    except ImageError as exc:
+        raise ImageError(f"{what}: {exc}") from exc
+    if info is None:
+        notes.append(f"{what}: {host} is not an ELF file; packed as a plain file")
+        return [unit]
+    elf.check_machine(info, arch, f"{what}: {host}")
+    deps = elf.closure(host, "/" + path, info, what=what, arch=arch, ld_so_conf=ld_so_conf)
+    for dep in deps:
+        key = image_path(dep.image_path, what)
+        known = libraries.get(key)
+        if known is not None and os.path.realpath(known[0]) != os.path.realpath(dep.host_path):
+            raise ImageError(
+                f"{what}: /{key} would hold {dep.host_path}, but {known[1]} puts {known[0]} there"
+            )
+        count = known[2] + 1 if known else 1
+        libraries[key] = (dep.host_path, known[1] if known else what, count)
+    return [unit]
 
 
 def _check(units: list[Unit], symlinks: tuple[Entry, ...]) -> None:

@@ -4,7 +4,7 @@ a container declared without ``log_file``. Pure; the daemon and the client
 
 from __future__ import annotations
 
-from corral.config import Config, OciContainer, declared_services
+from corral.config import Config, Declared, OciContainer, declared_services
 from corral.errors import CorralError
 from corral.paths import default_log_path
 
@@ -14,11 +14,22 @@ def log_source(config: Config, name: str, state_dir: str) -> dict[str, str]:
     for service in declared_services(config):
         if service.name != name:
             continue
-        record = service.record
-        if isinstance(record, OciContainer) and record.log_file is None:
-            return {"runtime": config.runtime, "container": name}
         if service.kind in ("network", "volume"):
             raise CorralError(f"{name} is a {service.kind}: it has no log")
-        log_file = getattr(record, "log_file", None)
-        return {"path": str(log_file or default_log_path(state_dir, name))}
+        path = log_path(service, state_dir)
+        if path is None:
+            return {"runtime": config.runtime, "container": name}
+        return {"path": path}
     raise CorralError(f"no service named {name!r}")
+
+
+def log_path(service: Declared, state_dir: str) -> str | None:
+    """The file corral writes ``service``'s output to; None when the engine keeps
+    it (a container without ``log_file``) or there is no output (networks, volumes)."""
+    record = service.record
+    if service.kind in ("network", "volume"):
+        return None
+    if isinstance(record, OciContainer) and record.log_file is None:
+        return None
+    log_file = getattr(record, "log_file", None)
+    return str(log_file or default_log_path(state_dir, service.name))

@@ -119,7 +119,7 @@ class ProcessRunner:
             try:
                 entry = pwd.getpwnam(spec.user)
             except KeyError:
-                raise CorralError(f"{spec.name}: no such user {spec.user!r}") from None
+                raise CorralError(f"no such user {spec.user!r}") from None
             kwargs.user = entry.pw_uid
             kwargs.group = entry.pw_gid
             kwargs.extra_groups = os.getgrouplist(spec.user, entry.pw_gid)
@@ -128,7 +128,7 @@ class ProcessRunner:
             try:
                 kwargs.group = grp.getgrnam(spec.group).gr_gid
             except KeyError:
-                raise CorralError(f"{spec.name}: no such group {spec.group!r}") from None
+                raise CorralError(f"no such group {spec.group!r}") from None
         return kwargs
 
     async def start(self, scope: RunScope, previous: Handle | None) -> Handle:

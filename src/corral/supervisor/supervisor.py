@@ -27,7 +27,7 @@ from corral.supervisor import actions as act
 from corral.supervisor import graph, housekeeping
 from corral.supervisor.container import ContainerRunner
 from corral.supervisor.factory import runner_for
-from corral.supervisor.logsource import log_source
+from corral.supervisor.logsource import log_path, log_source
 from corral.supervisor.plan import Change, plan
 from corral.supervisor.respawn import RespawnPolicy
 from corral.supervisor.runner import Handle, RunContext, Runner, RunScope
@@ -191,6 +191,7 @@ class Supervisor:
             failures = await self._each(self.start, requirements)
             if failures:
                 first, reason = next(iter(failures.items()))
+                reason = reason.removeprefix(f"{first}: ")  # named once
                 raise CorralError(f"{name}: requirement {first} failed: {reason}")
         await owner.start()
 
@@ -249,8 +250,15 @@ class Supervisor:
 
     def status(self, name: str | None = None) -> list[dict[str, Any]]:
         if name is not None:
-            return [self.owner(name).view()]
-        return [self.owners[s.name].view() for s in self.ordered()]
+            return [self._view(self.owner(name))]
+        return [self._view(self.owners[s.name]) for s in self.ordered()]
+
+    def _view(self, owner: ServiceOwner) -> dict[str, Any]:
+        """The owner's view, with ``log``: the drop episode under way in its log
+        file (``LogFile.drops``: a full disk), else None."""
+        path = log_path(owner.service, self.context.state_dir)
+        drops = self.context.logs.drops(path) if path is not None else None
+        return {**owner.view(), "log": drops.view() if drops is not None else None}
 
     def log_source(self, name: str) -> dict[str, str]:
         """Where ``name`` logs: a file, or the engine (see ``logsource``)."""
