@@ -69,7 +69,7 @@ def runner_for(service: Declared, config: Config, context: RunContext) -> Runner
             context,
         )
     if isinstance(record, OciContainer):
-        return ContainerRunner(service.name, record, config.runtime, context)
+        return ContainerRunner(service.name, record, config.runtime, context, config.registries)
     if isinstance(record, Network):
         return NetworkRunner(service.name, record, config.runtime, context)
     if isinstance(record, Volume):
