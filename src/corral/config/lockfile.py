@@ -89,14 +89,18 @@ def read_lock(path: str) -> Lock | None:
     except FileNotFoundError:
         return None
     except OSError as error:
-        raise ConfigError([Problem(f"cannot read the lock file: {error.strerror}", file=path)]) from None
+        raise ConfigError(
+            [Problem(f"cannot read the lock file: {error.strerror}", file=path)]
+        ) from None
     try:
         text = raw.decode()
         data = tomllib.loads(text)
     except UnicodeDecodeError:
         raise ConfigError([Problem("the lock file is not UTF-8 text", file=path)]) from None
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError([Problem(f"the lock file is not valid TOML: {error}", file=path)]) from None
+        raise ConfigError(
+            [Problem(f"the lock file is not valid TOML: {error}", file=path)]
+        ) from None
     locator = TomlLocator(text)
     problems: list[Problem] = []
 
@@ -106,7 +110,10 @@ def read_lock(path: str) -> Lock | None:
     for key in sorted(set(data) - {"version", "image"}):
         problem(f"unknown key {key!r} (a lock has version and [[image]] tables)", (key,))
     if data.get("version", VERSION) != VERSION:
-        problem(f"version {data.get('version')!r} is not {VERSION}, the one this corral reads", ("version",))
+        problem(
+            f"version {data.get('version')!r} is not {VERSION}, the one this corral reads",
+            ("version",),
+        )
     images = data.get("image", [])
     pins: dict[str, Pin] = {}
     lines: dict[str, int] = {}
@@ -123,7 +130,10 @@ def read_lock(path: str) -> Lock | None:
             problem(f"unknown key {key!r}", (*where, key))
         reference = entry.get("reference")
         if not isinstance(reference, str):
-            problem("reference must be a string naming the image as the configuration does", (*where, "reference"))
+            problem(
+                "reference must be a string naming the image as the configuration does",
+                (*where, "reference"),
+            )
             continue
         try:
             parse_reference(reference)
@@ -133,7 +143,10 @@ def read_lock(path: str) -> Lock | None:
         digest, image_id = entry.get("digest"), entry.get("image_id")
         for name, value in (("digest", digest), ("image_id", image_id)):
             if value is not None and not (isinstance(value, str) and DIGEST.fullmatch(value)):
-                problem(f"{name} must look like sha256:<64 hex digits>, but {value!r} was found", (*where, name))
+                problem(
+                    f"{name} must look like sha256:<64 hex digits>, but {value!r} was found",
+                    (*where, name),
+                )
         if (digest is None) == (image_id is None):
             problem("an image is pinned by one of digest or image_id", where)
         resolved = entry.get("resolved")

@@ -63,7 +63,7 @@ class Registry(Record):
     )
     password_command: Strings = field(
         (),
-        doc="A command that prints the password (like `[\"pass\", \"show\", \"registry\"]`); "
+        doc='A command that prints the password (like `["pass", "show", "registry"]`); '
         "its argv is never shown.",
         secret=True,
     )
@@ -71,7 +71,9 @@ class Registry(Record):
     @model_validator(mode="after")
     def _one_source(self) -> Registry:
         if (self.password_file is None) == (not self.password_command):
-            raise fail("a registry takes its password from one of password_file or password_command")
+            raise fail(
+                "a registry takes its password from one of password_file or password_command"
+            )
         return self
 
 
@@ -81,7 +83,10 @@ def registry_problems(registries: tuple[Registry, ...]) -> Iterator[Problem]:
     seen: set[str] = set()
     for i, registry in enumerate(registries):
         if registry.host in seen:
-            yield Problem(f"two registry records name the host {show(registry.host)}", ("registries", i, "host"))
+            yield Problem(
+                f"two registry records name the host {show(registry.host)}",
+                ("registries", i, "host"),
+            )
         seen.add(registry.host)
         path = registry.password_file
         if path is None:

@@ -75,7 +75,9 @@ def auth_files(runtime: Runtime, environ: Mapping[str, str] | None = None) -> li
     """The user's auth files, in the order ``runtime``'s own tools read them."""
     env = os.environ if environ is None else environ
     home = env.get("HOME") or os.path.expanduser("~")
-    docker = [os.path.join(env.get("DOCKER_CONFIG") or os.path.join(home, ".docker"), "config.json")]
+    docker = [
+        os.path.join(env.get("DOCKER_CONFIG") or os.path.join(home, ".docker"), "config.json")
+    ]
     podman: list[str] = []
     if env.get("REGISTRY_AUTH_FILE"):
         podman.append(env["REGISTRY_AUTH_FILE"])
@@ -120,7 +122,9 @@ async def from_record(registry: Registry) -> Credential:
                 password = stream.read()
         except (OSError, UnicodeDecodeError) as error:
             reason = getattr(error, "strerror", None) or "not UTF-8 text"
-            raise CredentialError(f"{what}: cannot read {registry.password_file}: {reason}") from None
+            raise CredentialError(
+                f"{what}: cannot read {registry.password_file}: {reason}"
+            ) from None
         source = registry.password_file
     else:
         password = await _run_for_secret(registry.password_command, None, what)
@@ -142,7 +146,9 @@ async def from_helper(helper: str, host: str, source: str) -> Credential | None:
         document = json.loads(said)
         return Credential(host, str(document["Username"]), str(document["Secret"]), source)
     except (ValueError, KeyError, TypeError):
-        raise CredentialError(f"{source}: {program} answered something that is not its JSON") from None
+        raise CredentialError(
+            f"{source}: {program} answered something that is not its JSON"
+        ) from None
 
 
 async def from_file(path: str, host: str) -> Credential | None:
@@ -169,7 +175,9 @@ async def from_file(path: str, host: str) -> Credential | None:
             try:
                 user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
             except (binascii.Error, UnicodeDecodeError):
-                raise CredentialError(f"{path}: auths[{key}].auth is not base64 user:password") from None
+                raise CredentialError(
+                    f"{path}: auths[{key}].auth is not base64 user:password"
+                ) from None
             return Credential(host, user, password, path)
     store = document.get("credsStore")
     if isinstance(store, str) and store:

@@ -83,7 +83,7 @@ def pull_error_message(reference: str, detail: str) -> str:
     if any(fragment in detail.lower() for fragment in UNREACHABLE):
         return f"pull {what}: no registry answered ({detail})"
     low = detail.lower()
-    if "unauthorized" in low or "authentication required" in low or "401" in low:
+    if any(f in low for f in ("unauthorized", "authentication required", "no basic auth", "401")):
         return f"pull {what}: the registry refused the login (401): {detail}"
     return f"pull {what}: {detail}"
 

@@ -98,7 +98,9 @@ def may_use_http(host: str, environ: Mapping[str, str] | None = None) -> bool:
 def _engine_message(reference: str, registry: str, status: int, message: str) -> str:
     text = " ".join(message.split())
     low = text.lower()
-    if status == 401 or "unauthorized" in low or "authentication required" in low:
+    if status == 401 or any(
+        f in low for f in ("unauthorized", "authentication required", "no basic auth")
+    ):
         return f"{reference}: registry {registry} refused the login (401): {text}"
     if status == 404 or "manifest unknown" in low or "not found" in low:
         return f"{reference}: registry {registry} has no such tag or image (404): {text}"
@@ -117,7 +119,9 @@ async def _by_engine(engine: Engine, reference: Reference, text: str, auth: dict
         ) from None
     except OSError as error:
         raise RegistryError(f"{text}: {engine.endpoint}: {error}") from None
-    digest = ((answer or {}).get("Descriptor") or {}).get("digest") if isinstance(answer, dict) else None
+    digest = (
+        ((answer or {}).get("Descriptor") or {}).get("digest") if isinstance(answer, dict) else None
+    )
     if not isinstance(digest, str):
         raise RegistryError(f"{text}: {engine.runtime} did not say the manifest's digest")
     return digest
@@ -133,9 +137,7 @@ def _connection(scheme: str, host: str) -> http.client.HTTPConnection:
     return http.client.HTTPConnection(host, timeout=REQUEST_TIMEOUT)
 
 
-def _request(
-    url: str, method: str, headers: dict[str, str]
-) -> tuple[int, dict[str, str], bytes]:
+def _request(url: str, method: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
     parts = urllib.parse.urlsplit(url)
     connection = _connection(parts.scheme, parts.netloc)
     try:
@@ -197,7 +199,9 @@ def _manifest_digest(reference: Reference, text: str, credential: Credential | N
             if status == 401:
                 raise _Refused()
             if status == 404:
-                raise RegistryError(f"{text}: registry {reference.domain} has no such tag or image (404)")
+                raise RegistryError(
+                    f"{text}: registry {reference.domain} has no such tag or image (404)"
+                )
             if status != 200:
                 raise RegistryError(f"{text}: registry {reference.domain} answered {status}")
             digest = answer.get("docker-content-digest")
@@ -206,8 +210,14 @@ def _manifest_digest(reference: Reference, text: str, credential: Credential | N
                 digest = "sha256:" + hashlib.sha256(body).hexdigest()
             return digest
         except _Refused:
-            who = f"as {credential.username} ({credential.source})" if credential else "without a login"
-            raise RegistryError(f"{text}: registry {reference.domain} refused the login {who} (401)") from None
+            who = (
+                f"for {credential.username} ({credential.source})"
+                if credential
+                else "it asked for, and none is known for it"
+            )
+            raise RegistryError(
+                f"{text}: registry {reference.domain} refused the login {who} (401)"
+            ) from None
         except (ssl.SSLError, ConnectionResetError, http.client.BadStatusLine) as error:
             last = error  # plain HTTP where HTTPS was not spoken, when allowed
         except OSError as error:
@@ -234,6 +244,7 @@ async def resolve_all(
     engine: Engine | None, texts: list[str], credentials: Credentials | None
 ) -> dict[str, str | RegistryError]:
     """Each reference's digest (or what went wrong), all asked at once."""
+
     async def one(text: str) -> str | RegistryError:
         try:
             return await resolve(engine, text, credentials)
