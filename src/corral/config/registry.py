@@ -64,8 +64,7 @@ class Registry(Record):
     password_command: Strings = field(
         (),
         doc='A command that prints the password (like `["pass", "show", "registry"]`); '
-        "its argv is never shown.",
-        secret=True,
+        "the password is its output, never shown or stored.",
     )
 
     @model_validator(mode="after")

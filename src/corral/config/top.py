@@ -37,15 +37,17 @@ class Config(Record):
     networks: tuple[Network, ...] = field((), alias="network", doc="Networks (`[[network]]`).")
     volumes: tuple[Volume, ...] = field((), alias="volume", doc="Volumes (`[[volume]]`).")
     registries: tuple[Registry, ...] = field(
-        (), alias="registry", doc="Registry logins (`[[registry]]`)."
+        (), alias="registry", doc="Registry logins (`[[registry]]`).", change="in_place"
     )
     pull: PullPolicy = field(
         "missing",
         doc='When a container\'s start pulls its image, for containers that do not say: '
         '"missing", "always", "never" or "newer" (see the container\'s `pull`).',
+        change="in_place",
     )
     update_settle: Seconds = field(
         10.0,
         doc="Seconds `corral update` watches a recreated container without a health check "
         "keep running before the update holds.",
+        change="in_place",
     )
