@@ -153,3 +153,11 @@ class RegistryServer:
         )  # fmt: skip
         with urllib.request.urlopen(request, timeout=10) as answer:
             return str(answer.headers["Docker-Content-Digest"])
+
+    def delete_manifest(self, repository: str, digest: str) -> None:
+        request = urllib.request.Request(
+            f"http://{self.host}/v2/{repository}/manifests/{digest}", method="DELETE",
+            headers={"Authorization": self.basic()},
+        )  # fmt: skip
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 202, answer.status
