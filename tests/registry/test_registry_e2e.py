@@ -236,21 +236,30 @@ def test_lock_up_drift_update(corral: RegCorral, runtime: str, registry: Registr
     assert corral.run("plan", timeout=60).stdout.strip() == "nothing to do"
 
 
+HEALTHY = ["sh", "-c", ": > /ok; trap 'exit 0' TERM; while :; do sleep 0.1; done"]
+HEALTH = {"health_cmd": "test -f /ok", "health_interval": 0.3, "health_timeout": 2.0,
+          "health_retries": 1}  # fmt: skip
+
+
+@pytest.mark.parametrize("broken", ["exits", "unhealthy"])
 def test_a_broken_update_is_rolled_back(
-    corral: RegCorral, runtime: str, registry: RegistryServer
+    corral: RegCorral, runtime: str, registry: RegistryServer, broken: str
 ) -> None:
     repository = unique("rollback")
-    good = push_version(corral, registry, repository, "1", "1")
+    good = push_version(corral, registry, repository, "1", "1", cmd=HEALTHY)
     reference = f"{registry.host}/{repository}:1"
+    fields = HEALTH if broken == "unhealthy" else {}
     corral.write(header(runtime, update_settle=2.0) + login(registry)
-                 + container("reg-roll", reference))  # fmt: skip
+                 + container("reg-roll", reference, **fields))  # fmt: skip
     corral.run("lock", timeout=60)
     corral.run("up", timeout=120)
     lock_before = (corral.tmp / "corral.lock").read_text()
-    push_version(corral, registry, repository, "1", "2", cmd=["sh", "-c", "exit 3"])
+    cmd = ["sh", "-c", "exit 3"] if broken == "exits" else LOOP  # LOOP never makes /ok
+    push_version(corral, registry, repository, "1", "2", cmd=cmd)
     done = corral.run("update", check=False, timeout=180)
     assert done.returncode == 1
-    assert "rolled back" in done.stdout and "exited within 2s" in done.stdout, done.stdout
+    why = "exited within 2s" if broken == "exits" else "unhealthy"
+    assert "rolled back" in done.stdout and why in done.stdout, done.stdout
     assert (corral.tmp / "corral.lock").read_text() == lock_before
     status = corral.status()["reg-roll"]
     assert status["state"] == "running"

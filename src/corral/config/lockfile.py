@@ -11,7 +11,7 @@ registry's manifest ``digest`` for an image named by a string, the
     [[image]]
     reference = "registry.example.com/team/app:1"
     digest = "sha256:…"
-    resolved = 2026-12-01T12:00:00Z
+    resolved = 2026-12-01 12:00:00+00:00
 
 With a lock present, a container whose image is a locked string runs
 ``repository@digest`` (its tag kept in the ``corral.image.tag`` label): ``up``,
