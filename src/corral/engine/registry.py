@@ -20,6 +20,8 @@ registry: none answers, wrong credentials (401), no such tag (404).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import hashlib
 import http.client
 import ipaddress
@@ -171,6 +173,21 @@ def _token(challenge: str, credential: Credential | None, scope: str) -> str:
         raise RegistryError("its token service answered no token") from None
 
 
+#: Per host, the scheme that answered, and whether its challenge was Basic: a
+#: daemon's or a lock's later questions go straight there (this process only).
+_SPOKEN: dict[str, str] = {}
+_BASIC: set[str] = set()
+#: Threads for the blocking requests: every tag of a lock is asked at once.
+_POOL: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _pool() -> concurrent.futures.ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = concurrent.futures.ThreadPoolExecutor(32, thread_name_prefix="corral-registry")
+    return _POOL
+
+
 class _Refused(Exception):
     """A 401 after the login was offered."""
 
@@ -179,13 +196,19 @@ def _manifest_digest(reference: Reference, text: str, credential: Credential | N
     """The blocking half of ``resolve`` for one reference."""
     host = reference.registry
     schemes = ["https", "http"] if may_use_http(host) else ["https"]
+    if _SPOKEN.get(host) in schemes:  # what answered before goes first
+        schemes.remove(_SPOKEN[host])
+        schemes.insert(0, _SPOKEN[host])
     tag = reference.digest or reference.tag_or_latest
     last: Exception | None = None
     for scheme in schemes:
         url = f"{scheme}://{host}/v2/{reference.path}/manifests/{tag}"
         headers = {"Accept": ", ".join(MANIFEST_TYPES)}
+        if credential is not None and host in _BASIC:
+            headers["Authorization"] = credential.basic()  # it asked for Basic before
         try:
             status, answer, _ = _request(url, "HEAD", headers)
+            _SPOKEN[host] = scheme
             if status == 401:
                 challenge = answer.get("www-authenticate", "")
                 if challenge.lower().startswith("bearer"):
@@ -193,6 +216,7 @@ def _manifest_digest(reference: Reference, text: str, credential: Credential | N
                     headers["Authorization"] = "Bearer " + _token(challenge, credential, scope)
                 elif credential is not None:
                     headers["Authorization"] = credential.basic()
+                    _BASIC.add(host)
                 else:
                     raise _Refused()
                 status, answer, _ = _request(url, "HEAD", headers)
@@ -237,7 +261,8 @@ async def resolve(engine: Engine | None, text: str, credentials: Credentials | N
     if engine is not None and engine.runtime == "docker":
         auth = {"X-Registry-Auth": credential.header()} if credential is not None else {}
         return await _by_engine(engine, reference, text, auth)
-    return await asyncio.to_thread(_manifest_digest, reference, text, credential)
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_pool(), _manifest_digest, reference, text, credential)
 
 
 async def resolve_all(
@@ -251,5 +276,17 @@ async def resolve_all(
         except RegistryError as error:
             return error
 
-    answers = await asyncio.gather(*(one(t) for t in texts))
-    return dict(zip(texts, answers, strict=True))
+    found: dict[str, str | RegistryError] = {}
+    if engine is None or engine.runtime != "docker":
+        # the registry's own API: one tag per host first learns its scheme and
+        # challenge, so the others each take one request
+        firsts: dict[str, str] = {}
+        for text in texts:
+            with contextlib.suppress(RegistryError):
+                firsts.setdefault(reference_of(text).registry, text)
+        answers = await asyncio.gather(*(one(t) for t in firsts.values()))
+        found.update(zip(firsts.values(), answers, strict=True))
+    rest = [t for t in texts if t not in found]
+    answers = await asyncio.gather(*(one(t) for t in rest))
+    found.update(zip(rest, answers, strict=True))
+    return {t: found[t] for t in texts}
