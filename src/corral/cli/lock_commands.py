@@ -6,18 +6,22 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from corral.cli._app import EXIT_FAILED, Options, command, pass_options
-from corral.config import Config, load
-from corral.config.lockfile import Lock, Pin, lock_path, locked, read_lock, write_lock
 from corral.errors import CorralError
-from corral.paths import find_config, state_dir
+from corral.paths import find_config
+
+if TYPE_CHECKING:  # the records are imported by the commands that read them:
+    # `corral update` asks the daemon, which has them already
+    from corral.config import Config
+    from corral.config.lockfile import Lock, Pin
 
 
 async def _resolve(config: Config) -> tuple[list[Pin], list[str]]:
+    from corral.paths import state_dir
     from corral.supervisor.locking import engine_for_lock, resolve_pins
 
     state = state_dir(config.state_dir)
@@ -32,6 +36,8 @@ async def _resolve(config: Config) -> tuple[list[Pin], list[str]]:
 def current_drift(config_path: str) -> tuple[Lock | None, list[str], list[str]]:
     """(the lock, its drift lines, the problems of images that could not be
     resolved) for the configuration at ``config_path``."""
+    from corral.config import load
+    from corral.config.lockfile import lock_path, locked, read_lock
     from corral.supervisor.locking import drift
 
     config = load(config_path, lock=False).config
@@ -48,6 +54,9 @@ def current_drift(config_path: str) -> tuple[Lock | None, list[str], list[str]]:
 def lock(options: Options, check: bool) -> None:
     """Pin every image by digest in corral.lock, beside the configuration: a string
     image by its registry's manifest digest, an image record by its image ID."""
+    from corral.config import load
+    from corral.config.lockfile import lock_path, write_lock
+
     path = find_config(options.config_path)
     if check:
         held, lines, problems = current_drift(path)

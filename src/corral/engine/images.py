@@ -223,6 +223,14 @@ class EngineImages:
             raise self._failed(f"inspect {reference}", exc) from exc
         return [str(d).rsplit("@", 1)[-1] for d in (data or {}).get("RepoDigests") or []]
 
+    async def repo_digests_of(self, reference: str) -> list[str]:
+        """``repository@digest`` for each name the engine knows the image by."""
+        try:
+            data = await self.engine.api.get(path_of("images", reference, "json"))
+        except (ApiError, OSError) as exc:
+            raise self._failed(f"inspect {reference}", exc) from exc
+        return [str(d) for d in (data or {}).get("RepoDigests") or []]
+
     async def registry_digest(self, reference: str) -> str:
         from corral.engine.registry import resolve
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from corral.config import Declared, OciContainer, declared_services, dependency_order
 from corral.config.lockfile import Pin, lock_path, pin_container, read_lock, write_lock
@@ -29,6 +29,8 @@ from corral.engine.credentials import Credentials
 from corral.errors import CorralError
 
 if TYPE_CHECKING:
+    from corral.engine.client import Engine
+    from corral.engine.images import EngineImages
     from corral.supervisor.supervisor import Supervisor
 
 #: Seconds between looks at a recreated service while it settles.
@@ -79,11 +81,27 @@ async def update(
     engine = await supervisor.context.engines.get(config.runtime)
     credentials = Credentials(config.registries, config.runtime)
     store = EngineImages(engine, credentials)
-    references = sorted({str(s.record.image) for s in wanted if isinstance(s.record, OciContainer)})
-    newest = await resolve_all(
-        engine if config.runtime == "docker" else None, references, credentials
-    )
     pins = dict(lock.pins) if lock is not None else {}
+    # On docker, a tag the lock pins is pulled as it is (its services run digests,
+    # so moving the local tag moves none of them): one step gives the digest (the
+    # pull's `Digest:` line) and the image. Podman's RepoDigests may name digests
+    # of its own conversions, so there, like for the others and a dry run, the
+    # registry is asked first.
+    pulled = sorted({
+        str(s.record.image) for s in wanted if isinstance(s.record, OciContainer)
+        and not dry_run and str(s.record.image) in pins and config.runtime == "docker"
+    })  # fmt: skip
+    asked = sorted({
+        str(s.record.image) for s in wanted if isinstance(s.record, OciContainer)
+    } - set(pulled))  # fmt: skip
+    newest: dict[str, str | CorralError] = {}
+    newest.update(await resolve_all(engine if config.runtime == "docker" else None, asked,
+                                    credentials))  # fmt: skip
+    for reference in pulled:
+        try:
+            newest[reference] = await _pull_tag(store, engine, reference, credentials)
+        except CorralError as error:
+            newest[reference] = error
     held: dict[str, str] = {}
     outcomes: list[Outcome] = []
     for service in wanted:
@@ -116,8 +134,9 @@ async def update(
             continue
         target = pinned(reference, new)
         try:
-            auth = await credentials.header_for(reference_of(reference).domain)
-            await pull(engine, target, auth=auth)
+            if await store.image_id(target) is None:
+                auth = await credentials.header_for(reference_of(reference).domain)
+                await pull(engine, target, auth=auth)
         except CorralError as error:
             outcomes.append(Outcome(service.name, reference, old, new, f"failed: {error}"))
             continue
@@ -142,6 +161,37 @@ async def update(
             pins[reference] = Pin(reference, digest=digest)
         write_lock(lock_path(config_path), pins.values())
     return outcomes
+
+
+async def _pull_tag(
+    store: EngineImages, engine: Engine, reference: str, credentials: Credentials
+) -> str:
+    """Pull ``reference``'s tag; the manifest digest it names now (the engine's
+    ``Digest:`` line, else the digest the image is now known by in its repository)."""
+    from corral.config.reference import repository_of
+    from corral.engine.pull import pull
+    from corral.engine.registry import RegistryError, reference_of
+
+    said: list[str] = []
+
+    def listen(event: dict[str, Any]) -> None:
+        status = str(event.get("status") or "")
+        if status.startswith("Digest: "):
+            said.append(status.removeprefix("Digest: ").strip())
+
+    auth = await credentials.header_for(reference_of(reference).domain)
+    await pull(engine, reference, auth=auth, progress=listen)
+    if said:
+        return said[-1]
+    repository = repository_of(reference)
+    for known in await store.repo_digests_of(reference):
+        name, _, digest = known.rpartition("@")
+        if (
+            name == repository
+            or reference_of(name).repository == reference_of(repository).repository
+        ):
+            return digest
+    raise RegistryError(f"{reference}: pulled, but {engine.runtime} says no digest for it")
 
 
 def _with_record(service: Declared, record: OciContainer) -> Declared:
