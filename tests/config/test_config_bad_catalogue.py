@@ -915,6 +915,62 @@ CATALOGUE: list[tuple[str, str, int, str, str]] = [
         "container[1].ports[0]",
         "already published",
     ),
+    (
+        "pull-unknown",
+        '[[container]]\nimage = "a"\npull = "sometimes"\n',
+        3,
+        "container[0].pull",
+        "'missing', 'always', 'never' or 'newer'",
+    ),
+    (
+        "pull-top-level-unknown",
+        'pull = true\n[[container]]\nimage = "a"\n',
+        1,
+        "pull",
+        "'missing', 'always', 'never' or 'newer'",
+    ),
+    (
+        "image-malformed-reference",
+        '[[container]]\nimage = "Team/App:1"\n',
+        2,
+        "container[0].image",
+        "'Team/App:1' is not a valid image reference (repository names are lower case)",
+    ),
+    (
+        "image-empty-tag",
+        '[[container]]\nimage = "app:"\n',
+        2,
+        "container[0].image",
+        "is not a valid image reference",
+    ),
+    (
+        "registry-no-password-source",
+        '[[registry]]\nhost = "127.0.0.1:24000"\nusername = "u"\n',
+        1,
+        "registry[0]",
+        "one of password_file or password_command",
+    ),
+    (
+        "registry-bad-host",
+        '[[registry]]\nhost = "not a host"\nusername = "u"\npassword_command = ["pass"]\n',
+        2,
+        "registry[0].host",
+        "must be a registry host",
+    ),
+    (
+        "registry-missing-password-file",
+        '[[registry]]\nhost = "r.example"\nusername = "u"\npassword_file = "nope"\n',
+        4,
+        "registry[0].password_file",
+        "No such file or directory",
+    ),
+    (
+        "update-settle-negative",
+        'update_settle = -1.0\n[[container]]\nimage = "a"\n',
+        1,
+        "update_settle",
+        "must not be negative",
+    ),
 ]
 
 
@@ -1053,3 +1109,54 @@ def test_world_readable_secret_source_is_refused_unless_allowed(tmp_path: Path) 
     source.chmod(0o600)
     config.write_text(text % "")
     assert CliRunner().invoke(app, ["-c", str(config), "check"]).exit_code == 0
+
+
+def test_password_file_readable_by_others_is_refused(tmp_path: Path) -> None:
+    secret = tmp_path / "registry.pass"
+    secret.write_text("hunter2\n")
+    secret.chmod(0o644)
+    config = tmp_path / "corral.toml"
+    config.write_text(
+        '[[container]]\nimage = "a"\n\n[[registry]]\nhost = "r.example"\nusername = "u"\n'
+        'password_file = "registry.pass"\n'
+    )
+    result = CliRunner().invoke(app, ["-c", str(config), "check"], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        f"{config}:7: registry[0].password_file: {secret} has mode 0644: a password file must "
+        f"be readable by its owner only (chmod 600 {secret})"
+    ]
+    assert "hunter2" not in result.output
+    secret.chmod(0o600)
+    assert CliRunner().invoke(app, ["-c", str(config), "check"]).exit_code == 0
+
+
+def test_lock_file_problems_are_located(tmp_path: Path) -> None:
+    config = tmp_path / "corral.toml"
+    config.write_text('[[container]]\nimage = "r.example/app:1"\n')
+    lock = tmp_path / "corral.lock"
+    lock.write_text('version = 1\n[[image]]\nreference = "r.example/app:1"\ndigest = 3\n')
+    result = CliRunner().invoke(app, ["-c", str(config), "check"], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert f"{lock}:4: image[0].digest: digest must look like sha256:" in result.output
+    lock.write_text("version = 1\n[[image\n")
+    result = CliRunner().invoke(app, ["-c", str(config), "check"], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert result.output.startswith(f"{lock}: the lock file is not valid TOML")
+    digest = "sha256:" + "a" * 64
+    lock.write_text(
+        'version = 1\n\n[[image]]\nreference = "r.example/app:1"\n'
+        f'digest = "{digest}"\nresolved = 2026-12-01T12:00:00Z\n\n'
+        '[[image]]\nreference = "r.example/gone:2"\n'
+        f'digest = "{digest}"\nresolved = 2026-12-01T12:00:00Z\n'
+    )
+    result = CliRunner().invoke(app, ["-c", str(config), "check"], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        f"{lock}:9: image[1].reference: 'r.example/gone:2' is pinned, but no container of the "
+        "configuration uses it (run `corral lock` to rewrite the lock)"
+    ]
+    lock.write_text(lock.read_text().split('\n\n[[image]]\nreference = "r.example/gone')[0])
+    result = CliRunner().invoke(app, ["-c", str(config), "show"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert f"r.example/app@{digest}" in result.output

@@ -43,9 +43,9 @@ class FaultCorral(Corral):
 
 
 @pytest.fixture
-def dockerd(tmp_path_factory: pytest.TempPathFactory, busybox_ref_docker: str) -> Iterator[
-    engines.IsolatedDockerd
-]:
+def dockerd(
+    tmp_path_factory: pytest.TempPathFactory, busybox_ref_docker: str
+) -> Iterator[engines.IsolatedDockerd]:
     """A dockerd of the test's own, busybox image loaded; removed after."""
     daemon = engines.IsolatedDockerd(tmp_path_factory.mktemp("dk"), BRIDGE, SUBNET)
     try:

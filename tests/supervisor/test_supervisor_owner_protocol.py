@@ -235,8 +235,13 @@ def test_a_launch_while_the_engine_is_away_waits_for_it_uncounted() -> None:
         assert str(failed.value) == f"svc: {waiting}"
         back.set()  # it answers, but goes away again 7 times: never counted
         await until(lambda: owner.state.status == "running")
-        return waiting, len(runner.starts), owner.state.status, owner.state.enabled, \
-            owner.state.restarts
+        return (
+            waiting,
+            len(runner.starts),
+            owner.state.status,
+            owner.state.enabled,
+            owner.state.restarts,
+        )
 
     waiting, starts, status, enabled, restarts = owned(runner, body)
     assert waiting is not None

@@ -17,6 +17,7 @@ BASE: dict[str, Any] = {"image": "localhost/web:1", "provision": "web"}
 CHANGED: dict[str, Any] = {
     "user": "nobody", "group": "nogroup", "command": ["httpd"], "entrypoint": "/bin/sh",
     "host_environment": ["T=1"], "environment": ["A=1"], "image": "localhost/web:2",
+    "pull": "always",
     "provision": None, "requirement": ["db"], "log_file": "/tmp/web.log", "auto_start": False,
     "respawn": True, "actions": [{"name": "hi", "command": ["true"]}], "network": "backend",
     "ports": ["8080:80"], "volumes": ["/srv:/srv"], "container_user": "1000",

@@ -93,6 +93,8 @@ COMMAND_MODULES = {
     "reload": "service_commands",
     "activate": "service_commands",
     "image": "image_commands",
+    "lock": "lock_commands",
+    "update": "lock_commands",
 }
 
 

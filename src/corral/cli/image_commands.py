@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import click
 from rich.progress import (
@@ -27,12 +28,14 @@ from corral.image.inspect import inspect_archive
 from corral.image.tarball import Progress as ProgressCallback
 from corral.paths import state_dir
 
+ProgressEvents = Callable[[dict[str, Any]], None]
+
 PROGRESS_FROM = 64 << 20  # show a bar for inputs of 64 MiB or more
 
 
 @app.group("image")
 def image() -> None:
-    """Build, load and inspect images made by corral's reproducible builder."""
+    """Build, load, inspect and push images made by corral's reproducible builder."""
 
 
 def find_image(options: Options, name: str) -> tuple[OciImage, str]:
@@ -180,3 +183,55 @@ def inspect(file: str) -> None:
         click.echo(f"problem: {problem}", err=True)
     if info.problems:
         raise ImageError(f"{file}: {len(info.problems)} structural problem(s)")
+
+
+@image.command("push")
+@click.argument("name")
+@click.option("--to", "to", metavar="REF", help="Push as REF (tagged first), not as its own name.")
+@pass_options
+@reports_errors
+def push(options: Options, name: str, to: str | None) -> None:
+    """Push NAME's corral-built image (repository:tag, or a container service using
+    it) to its registry, or to REF; loaded into the engine first when missing.
+    The login comes from a [[registry]] record or the user's own files."""
+    from corral.cli.progress import TransferProgress
+    from corral.config.reference import ReferenceError, parse_reference
+
+    record, base_dir = find_image(options, name)
+    target = to or record.reference
+    try:
+        if parse_reference(target).digest is not None:
+            raise ImageError(f"--to {target}: a push names a tag, not a digest")
+    except ReferenceError as error:
+        raise ImageError(f"--to: {error}") from None
+    config = options.loaded().config
+    with TransferProgress("pushed", target) as progress:
+        digest = asyncio.run(push_from_engine(config, record, base_dir, target, progress))
+    progress.summary(digest)
+
+
+async def push_from_engine(
+    config: Config, record: OciImage, base_dir: str, target: str, progress: ProgressEvents
+) -> str | None:
+    """``record`` made present on the engine, tagged ``target`` when that is
+    another name, and pushed; the manifest digest the engine reports."""
+    from corral.engine.client import connect
+    from corral.engine.credentials import Credentials
+    from corral.engine.endpoint import endpoint_for
+    from corral.engine.images import EngineImages, present
+    from corral.engine.pull import NO_AUTH, push
+    from corral.engine.registry import reference_of
+
+    state = state_dir(config.state_dir)
+    engine = await connect(endpoint_for(config, config.runtime, state))
+    try:
+        image_id = await present(engine, record, state_dir=state, base_dir=base_dir)
+        if target != record.reference:
+            await EngineImages(engine).tag(image_id, target)
+        credentials = Credentials(config.registries, config.runtime)
+        auth = await credentials.header_for(reference_of(target).domain)
+        return await push(engine, target, auth=auth or NO_AUTH, progress=progress)
+    finally:
+        await engine.close()
+        if engine.service is not None and engine.service.started:
+            await engine.service.stop()

@@ -291,7 +291,8 @@ COLUMNS = (
 def _cells(service: dict[str, Any]) -> list[str]:
     since = service.get("since")
     when = time.strftime("%H:%M:%S", time.localtime(since)) if since else "-"
-    values = {**service, "since": when, "pid/id": service.get("pid") or service.get("container_id")}
+    values = {**service, "since": when, "pid/id": service.get("pid") or service.get("container_id"),
+              "reason": service.get("reason") or service.get("note")}  # fmt: skip
     log = service.get("log")
     if log:
         note = _log_note(log)
@@ -432,6 +433,13 @@ def plan(options: Options, timeout: float) -> None:
     """What `reload` would start, stop and restart, and why."""
     path = _config_path(options, validate=False)
     changes = _call(options, "plan", timeout, config=path)["changes"]
+    from corral.config.lockfile import lock_path
+
+    if os.path.exists(lock_path(path)):  # with a lock, where the registries' tags moved
+        from corral.cli.lock_commands import current_drift
+
+        _, lines, problems = current_drift(path)
+        changes = [*changes, *lines, *(f"drift: cannot check: {p}" for p in problems)]
     click.echo("\n".join(changes) if changes else "nothing to do")
 
 

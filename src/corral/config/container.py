@@ -41,6 +41,8 @@ from corral.config._fields import (
 )
 from corral.config.image import OciImage
 from corral.config.mounts import MountSpecError, parse_mount
+from corral.config.reference import ReferenceError, parse_reference
+from corral.config.registry import PullPolicy
 from corral.config.run_options import (
     Addresses,
     Capabilities,
@@ -344,6 +346,10 @@ def _image(value: Any) -> Any:
     if isinstance(value, str):
         if not value.strip():
             raise fail("image must not be empty")
+        try:
+            parse_reference(value)
+        except ReferenceError as error:
+            raise fail(f"image: {error}") from None
         return value
     if isinstance(value, dict | OciImage):
         return value
@@ -391,6 +397,15 @@ class OciContainer(Record):
     image: ImageField = field(
         doc="The image: a reference the engine resolves (`registry:5000/team/app:1`), or a "
         "table of image fields that corral loads or builds (see OciImage)."
+    )
+    pull: PullPolicy | None = field(
+        None,
+        doc='When a start pulls a string image: "missing" (only when the engine lacks it), '
+        '"always" (at every start and respawn), "never" (a missing image fails the start), '
+        '"newer" (when the registry\'s digest for the tag differs from the local one). A '
+        "failed pull under always or newer keeps a local image, saying so in `status`. "
+        "Default: the top-level `pull`. Read at each start: a change restarts nothing.",
+        change="in_place",
     )
     provision: Name | None = field(
         None,

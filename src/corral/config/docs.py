@@ -24,6 +24,7 @@ from corral.config.daemons import Containerd, DockerDaemon, PodmanService, Singu
 from corral.config.image import OciImage
 from corral.config.network import Network, Volume
 from corral.config.process import Process
+from corral.config.registry import Registry
 from corral.config.top import Config
 
 #: Every record, in the order the reference presents them.
@@ -38,6 +39,7 @@ RECORDS: tuple[type[Record], ...] = (
     Process,
     Network,
     Volume,
+    Registry,
     DockerDaemon,
     Containerd,
     PodmanService,

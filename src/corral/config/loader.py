@@ -10,6 +10,7 @@ problems, refined to the keyword or list member with ``ast``.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import os
 import re
 import runpy
@@ -25,8 +26,10 @@ from corral.config._base import Record
 from corral.config._origin import loading_file
 from corral.config.hidden import hidden_problems
 from corral.config.locate import TomlLocator
+from corral.config.lockfile import Lock, lock_path, locked, read_lock
 from corral.config.paths import anchored
 from corral.config.problems import problems_from
+from corral.config.registry import registry_problems
 from corral.config.top import Config
 from corral.config.validate import toml_spelling, validate
 from corral.errors import ConfigError, Path, Problem
@@ -41,6 +44,8 @@ class Loaded:
 
     config: Config
     path: str
+    #: the lock file read beside it (None: none, or not read)
+    lock: Lock | None = field(default=None, compare=False)
     locate: Callable[[Sequence[Problem]], ConfigError] | None = field(
         default=None, compare=False, repr=False
     )
@@ -51,11 +56,37 @@ class Loaded:
         return self.locate(problems)
 
 
-def load(path: str) -> Loaded:
-    """Load and validate ``path``; raise ``ConfigError`` with every problem found."""
-    if path.endswith(".py"):
-        return _load_python(path)
-    return _load_toml(path)
+def load(path: str, *, lock: bool = True) -> Loaded:
+    """Load and validate ``path``; raise ``ConfigError`` with every problem found.
+    With ``lock``, the lock file beside it (``corral.lock``) pins its images
+    (``lockfile.locked``); ``corral lock`` reads the file as declared."""
+    loaded = _load_python(path) if path.endswith(".py") else _load_toml(path)
+    if not lock:
+        return loaded
+    pins = read_lock(lock_path(path))
+    if pins is None:
+        return loaded
+    return dataclasses.replace(loaded, config=locked(loaded.config, pins), lock=pins)
+
+
+def _finish(loaded: Loaded) -> Loaded:
+    """What every loaded file goes through after its records and paths: the
+    checks of host files (password files), the top-level defaults applied."""
+    problems = list(registry_problems(loaded.config.registries))
+    if problems:
+        raise loaded.located(problems)
+    return dataclasses.replace(loaded, config=with_defaults(loaded.config))
+
+
+def with_defaults(config: Config) -> Config:
+    """``config`` with each container's unset ``pull`` taken from the top level."""
+    if all(c.pull is not None for c in config.containers):
+        return config
+    containers = tuple(
+        c if c.pull is not None else c.model_copy(update={"pull": config.pull})
+        for c in config.containers
+    )
+    return config.model_copy(update={"containers": containers})
 
 
 def load_text(text: str, path: str = "corral.toml") -> Loaded:
@@ -82,7 +113,9 @@ def load_text(text: str, path: str = "corral.toml") -> Loaded:
     def locate(problems: Sequence[Problem]) -> ConfigError:
         return where([Problem(p.message, toml_spelling(p.path)) for p in problems])
 
-    return Loaded(anchored(config, os.path.dirname(os.path.abspath(path))), path, locate)
+    return _finish(
+        Loaded(anchored(config, os.path.dirname(os.path.abspath(path))), path, locate=locate)
+    )
 
 
 def locate(loaded: Loaded, problems: Sequence[Problem]) -> list[Problem]:
@@ -201,7 +234,7 @@ def _load_python(path: str) -> Loaded:
             [Problem(p.message, p.path, path, _python_line(tree, config, p.path)) for p in found]
         )
 
-    return Loaded(anchored(config, os.path.dirname(absolute)), path, locate)
+    return _finish(Loaded(anchored(config, os.path.dirname(absolute)), path, locate=locate))
 
 
 def _innermost_line(error: BaseException, filename: str) -> int | None:

@@ -88,4 +88,11 @@ def anchored(config: Config, base: str) -> Config:
             )
         containers.append(container)
     state_dir = None if config.state_dir is None else _anchor(base, config.state_dir)
-    return config.model_copy(update={"containers": tuple(containers), "state_dir": state_dir})
+    registries = tuple(
+        r if r.password_file is None
+        else r.model_copy(update={"password_file": host_path(base, r.password_file)})
+        for r in config.registries
+    )  # fmt: skip
+    return config.model_copy(
+        update={"containers": tuple(containers), "state_dir": state_dir, "registries": registries}
+    )

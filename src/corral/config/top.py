@@ -5,18 +5,19 @@ from __future__ import annotations
 from pydantic import StrictStr
 
 from corral.config._base import Record
-from corral.config._fields import field
+from corral.config._fields import Seconds, field
 from corral.config.container import OciContainer
 from corral.config.daemons import Containerd, DockerDaemon, PodmanService, Singularity
 from corral.config.network import Network, Volume
 from corral.config.process import Process
+from corral.config.registry import PullPolicy, Registry
 from corral.runtimes import Runtime
 
 
 class Config(Record):
     """Everything one corral file declares. In TOML the lists are spelled
-    `[[container]]`, `[[process]]`, `[[network]]` and `[[volume]]`; in Python,
-    `containers=`, `processes=`, `networks=` and `volumes=`."""
+    `[[container]]`, `[[process]]`, `[[network]]`, `[[volume]]` and `[[registry]]`; in
+    Python, `containers=`, `processes=`, `networks=`, `volumes=` and `registries=`."""
 
     toml_name = "top level"
 
@@ -38,3 +39,18 @@ class Config(Record):
     processes: tuple[Process, ...] = field((), alias="process", doc="Processes (`[[process]]`).")
     networks: tuple[Network, ...] = field((), alias="network", doc="Networks (`[[network]]`).")
     volumes: tuple[Volume, ...] = field((), alias="volume", doc="Volumes (`[[volume]]`).")
+    registries: tuple[Registry, ...] = field(
+        (), alias="registry", doc="Registry logins (`[[registry]]`).", change="in_place"
+    )
+    pull: PullPolicy = field(
+        "missing",
+        doc="When a container's start pulls its image, for containers that do not say: "
+        '"missing", "always", "never" or "newer" (see the container\'s `pull`).',
+        change="in_place",
+    )
+    update_settle: Seconds = field(
+        10.0,
+        doc="Seconds `corral update` watches a recreated container without a health check "
+        "keep running before the update holds.",
+        change="in_place",
+    )

@@ -42,6 +42,7 @@ _TOML_NAMES = {
     "processes": "process",
     "networks": "network",
     "volumes": "volume",
+    "registries": "registry",
 }
 
 

@@ -102,6 +102,7 @@ class ControlServer:
             "plan": self._plan,
             "reload": self._reload,
             "log_source": self._log_source,
+            "update": self._update,
         }
 
     async def open(self) -> None:
@@ -209,3 +210,12 @@ class ControlServer:
 
     async def _log_source(self, message: dict[str, Any]) -> dict[str, Any]:
         return ok(**self.supervisor.log_source(str(message["name"])))
+
+    async def _update(self, message: dict[str, Any]) -> dict[str, Any]:
+        from corral.supervisor.update import update
+
+        names = [str(n) for n in message.get("names", [])]
+        outcomes = await update(
+            self.supervisor, str(message["config"]), names, bool(message.get("dry_run"))
+        )
+        return ok(outcomes=[o.as_dict() for o in outcomes])

@@ -43,7 +43,9 @@ if TYPE_CHECKING:
     # the builder is imported when an image record is loaded, not before: a
     # daemon whose images are all named by strings never pays for it
     from corral.config.image import OciImage
+    from corral.config.registry import PullPolicy
     from corral.engine.client import Engine
+    from corral.engine.credentials import Credentials
     from corral.image.build import Digested
     from corral.runtimes import Runtime
 
@@ -110,12 +112,22 @@ class ImageStore(Protocol):
 
     async def pull(self, reference: str) -> None: ...
 
+    async def repo_digests(self, reference: str) -> list[str]:
+        """The manifest digests the engine knows image ``reference`` by."""
+        ...
+
+    async def registry_digest(self, reference: str) -> str:
+        """The digest the registry's tag names now (``RegistryError``)."""
+        ...
+
 
 class EngineImages:
-    """``ImageStore`` over one engine's API."""
+    """``ImageStore`` over one engine's API; ``credentials``: the logins pulls
+    and registry questions use."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, credentials: Credentials | None = None) -> None:
         self.engine = engine
+        self.credentials = credentials
 
     @property
     def runtime(self) -> Runtime:
@@ -194,8 +206,35 @@ class EngineImages:
         except OSError as exc:
             raise self._failed(f"remove {image_id}", exc) from exc
 
+    async def _auth(self, reference: str) -> dict[str, str]:
+        if self.credentials is None:
+            return {}
+        from corral.engine.registry import reference_of
+
+        return await self.credentials.header_for(reference_of(reference).domain)
+
     async def pull(self, reference: str) -> None:
-        await pull(self.engine, reference)
+        await pull(self.engine, reference, auth=await self._auth(reference))
+
+    async def repo_digests(self, reference: str) -> list[str]:
+        try:
+            data = await self.engine.api.get(path_of("images", reference, "json"))
+        except (ApiError, OSError) as exc:
+            raise self._failed(f"inspect {reference}", exc) from exc
+        return [str(d).rsplit("@", 1)[-1] for d in (data or {}).get("RepoDigests") or []]
+
+    async def repo_digests_of(self, reference: str) -> list[str]:
+        """``repository@digest`` for each name the engine knows the image by."""
+        try:
+            data = await self.engine.api.get(path_of("images", reference, "json"))
+        except (ApiError, OSError) as exc:
+            raise self._failed(f"inspect {reference}", exc) from exc
+        return [str(d) for d in (data or {}).get("RepoDigests") or []]
+
+    async def registry_digest(self, reference: str) -> str:
+        from corral.engine.registry import resolve
+
+        return await resolve(self.engine, reference, self.credentials)
 
 
 # -- the decisions -------------------------------------------------------------
@@ -338,16 +377,12 @@ async def present_in(
     state_dir: str | None = None,
     base_dir: str | None = None,
     import_at: int = IMPORT_AT,
+    policy: PullPolicy = "missing",
+    notes: list[str] | None = None,
 ) -> str:
     """``present``'s decisions, on any ``ImageStore``."""
     if isinstance(image, str):
-        found = await store.image_id(image)
-        if found is None:
-            await store.pull(image)
-            found = await store.image_id(image)
-            if found is None:
-                raise ImageError(f"{image}: pulled, but {store.runtime} has no image of that name")
-        return found
+        return await present_reference(store, image, policy, notes)
     if image.tarball is not None:
         return await load_tarball(store, image, base_dir)
     from corral.image.build import digest_image
@@ -364,13 +399,67 @@ async def present(
     *,
     state_dir: str | None,
     base_dir: str | None = None,
+    policy: PullPolicy = "missing",
+    credentials: Credentials | None = None,
+    notes: list[str] | None = None,
 ) -> str:
     """Make ``image`` present on ``engine``; its image ID. An image record is
     loaded (and tagged) unless the engine has that image ID under its reference,
-    the layer digests learnt kept in ``state_dir``; a string image is pulled
-    when the engine does not have it. ``base_dir``: where the record's relative
-    paths are read from."""
-    return await present_in(EngineImages(engine), image, state_dir=state_dir, base_dir=base_dir)
+    the layer digests learnt kept in ``state_dir``; a string image is pulled as
+    its pull ``policy`` says (``present_reference``), with ``credentials``, and
+    what a person should know of it (a failed pull that kept the local image)
+    added to ``notes``. ``base_dir``: where the record's relative paths are read
+    from."""
+    return await present_in(
+        EngineImages(engine, credentials), image, state_dir=state_dir, base_dir=base_dir,
+        policy=policy, notes=notes,
+    )  # fmt: skip
+
+
+def _is_digest(reference: str) -> bool:
+    return "@" in reference
+
+
+async def present_reference(
+    store: ImageStore, reference: str, policy: PullPolicy, notes: list[str] | None = None
+) -> str:
+    """A string image made present as ``policy`` says; its image ID.
+
+    ``missing``: pulled only when absent. ``always``: pulled at every call.
+    ``never``: an absent image is an error naming it. ``newer``: pulled when the
+    registry's digest for the tag is not one the local image is known by. A
+    reference by digest names one image for ever: present, it is not pulled
+    again unless ``always``. Under ``always`` and ``newer``, a pull (or a
+    registry question) that fails while the image is present keeps the local
+    image, and a note says so."""
+    from corral.engine.registry import RegistryError
+
+    runtime = store.runtime
+    local = await store.image_id(reference)
+    if policy == "never":
+        if local is None:
+            raise ImageError(
+                f'{reference}: {runtime} has no such image, and pull = "never" forbids pulling it'
+            )
+        return local
+    if local is not None and (policy == "missing" or (policy == "newer" and _is_digest(reference))):
+        return local
+    try:
+        if policy == "newer" and local is not None:
+            remote = await store.registry_digest(reference)
+            if remote in await store.repo_digests(reference):
+                return local
+        await store.pull(reference)
+    except (CorralError, RegistryError) as error:
+        if local is None:
+            raise
+        if notes is not None:
+            notes.append(f"pull failed, kept the local image {local[7:19]}: {error}")
+        return local
+    found = await store.image_id(reference)
+    if found is None:
+        raise ImageError(f"{reference}: pulled, but {runtime} has no image of that name")
+    return found
 
 
 async def known_id(engine: Engine | None, image: str | OciImage, state_dir: str) -> str | None:

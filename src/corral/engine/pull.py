@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from corral.engine.api import ApiError, TransportError, json_stream
 from corral.engine.client import EngineError
@@ -81,21 +82,40 @@ def pull_error_message(reference: str, detail: str) -> str:
     what = qualified_reference(reference)
     if any(fragment in detail.lower() for fragment in UNREACHABLE):
         return f"pull {what}: no registry answered ({detail})"
+    low = detail.lower()
+    if any(f in low for f in ("unauthorized", "authentication required", "no basic auth", "401")):
+        return f"pull {what}: the registry refused the login (401): {detail}"
     return f"pull {what}: {detail}"
 
 
-async def pull(engine: Engine, reference: str, *, timeout: float = PULL_TIMEOUT) -> None:
-    """Pull ``reference`` into ``engine`` (its progress read to the end);
-    ``PullError`` on failure."""
+#: What receives each progress event of a pull or push (``{"id", "status",
+#: "progressDetail": {"current", "total"}}``), for bars on a terminal.
+OnProgress = Callable[[dict[str, Any]], None]
+
+
+async def pull(
+    engine: Engine,
+    reference: str,
+    *,
+    timeout: float = PULL_TIMEOUT,
+    auth: Mapping[str, str] | None = None,
+    progress: OnProgress | None = None,
+) -> None:
+    """Pull ``reference`` into ``engine`` (its progress read to the end, each event
+    given to ``progress``); ``auth``: the ``X-Registry-Auth`` header, when a login
+    is known. ``PullError`` on failure."""
     name, tag = split_reference(reference)
     params = {"fromImage": name, "tag": tag}
     last = ""
     try:
         async with asyncio.timeout(timeout):
-            async with engine.api.stream("POST", "/images/create", params) as response:
+            request = engine.api.stream("POST", "/images/create", params, headers=auth)
+            async with request as response:
                 async for event in json_stream(response):
                     if event.get("error"):
                         raise PullError(pull_error_message(reference, str(event["error"])))
+                    if progress is not None:
+                        progress(event)
                     last = str(event.get("status") or last)
     except ApiError as exc:
         raise PullError(pull_error_message(reference, exc.message)) from exc
@@ -107,3 +127,61 @@ async def pull(engine: Engine, reference: str, *, timeout: float = PULL_TIMEOUT)
     except OSError as exc:  # no engine at its socket
         raise PullError(f"pull {qualified_reference(reference)}: {engine.endpoint}: {exc}") from exc
     log.debug("pulled %s into %s: %s", reference, engine.endpoint, last)
+
+
+class PushError(EngineError):
+    """An image could not be pushed."""
+
+
+#: ``X-Registry-Auth`` when no login is known: dockerd's push refuses a request
+#: without the header.
+NO_AUTH = {"X-Registry-Auth": "e30="}
+
+
+async def push(
+    engine: Engine,
+    reference: str,
+    *,
+    timeout: float = PULL_TIMEOUT,
+    auth: Mapping[str, str] | None = None,
+    progress: OnProgress | None = None,
+) -> str | None:
+    """Push ``reference`` (``repository:tag``) from ``engine`` to its registry
+    (``POST /images/{name}/push``); the manifest digest the engine reports,
+    when it does. ``PushError`` on failure, naming the reference."""
+    from corral.engine.api import path_of
+
+    name, tag = split_reference(reference)
+    digest: str | None = None
+    what = f"push {reference}"
+    try:
+        async with asyncio.timeout(timeout):
+            request = engine.api.stream(
+                "POST", path_of("images", name, "push"), {"tag": tag}, headers=auth or NO_AUTH
+            )
+            async with request as response:
+                async for event in json_stream(response):
+                    if event.get("error"):
+                        raise PushError(
+                            pull_error_message(reference, str(event["error"])).replace(
+                                f"pull {qualified_reference(reference)}", what
+                            )
+                        )
+                    if progress is not None:
+                        progress(event)
+                    aux = event.get("aux")
+                    if isinstance(aux, dict) and isinstance(aux.get("Digest"), str):
+                        digest = aux["Digest"]
+                    status = str(event.get("status") or "")
+                    if "digest: sha256:" in status:
+                        digest = status.split("digest: ", 1)[1].split()[0]
+    except ApiError as exc:
+        raise PushError(f"{what}: {' '.join(exc.message.split())}") from exc
+    except TransportError as exc:
+        raise PushError(f"{what}: {exc}") from exc
+    except TimeoutError:
+        raise PushError(f"{what}: not done within {timeout:g}s") from None
+    except OSError as exc:
+        raise PushError(f"{what}: {engine.endpoint}: {exc}") from exc
+    log.debug("pushed %s from %s: %s", reference, engine.endpoint, digest)
+    return digest

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from corral.config import OciContainer, OciImage
+from corral.config.registry import Registry
 from corral.config.services import image_reference
 from corral.errors import CorralError
 from corral.render.container import connect_argvs, create_argv
@@ -85,6 +86,8 @@ class _Run:
     exited_alone: bool = False
     #: keyed digests of the files this run read at start (env files, secrets)
     inputs: dict[str, str] = field(default_factory=dict)
+    #: what its image's pull said that a person should know (a kept local image)
+    notes: tuple[str, ...] = ()
     #: its container's declaration hash (``HASH_LABEL``)
     config_hash: str = ""
     #: the engine's events stream breaks before it started (``EventHub.reconnects``)
@@ -125,12 +128,21 @@ def _run_of(handle: Handle) -> _Run:
 
 class ContainerRunner:
     def __init__(
-        self, name: str, container: OciContainer, runtime: Runtime, context: RunContext
+        self,
+        name: str,
+        container: OciContainer,
+        runtime: Runtime,
+        context: RunContext,
+        registries: tuple[Registry, ...] = (),
     ) -> None:
         self.name = name
         self.container = container
         self.runtime = runtime
         self.context = context
+        #: the logins its pulls use (``[[registry]]``; the user's files otherwise)
+        self.registries = registries
+        #: what ``corral update`` says of this declaration (``rolled back: …``), in status
+        self.update_note: str | None = None
 
     # -- start ----------------------------------------------------------------
 
@@ -162,9 +174,8 @@ class ContainerRunner:
         engine = await hub.get(self.runtime)
         epoch = engine.events.reconnects
         reference = image_reference(self.container.image)
-        image_id = scope.future(
-            hub.once(f"{self.runtime} image {reference}", lambda: self._image(engine))
-        )
+        key = f"{self.runtime} image {reference} pull={self.container.pull}"
+        image_id = scope.future(hub.once(key, lambda: self._image(engine)))
         prior = _run_of(previous) if previous is not None else None
         dead = previous.id if previous is not None and prior and prior.exited_alone else None
         # Its engine went away under it (stopped or restarted: the events stream broke
@@ -185,8 +196,9 @@ class ContainerRunner:
                 taken = await hub.once(f"{self.runtime} names", lambda: containers.names(engine))
                 await self._remove_set_aside(engine, taken)
             inputs = await read_inputs(self.container).with_commands(self.container)
+            made_from, notes = await image_id
             labels = labels_for(
-                self.container, self.name, self.runtime, await image_id,
+                self.container, self.name, self.runtime, made_from,
                 self.context.state_dir, inputs=inputs,
             )  # fmt: skip
             secrets_dir = SECRETS_PLACEHOLDER
@@ -235,7 +247,7 @@ class ContainerRunner:
                 scope.detach(containers.remove(engine, dead), f"removing container {dead[:12]}")
         run = _Run(engine=engine, scope=scope, adopted=adopted, exit_watch=watch,
                    inputs=self._digests(inputs.contents), config_hash=labels[HASH_LABEL],
-                   epoch=epoch, resumed=again and container_id == dead)  # fmt: skip
+                   epoch=epoch, resumed=again and container_id == dead, notes=notes)  # fmt: skip
         self._helpers(run, container_id)
         return Handle(id=container_id, run=run)
 
@@ -326,12 +338,22 @@ class ContainerRunner:
                 return adopted, True
             return await containers.create(engine, spec, self._invocation(stdin)), False
 
-    async def _image(self, engine: Engine) -> str:
+    async def _image(self, engine: Engine) -> tuple[str, tuple[str, ...]]:
         """The image ID the container is made from, made present on the engine: an
-        image record loaded unless there, a reference pulled when missing."""
+        image record loaded unless there, a reference pulled as its ``pull`` says;
+        and the notes of that (``engine.images.present``)."""
         from corral.engine import images
+        from corral.engine.credentials import Credentials
 
-        return await images.present(engine, self.container.image, state_dir=self.context.state_dir)
+        notes: list[str] = []
+        image_id = await images.present(
+            engine, self.container.image, state_dir=self.context.state_dir,
+            policy=self.container.pull or "missing",
+            credentials=Credentials(self.registries, self.runtime), notes=notes,
+        )  # fmt: skip
+        for note in notes:
+            log.warning("%s: %s", self.name, note)
+        return image_id, tuple(notes)
 
     async def _follow_logs(self, run: _Run, container_id: str) -> None:
         path = self.container.log_file
@@ -451,7 +473,12 @@ class ContainerRunner:
                 f"{self.name}: pull is for images named by a string; {image.reference} is "
                 "built or loaded by corral (`corral image build`)"
             )
-        await pull(await self.context.engines.get(self.runtime), image)
+        from corral.engine.credentials import Credentials
+        from corral.engine.registry import reference_of
+
+        credentials = Credentials(self.registries, self.runtime)
+        auth = await credentials.header_for(reference_of(image).domain)
+        await pull(await self.context.engines.get(self.runtime), image, auth=auth)
         return f"pulled {image}"
 
     # -- for people -------------------------------------------------------------
@@ -487,8 +514,12 @@ class ContainerRunner:
         return [await self.command_line(), *connect_argvs(spec, engine.endpoint.cli)]
 
     def details(self, handle: Handle | None) -> dict[str, Any]:
+        notes = [*(_run_of(handle).notes if handle is not None else ())]
+        if self.update_note:
+            notes.insert(0, self.update_note)
         return {
             "container_id": handle.id[:12] if handle is not None else None,
             "health": _run_of(handle).health if handle is not None else None,
             "image": image_reference(self.container.image),
+            "note": "; ".join(notes) or None,
         }

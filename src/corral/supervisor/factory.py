@@ -83,7 +83,7 @@ def runner_for(service: Declared, config: Config, context: RunContext) -> Runner
             ready_api=endpoint_for(config, "podman", context.state_dir).socket,
         )
     if isinstance(record, OciContainer):
-        return ContainerRunner(service.name, record, config.runtime, context)
+        return ContainerRunner(service.name, record, config.runtime, context, config.registries)
     if isinstance(record, Network):
         return NetworkRunner(service.name, record, config.runtime, context)
     if isinstance(record, Volume):

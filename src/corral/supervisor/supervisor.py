@@ -158,9 +158,7 @@ class Supervisor:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopped(), seconds)
         left = [
-            f"{name} ({owner.runner.describe(owner.handle)})"
-            if owner.handle is not None
-            else name
+            f"{name} ({owner.runner.describe(owner.handle)})" if owner.handle is not None else name
             for name, owner in self.owners.items()
             if owner.state.status != "stopped"
         ]
@@ -307,6 +305,35 @@ class Supervisor:
                 f"{owner.name}: pull is for containers, and {owner.name} is a {owner.service.kind}"
             )
         return await runner.pull()
+
+    async def replace(
+        self,
+        service: Declared,
+        started: Callable[[], Awaitable[bool]],
+        *,
+        note: str | None = None,
+        dependents: list[str] | None = None,
+    ) -> list[str]:
+        """Recreate ``service`` on a new declaration (``corral update``): its
+        active dependents stopped first, then it, its owner replaced by one of the
+        new declaration (``note`` shown in its status), and ``started()`` run —
+        it starts the service and says whether it holds. When it does, the
+        dependents (and ``dependents``) start again, and none are returned; else
+        they are returned, still stopped, for the next ``replace`` to start."""
+        name = service.name
+        active = [*(dependents or []), *self._active_dependents(name)]
+        order = list(self.services)
+        await self.stop(name)
+        await self._forget(name)
+        self._adopt(service)
+        self.services = {n: self.services[n] for n in order if n in self.services}
+        runner = self.owners[name].runner
+        if note is not None and isinstance(runner, ContainerRunner):
+            runner.update_note = note
+        if not await started():
+            return active
+        await self._each(self.start, list(dict.fromkeys(active)))
+        return []
 
     # -- reload ---------------------------------------------------------------
 
