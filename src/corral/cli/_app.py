@@ -88,6 +88,7 @@ COMMAND_MODULES = {
     "reload": "service_commands",
     "activate": "service_commands",
     "image": "image_commands",
+    "dashboard": "web_commands",
 }
 
 

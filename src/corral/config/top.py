@@ -8,6 +8,7 @@ from corral.config._base import Record
 from corral.config._fields import field
 from corral.config.container import OciContainer
 from corral.config.daemons import Containerd, DockerDaemon, Singularity
+from corral.config.http import Http
 from corral.config.network import Network, Volume
 from corral.config.process import Process
 from corral.runtimes import Runtime
@@ -29,6 +30,9 @@ class Config(Record):
     docker: DockerDaemon | None = field(None, doc="Run dockerd as a service (`[docker]`).")
     containerd: Containerd | None = field(None, doc="Run containerd as a service (`[containerd]`).")
     singularity: Singularity | None = field(None, doc="Singularity activation (`[singularity]`).")
+    http: Http | None = field(
+        None, doc="The daemon's live status page and Prometheus metrics (`[http]`)."
+    )
     containers: tuple[OciContainer, ...] = field(
         (), alias="container", doc="Containers (`[[container]]`)."
     )

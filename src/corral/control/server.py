@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from corral.config import load
 from corral.control.protocol import MAX_LINE, ProtocolError, decode, encode, error, ok
+from corral.control.watch import stream_status, watch_request
 from corral.errors import ConfigError, CorralError
 from corral.supervisor.supervisor import Supervisor
 
@@ -85,6 +86,9 @@ class ControlServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while line := await reader.readline():
+                if (watch := watch_request(line)) is not None:  # streams until the client goes
+                    await stream_status(self.supervisor, watch, reader, writer)
+                    break
                 writer.write(encode(await self.answer(line)))
                 await writer.drain()
         except (ConnectionError, ValueError):
