@@ -42,7 +42,7 @@ events.addEventListener('service', (e) => {
   if (rows) {
     if (d.html === null) { if (row) row.remove(); }
     else if (row) { row.outerHTML = d.html; }
-    else { rows.insertAdjacentHTML('beforeend', d.html); }
+    else if (rows.dataset.all) { rows.insertAdjacentHTML('beforeend', d.html); }
   }
   const node = document.getElementById('node-' + d.name);
   if (node && d.state) {
@@ -161,7 +161,8 @@ def overview(rows: Sequence[str], graph: str, counts: Mapping[str, int], rendere
         f"<h1>corral</h1><p>{len(rows)} services: {summary}. "
         '<a href="metrics">metrics</a> · <a href="api/status">status JSON</a></p>'
         '<p id="message"></p>'
-        f'<table><thead><tr>{head}</tr></thead><tbody id="services">{"".join(rows)}</tbody></table>'
+        f'<table><thead><tr>{head}</tr></thead><tbody id="services" data-all="1">'
+        f"{''.join(rows)}</tbody></table>"
         f"<h2>Dependencies</h2>{graph}"
     )
     return _page("corral", "", body, rendered)
