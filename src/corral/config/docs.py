@@ -21,6 +21,7 @@ from corral.config.container import (
     Secret,
 )
 from corral.config.daemons import Containerd, DockerDaemon, Singularity
+from corral.config.http import Http
 from corral.config.image import OciImage
 from corral.config.network import Network, Volume
 from corral.config.process import Process
@@ -41,6 +42,7 @@ RECORDS: tuple[type[Record], ...] = (
     DockerDaemon,
     Containerd,
     Singularity,
+    Http,
 )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated
 
-from pydantic import AfterValidator, StrictBool, StrictStr, ValidationInfo
+from pydantic import AfterValidator, StrictBool, StrictStr
 
 from corral.config._base import Record
 from corral.config._fields import fail, field, show
@@ -46,11 +46,11 @@ def is_loopback(host: str) -> bool:
     return host == "localhost" or ipaddress.ip_address(host).is_loopback
 
 
-def _listen(value: str, info: ValidationInfo) -> str:
+def _listen(value: str) -> str:
     try:
         split_listen(value)
     except ValueError as error:
-        raise fail(f"{info.field_name}: {error}") from None
+        raise fail(str(error)) from None
     return value
 
 
@@ -106,6 +106,8 @@ def http_problems(http: Http) -> list[tuple[str, str]]:
             )
         )
     if (http.tls_cert is None) != (http.tls_key is None):
-        which = "tls_key" if http.tls_key is None else "tls_cert"
-        problems.append((which, f"tls_cert and tls_key go together; {which} is missing"))
+        given, missing = ("tls_cert", "tls_key")
+        if http.tls_cert is None:
+            given, missing = missing, given
+        problems.append((given, f"{given} needs {missing} too: they go together"))
     return problems
