@@ -92,6 +92,8 @@ respawn_delay = 0.3
 stop_timeout = 1
 host_environment = [["WEB_SECRET", "{SECRET}"]]
 extra_arguments = ["--env", "WEB_SECRET"]
+health_cmd = "true"
+health_interval = 0.5
 
 [[process]]
 name = "web-app"
@@ -136,6 +138,13 @@ def test_page_lists_every_service_with_its_state(session: Session) -> None:
         assert row["state"] == status[name]["state"] == "running", (name, row)
     assert session.js("return document.querySelectorAll('#services tr').length") == 3
     assert session.container in session.js("return document.body.textContent")
+    health = session.js(
+        "return document.querySelector('#row-' + arguments[0] + ' .health').textContent",
+        session.container,
+    )
+    assert health == status[session.container]["health"] == "healthy"
+    # /api/status is `corral status --json`'s JSON
+    assert {s["name"]: s for s in session.corral.get("/api/status").json()} == status
 
 
 def test_killed_container_turns_starting_then_running_without_reload(session: Session) -> None:
@@ -248,6 +257,7 @@ def test_metrics_agree_with_status_json(session: Session) -> None:
             assert shown == (1.0 if status_name == health else 0.0), (name, status_name)
         assert (value("corral_service_start_seconds_count", service=name) or 0) >= 1
     assert status[session.container]["restarts"] >= 1
+    assert status[session.container]["health"] == "healthy"
     assert value("corral_engine_connected", runtime=session.runtime) == 1.0
     assert (value("process_resident_memory_bytes") or 0) > 1e6
 
