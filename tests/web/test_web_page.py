@@ -229,6 +229,8 @@ def test_service_page_chart_declaration_and_live_log(session: Session) -> None:
     )
     # the other services' events touch nothing here: the one row stays alone
     assert session.js("return document.querySelectorAll('#services tr').length") == 1
+    command = session.js("return document.getElementById('command').textContent")
+    assert f"--name {name}" in command and "WEB_SECRET" in command
     detail = json.loads(session.js("return document.getElementById('detail').textContent"))
     assert detail["name"] == name and detail["container_id"]
     session.shot("service")

@@ -223,3 +223,19 @@ def test_page_port_in_use_is_said(page_corral: PageCorral) -> None:
     assert f"[http] cannot listen on 127.0.0.1:{page_corral.port}" in done.stderr
     assert not (page_corral.state / "web-url").exists()
     assert free_port()  # the range still has room
+
+
+def test_without_http_there_is_no_page(page_corral: PageCorral) -> None:
+    """No [http]: nothing listens, no token is made, `dashboard` says how to get one."""
+    page_corral.write(PROCESSES)
+    page_corral.run("up", timeout=60)
+    assert not (page_corral.state / "web-token").exists()
+    assert not (page_corral.state / "web-url").exists()
+    done = page_corral.run("dashboard", check=False)
+    assert done.returncode == 1
+    assert "the daemon serves no status page: declare [http]" in done.stderr
+    with pytest.raises(OSError):
+        call(page_corral.base + "/healthz", timeout=2)
+    page_corral.run("down")
+    gone = page_corral.run("dashboard", check=False)
+    assert gone.returncode == 1 and "no corral daemon answers" in gone.stderr

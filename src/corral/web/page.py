@@ -156,7 +156,7 @@ class StatusPage:
         if path == "/graph.svg":
             return Response(200, self._graph().encode(), "image/svg+xml")
         if len(parts) == 2 and parts[0] == "service" and parts[1] in self.supervisor.owners:
-            return Response(200, self._service(request, parts[1]).encode(), HTML)
+            return Response(200, (await self._service(request, parts[1])).encode(), HTML)
         if (
             len(parts) == 4
             and parts[:2] == ["api", "services"]
@@ -198,7 +198,11 @@ class StatusPage:
         counts = Counter(str(v["state"]) for v in views)
         return pages.overview(rows, self._graph(), counts, time.time())
 
-    def _service(self, request: Request, name: str) -> str:
+    async def _service(self, request: Request, name: str) -> str:
+        try:  # the command-line action's text: argv never holds a secret value
+            command = await self.supervisor.action(name, "command-line")
+        except CorralError as error:
+            command = f"({error})"
         view = self.supervisor.owner(name).view()
         service = self.supervisor.services[name]
         now = time.time()
@@ -208,7 +212,7 @@ class StatusPage:
         chart = svg.restart_chart(restarts, exits, now)
         row = pages.row(view, self._ports(name), _host(request))
         declaration = {"name": name, "kind": service.kind, **redacted(service.record)}
-        return pages.service_page(view, row, declaration, chart, now)
+        return pages.service_page(view, row, declaration, chart, command, now)
 
     def _change(self, name: str, host: str) -> bytes:
         owner = self.supervisor.owners.get(name)

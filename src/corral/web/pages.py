@@ -173,6 +173,7 @@ def service_page(
     row_html: str,
     declaration: Mapping[str, Any],
     chart: str,
+    command: str,
     rendered: float,
 ) -> str:
     """One service: its row, live details, restart history, declaration and log."""
@@ -183,6 +184,7 @@ def service_page(
         f'<table><thead><tr>{head}</tr></thead><tbody id="services">{row_html}</tbody></table>'
         f"<h2>Restarts in the last hour</h2>{chart}"
         f'<h2>Details</h2><pre id="detail" data-service="{name}">{detail_text(view)}</pre>'
+        f'<h2>Command line</h2><pre id="command">{escape(command)}</pre>'
         f'<h2>Declaration</h2><pre id="declaration">'
         f"{escape(json.dumps(declaration, indent=2))}</pre>"
         f'<h2>Log</h2><pre id="log" data-source="../api/services/{name}/log"></pre>'
