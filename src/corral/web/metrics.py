@@ -4,10 +4,12 @@ Read at scrape time from the supervisor (nothing is copied between scrapes):
 per service ``corral_service_up``, ``corral_service_restarts_total``,
 ``corral_service_last_exit_code`` (absent until it first exits) and
 ``corral_service_health`` (one series per status, 1 for the current one);
-``corral_engine_connected{runtime}``. ``corral_service_start_seconds`` is a
-histogram fed by the change broadcast: from a start's request (or a
-respawn) to running — which, with a health check, is healthy. The daemon's
-own ``process_*`` metrics come from prometheus-client's process collector.
+``corral_engine_connected{runtime}`` (1 while the daemon's events stream
+from that engine — what supervision hears exits by — is connected).
+``corral_service_start_seconds`` is a histogram fed by the change
+broadcast: from a start's request (or a respawn) to running — which, with a
+health check, is healthy. The daemon's own ``process_*`` metrics come from
+prometheus-client's process collector.
 Each page has its own registry (nothing global).
 """
 
@@ -63,10 +65,14 @@ class _Services(Collector):
                 health.add_metric([*key, status], 1.0 if status == now else 0.0)
         engines = GaugeMetricFamily(
             "corral_engine_connected",
-            "1 when the daemon holds a connection to the engine.",
+            "1 while the daemon's events stream from the engine is connected.",
             labels=["runtime"],
         )
-        connected = {engine.runtime for engine in self.supervisor.context.engines.connected()}
+        connected = {
+            engine.runtime
+            for engine in self.supervisor.context.engines.connected()
+            if engine.events.live
+        }
         for runtime in sorted({self.supervisor.config.runtime, *connected}):
             engines.add_metric([runtime], 1.0 if runtime in connected else 0.0)
         yield from (up, restarts, last, health, engines)
