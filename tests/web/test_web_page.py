@@ -180,7 +180,7 @@ def test_killed_container_turns_starting_then_running_without_reload(session: Se
 def test_restart_button_restarts_the_service(session: Session) -> None:
     session.open()
     before = session.corral.status()["web-app"]
-    session.driver.find_element("id", "restart-web-app").click()
+    session.driver.find_element("css selector", "#row-web-app button[data-op=restart]").click()
     wait_for(lambda: session.corral.status()["web-app"]["pid"] not in (None, before["pid"]), 30)
     after = session.corral.status_via_cli()["web-app"]
     assert after["state"] == "running" and after["since"] > before["since"]

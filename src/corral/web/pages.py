@@ -27,6 +27,7 @@ table{border-collapse:collapse}td,th{padding:2px 8px;border-bottom:1px solid #dd
 .graph .failed rect{fill:#f8c8cf;stroke:#b00020}
 .graph text,.chart text{font:11px monospace;fill:#222}
 .chart .bar{fill:#b00020}.chart .axis{stroke:#999}.chart .exit{stroke:#555}
+.lazy{content-visibility:auto;contain-intrinsic-size:auto 600px}
 pre{background:#f6f6f6;padding:6px;max-height:30em;overflow:auto}
 button{font-size:11px}#message{color:#b00020}
 """
@@ -56,10 +57,10 @@ events.addEventListener('service', (e) => {
 document.addEventListener('click', (e) => {
   const button = e.target.closest('button[data-op]');
   if (!button) return;
-  const where = root + 'api/services/' +
-    encodeURIComponent(button.dataset.service) + '/' + button.dataset.op;
+  const service = button.closest('tr').dataset.service;
+  const where = root + 'api/services/' + encodeURIComponent(service) + '/' + button.dataset.op;
   const message = document.getElementById('message');
-  message.textContent = button.dataset.op + ' ' + button.dataset.service + '…';
+  message.textContent = button.dataset.op + ' ' + service + '…';
   fetch(where, {method: 'POST', credentials: 'same-origin'})
     .then((r) => r.json())
     .then((a) => { message.textContent = a.ok ? '' : a.error; });
@@ -114,12 +115,8 @@ def port_links(ports: Sequence[str], host: str) -> str:
     return " ".join(links) or "-"
 
 
-def buttons(name: str) -> str:
-    n = escape(name)
-    return "".join(
-        f'<button data-op="{op}" data-service="{n}" id="{op}-{n}">{op}</button>'
-        for op in ("start", "stop", "restart")
-    )
+#: The row's buttons: which service they act on is the row's (``data-service``).
+BUTTONS = "".join(f'<button data-op="{op}">{op}</button>' for op in ("start", "stop", "restart"))
 
 
 def row(view: Mapping[str, Any], ports: Sequence[str], host: str) -> str:
@@ -138,9 +135,9 @@ def row(view: Mapping[str, Any], ports: Sequence[str], host: str) -> str:
         f'<td class="reason{" failed" if failed(view) else ""}">{_text(view.get("reason"))}</td>',
         f"<td>{_text(view.get('image'))}</td>",
         f"<td>{port_links(ports, host)}</td>",
-        f"<td>{buttons(str(view['name']))}</td>",
+        f"<td>{BUTTONS}</td>",
     ]
-    return f'<tr id="row-{name}" data-state="{state}">{"".join(cells)}</tr>'
+    return f'<tr id="row-{name}" data-service="{name}" data-state="{state}">{"".join(cells)}</tr>'
 
 
 def _page(title: str, root: str, body: str, rendered: float) -> str:
@@ -163,7 +160,7 @@ def overview(rows: Sequence[str], graph: str, counts: Mapping[str, int], rendere
         '<p id="message"></p>'
         f'<table><thead><tr>{head}</tr></thead><tbody id="services" data-all="1">'
         f"{''.join(rows)}</tbody></table>"
-        f"<h2>Dependencies</h2>{graph}"
+        f'<h2>Dependencies</h2><section class="lazy">{graph}</section>'
     )
     return _page("corral", "", body, rendered)
 
