@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import ssl
 import stat
 import subprocess
@@ -156,7 +157,9 @@ def test_remote_page_over_tls(page_corral: PageCorral) -> None:
     )
     page_corral.start_daemon()
     page_corral.wait_page()
-    assert page_corral.dashboard().startswith(f"https://0.0.0.0:{page_corral.port}/?token=")
+    # bound to every address, the URL names this host as others reach it
+    host = socket.getfqdn()
+    assert page_corral.dashboard().startswith(f"https://{host}:{page_corral.port}/?token=")
     context = ssl.create_default_context(cafile=str(cert))
     context.check_hostname = False
     url = f"https://127.0.0.1:{page_corral.port}/api/status"
@@ -212,7 +215,6 @@ def test_status_and_up_do_not_import_the_page(page_corral: PageCorral) -> None:
 
 
 def test_page_port_in_use_is_said(page_corral: PageCorral) -> None:
-    import socket
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", page_corral.port))

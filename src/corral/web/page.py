@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import os
+import socket
 import ssl
 import time
 from collections import Counter
@@ -75,6 +76,8 @@ class StatusPage:
     @property
     def url(self) -> str:
         host, _ = split_listen(self.http.listen)
+        if host in ("0.0.0.0", "::"):  # every address: the one others reach it by
+            host = socket.getfqdn()
         shown = f"[{host}]" if ":" in host else host
         return f"{'https' if self.tls else 'http'}://{shown}:{self.server.port}/"
 
