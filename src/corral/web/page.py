@@ -152,7 +152,10 @@ class StatusPage:
         if path == "/api/status":
             return _json(self.supervisor.status())
         if path == "/api/events":
-            since = float(request.query.get("since", "0") or 0)
+            try:
+                since = float(request.query.get("since", "0") or 0)
+            except ValueError:
+                return Response(400, b"400: since is a time in seconds\n")
             return Stream(self._events(_host(request), since))
         if path == "/metrics":
             return Response(200, self.metrics.text(), CONTENT_TYPE)
