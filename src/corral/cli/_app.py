@@ -95,6 +95,7 @@ COMMAND_MODULES = {
     "image": "image_commands",
     "lock": "lock_commands",
     "update": "lock_commands",
+    "dashboard": "web_commands",
 }
 
 

@@ -98,9 +98,17 @@ def _config_path(options: Options, validate: bool = True) -> str:
     "--up", "start_up", is_flag=True,
     help="Start every auto_start service once serving, as `corral up` does (for boot).",
 )  # fmt: skip
+@click.option(
+    "--http", "http_listen", metavar="ADDR",
+    help="Serve the status page on ADDR (HOST:PORT), as [http] listen does.",
+)  # fmt: skip
 @pass_options
 def daemon(
-    options: Options, log_max_bytes: int | None, log_keep: int | None, start_up: bool
+    options: Options,
+    log_max_bytes: int | None,
+    log_keep: int | None,
+    start_up: bool,
+    http_listen: str | None,
 ) -> None:
     """Run the supervisor in the foreground (for systemd: Type=notify)."""
     from corral.control.daemon import run_daemon
@@ -110,7 +118,13 @@ def daemon(
         max_bytes=log_max_bytes if log_max_bytes is not None else DEFAULT_MAX_BYTES,
         keep=log_keep if log_keep is not None else DEFAULT_KEEP,
     )
-    run_daemon(options.loaded().config, _socket(options), rotation, up=start_up)
+    config = options.loaded().config
+    http = None
+    if http_listen is not None:
+        from corral.cli.web_commands import http_option
+
+        http = http_option(config.http, http_listen)
+    run_daemon(config, _socket(options), rotation, up=start_up, http=http)
 
 
 @command("up")
@@ -271,10 +285,16 @@ def activate(options: Options, dry_run: bool, root: str) -> None:
 @command("status")
 @click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--watch", is_flag=True, help="Keep the table on screen, updated on each change.")
 @timeout_option("status")
 @pass_options
-def status(options: Options, name: str | None, as_json: bool, timeout: float) -> None:
+def status(options: Options, name: str | None, as_json: bool, watch: bool, timeout: float) -> None:
     """Each service: state, enabled, pid, restarts, last exit, since, reason."""
+    if watch:
+        from corral.cli.watch import watch_status
+
+        watch_status(_socket(options), name, as_json)
+        return
     services: list[dict[str, Any]] = _call(options, "status", timeout, name=name)["services"]
     if as_json:
         click.echo(json.dumps(services, indent=2))

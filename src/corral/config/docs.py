@@ -21,6 +21,7 @@ from corral.config.container import (
     Secret,
 )
 from corral.config.daemons import Containerd, DockerDaemon, PodmanService, Singularity
+from corral.config.http import Http
 from corral.config.image import OciImage
 from corral.config.network import Network, Volume
 from corral.config.process import Process
@@ -44,6 +45,7 @@ RECORDS: tuple[type[Record], ...] = (
     Containerd,
     PodmanService,
     Singularity,
+    Http,
 )
 
 

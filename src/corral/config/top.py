@@ -8,6 +8,7 @@ from corral.config._base import Record
 from corral.config._fields import Seconds, field
 from corral.config.container import OciContainer
 from corral.config.daemons import Containerd, DockerDaemon, PodmanService, Singularity
+from corral.config.http import Http
 from corral.config.network import Network, Volume
 from corral.config.process import Process
 from corral.config.registry import PullPolicy, Registry
@@ -33,6 +34,9 @@ class Config(Record):
         None, doc="Run Podman's API service as a service (`[podman]`)."
     )
     singularity: Singularity | None = field(None, doc="Singularity activation (`[singularity]`).")
+    http: Http | None = field(
+        None, doc="The daemon's live status page and Prometheus metrics (`[http]`)."
+    )
     containers: tuple[OciContainer, ...] = field(
         (), alias="container", doc="Containers (`[[container]]`)."
     )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from corral.config._fields import show
 from corral.config.container import OciContainer
+from corral.config.http import http_problems
 from corral.config.ports import PortSpecError, parse_port
 from corral.config.process import Process
 from corral.config.run_options import HOST_GATEWAY
@@ -65,6 +66,7 @@ def validate(
     problems += _limits(config)
     if runtime:
         problems += _runtime_support(config)
+    problems += _http(config)
     return [Problem(p.message, spell(p.path), p.file, p.line) for p in problems]
 
 
@@ -127,6 +129,13 @@ def _cycles(services: list[Declared]) -> Iterator[Problem]:
             "dependency cycle: " + " -> ".join(cycle),
             (*by_name[cycle[0]].path, "requirement"),
         )
+
+
+def _http(config: Config) -> Iterator[Problem]:
+    """The status page's safety rules (``config.http.http_problems``)."""
+    if config.http is not None:
+        for name, message in http_problems(config.http):
+            yield Problem(message, ("http", name))
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,10 @@ import os
 import signal
 import socket
 import sys
+from typing import TYPE_CHECKING
 
 from corral.config import Config
+from corral.config.http import Http
 from corral.control.server import ControlServer, claim_socket
 from corral.engine.runner import use_child_waiter
 from corral.errors import CorralError
@@ -26,6 +28,9 @@ from corral.supervisor.reaper import Reaper
 from corral.supervisor.respawn import SystemClock
 from corral.supervisor.runner import RunContext
 from corral.supervisor.supervisor import Supervisor
+
+if TYPE_CHECKING:
+    from corral.web.page import StatusPage
 
 
 def notify(state: str) -> None:
@@ -44,8 +49,11 @@ def say(text: str) -> None:
         print(f"corral daemon: {text}", file=sys.stderr, flush=True)
 
 
-def run_daemon(config: Config, socket_path: str, rotation: Rotation, up: bool = False) -> None:
-    """Serve until SIGTERM; with ``up``, start every auto_start service once serving.
+def run_daemon(
+    config: Config, socket_path: str, rotation: Rotation, up: bool = False, http: Http | None = None
+) -> None:
+    """Serve until SIGTERM; with ``up``, start every auto_start service once serving;
+    with ``http`` (else the configuration's ``[http]``), the status page too.
 
     The daemon's stdout and stderr become ``DaemonStream``s: a full disk under
     its log never makes it exit (nor skip stopping its services on SIGTERM)."""
@@ -53,12 +61,14 @@ def run_daemon(config: Config, socket_path: str, rotation: Rotation, up: bool = 
     private_dir(state_dir(config.state_dir), "state directory")
     lock = claim_socket(socket_path)
     try:
-        asyncio.run(_serve(config, socket_path, rotation, up))
+        asyncio.run(_serve(config, socket_path, rotation, up, http or config.http))
     finally:
         os.close(lock)
 
 
-async def _serve(config: Config, socket_path: str, rotation: Rotation, up: bool) -> None:
+async def _serve(
+    config: Config, socket_path: str, rotation: Rotation, up: bool, http: Http | None
+) -> None:
     loop = asyncio.get_running_loop()
     reaper = Reaper()
     reaper.install(loop)
@@ -81,7 +91,10 @@ async def _serve(config: Config, socket_path: str, rotation: Rotation, up: bool)
         loop.add_signal_handler(signo, finish.set)
     loop.add_signal_handler(signal.SIGHUP, logs.reopen_all)
     server = ControlServer(supervisor, socket_path, finish)
+    page = None
     try:
+        if http is not None:
+            page = await _open_page(supervisor, http, directory)
         async with asyncio.TaskGroup() as group:
             group.create_task(supervisor.run(finish))
             await supervisor.ready.wait()
@@ -94,12 +107,29 @@ async def _serve(config: Config, socket_path: str, rotation: Rotation, up: bool)
             notify("STOPPING=1")
             say("stopping every service")
     finally:
+        if page is not None:
+            await page.close()
         await server.close()
         await context.engines.close()
         logs.close_all()
         use_child_waiter(None)
         reaper.uninstall()
     say("stopped")
+
+
+async def _open_page(supervisor: Supervisor, http: Http, directory: str) -> StatusPage:
+    """The status page, serving (before any service starts: a page that cannot
+    be served stops the daemon at once); the web modules are imported only here."""
+    from corral.config.http import http_problems
+    from corral.web.page import StatusPage
+
+    problems = http_problems(http)
+    if problems:
+        raise CorralError("; ".join(f"[http] {name}: {message}" for name, message in problems))
+    page = StatusPage(supervisor, http, directory)
+    await page.open()
+    say(f"status page on {page.url} (corral dashboard prints it with its token)")
+    return page
 
 
 async def _up(supervisor: Supervisor) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from corral import privacy
 from corral.config import load
 from corral.control.protocol import MAX_LINE, ProtocolError, decode, encode, error, ok
+from corral.control.watch import stream_status, watch_request
 from corral.errors import ConfigError, CorralError
 from corral.supervisor.supervisor import Supervisor
 
@@ -130,6 +131,9 @@ class ControlServer:
                 await writer.drain()
                 return
             while line := await _read_line(reader):
+                if isinstance(line, bytes) and (watch := watch_request(line)) is not None:
+                    await stream_status(self.supervisor, watch, reader, writer)
+                    break
                 writer.write(encode(await self._answer_line(line)))
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):

@@ -29,16 +29,17 @@ async def show_engine_log(
     such container (and not following)."""
     engine = await connect(endpoint)
     try:
-        await _show(engine, name, lines, follow, write)
+        await engine_log(engine, name, lines, follow, write)
     finally:
         await engine.close()
         if engine.service is not None and engine.service.started:
             await engine.service.stop()  # started for this (a daemon's own is left alone)
 
 
-async def _show(
+async def engine_log(
     engine: Engine, name: str, lines: int, follow: bool, write: Callable[[bytes], object]
 ) -> None:
+    """``show_engine_log`` on a connection the caller holds (the daemon's)."""
     params: dict[str, bool | int | str] = {"stdout": True, "stderr": True, "tail": lines}
     if not follow:
         if await inspect(engine, name) is None:

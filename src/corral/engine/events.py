@@ -130,6 +130,11 @@ class EventHub:
             self._task = asyncio.create_task(self._run(), name="corral-engine-events")
         return sub
 
+    @property
+    def live(self) -> bool:
+        """Whether the stream is connected now (a broken one is being reconnected)."""
+        return self._connected.is_set()
+
     async def connected(self, timeout: float = 10.0) -> None:
         """Wait until the stream is connected: events from then on are seen."""
         if self._task is None:

@@ -372,6 +372,7 @@ class ContainerRunner:
 
         async for status in health_changes(run.engine, container_id):
             run.health = status
+            self.context.changes.changed(self.name)
             if status == "unhealthy" and self.container.on_unhealthy == "restart":
                 run.unhealthy.set()
 
@@ -387,6 +388,7 @@ class ContainerRunner:
         run = _run_of(handle)
         await wait_healthy(run.engine, handle.id, health_deadline(self.container))
         run.health = "healthy"
+        self.context.changes.changed(self.name)
 
     async def wait(self, handle: Handle) -> int | None:
         from corral.engine.containers import wait_exit, wait_subscribed

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from corral.errors import CorralError
+from corral.supervisor.changes import Changes
 from corral.supervisor.engines import EngineHub
 from corral.supervisor.logs import LogFiles
 from corral.supervisor.reaper import Reaper
@@ -166,6 +167,8 @@ class RunContext:
     engines: EngineHub
     #: The daemon's runtime directory (its socket's): corral's secret tmpfs is under it.
     runtime_dir: str = ""
+    #: Where every service change is said (status page, ``status --watch``).
+    changes: Changes = field(default_factory=Changes)
 
     @property
     def secrets_dir(self) -> str:

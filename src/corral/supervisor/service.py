@@ -31,6 +31,7 @@ from typing import Any
 from corral.config import Declared
 from corral.errors import CorralError
 from corral.supervisor import state as st
+from corral.supervisor.changes import Changes
 from corral.supervisor.respawn import (
     DELAY_CAP,
     Clock,
@@ -124,8 +125,12 @@ def stamp(wall: float) -> str:
 
 
 class ServiceOwner:
-    def __init__(self, declaration: Declaration, clock: Clock) -> None:
+    def __init__(
+        self, declaration: Declaration, clock: Clock, changes: Changes | None = None
+    ) -> None:
         self._declaration = declaration
+        #: told of every state change (see ``changes``)
+        self.changes = changes
         self.clock = clock
         self.state = st.State(since=clock.wall())
         #: the running value of the current run, and of the run before it
@@ -226,7 +231,10 @@ class ServiceOwner:
         self._group = None
 
     def _apply(self, event: st.Event) -> None:
-        self.state = st.transition(self.state, event, self.clock.wall())
+        before = self.state
+        self.state = st.transition(before, event, self.clock.wall())
+        if self.changes is not None and self.state != before:
+            self.changes.changed(self.name, before, self.state)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         assert self._group is not None

@@ -95,6 +95,8 @@ class Supervisor:
         #: set once every declared service has its owner
         self.ready = asyncio.Event()
         self._up: asyncio.Future[dict[str, str]] | None = None
+        #: every service change, said once (the page, ``status --watch``)
+        self.changes = context.changes
 
     # -- lifetime -------------------------------------------------------------
 
@@ -117,9 +119,10 @@ class Supervisor:
 
     def _adopt(self, service: Declared) -> None:
         assert self._group is not None
-        owner = ServiceOwner(self._declaration(service), self.context.clock)
+        owner = ServiceOwner(self._declaration(service), self.context.clock, self.changes)
         self.services[service.name] = service
         self.owners[service.name] = owner
+        self.changes.changed(service.name)
         self._group.create_task(owner.run(), name=f"service {service.name}")
 
     async def _update(self, service: Declared) -> None:
@@ -132,6 +135,7 @@ class Supervisor:
         owner = self.owners.pop(name)
         self.services.pop(name)
         await owner.request("close")
+        self.changes.forget(name)
 
     def shutdown_bound(self) -> float:
         """Seconds a shutdown may take: the stop timeouts along the longest chain

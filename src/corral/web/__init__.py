@@ -1,0 +1,1 @@
+"""The live status page the daemon serves (imported only when it is enabled)."""
