@@ -127,7 +127,18 @@ def test_isolated_containerd_and_dockerd_run_corrals_container(
         # kill -9 of the dockerd corral runs: it comes back, and so does the container
         before = status["dockerd"]["pid"]
         os.kill(int(before), 9)
-        wait_for(lambda: corral.status()["dockerd"]["pid"] not in (None, before), timeout=30)
+        seen: list[str] = []
+
+        def dockerd_back() -> bool:
+            now = corral.status()
+            seen.append(str(now["isoweb"]["reason"]))
+            return (
+                now["dockerd"]["pid"] not in (None, before) and now["dockerd"]["state"] == "running"
+            )
+
+        wait_for(dockerd_back, timeout=30)
+        # while it was away, the container under it said what it waits for
+        assert any(r.startswith("waiting for dockerd") for r in seen), seen
         assert wait_for(lambda: serves(WEB_PORT), timeout=60) == "isolated\n"
         assert docker_names(socket) == ["isoweb"]  # exactly one container of that name
         assert corral.status()["isoweb"]["state"] == "running"

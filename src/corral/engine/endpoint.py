@@ -46,6 +46,8 @@ class Endpoint:
     explicit: bool = False
     #: Podman: corral starts ``podman system service`` on ``socket`` when nothing answers.
     own_service: bool = False
+    #: the service of corral's that runs this engine (``dockerd``, ``podman``), if any
+    service: str | None = None
 
     @property
     def cli(self) -> tuple[str, ...]:
@@ -56,6 +58,12 @@ class Endpoint:
 
     def __str__(self) -> str:
         return f"{self.runtime} at {self.socket}"
+
+    @property
+    def awaited(self) -> str:
+        """What a service waits for while this engine is away: the corral service
+        that runs it (``dockerd (docker at /run/x.sock)``), else the engine."""
+        return f"{self.service} ({self})" if self.service else str(self)
 
 
 def socket_path(address: str, what: str) -> str:
@@ -79,9 +87,9 @@ def endpoint_for(
         docker = config.docker if config is not None else None
         if docker is not None:
             if docker.host is None:
-                return Endpoint("docker", DOCKER_SOCKET)
+                return Endpoint("docker", DOCKER_SOCKET, service="dockerd")
             path = socket_path(docker.host, "[docker] host")
-            return Endpoint("docker", path, explicit=path != DOCKER_SOCKET)
+            return Endpoint("docker", path, explicit=path != DOCKER_SOCKET, service="dockerd")
         host = env.get("DOCKER_HOST")
         if host:
             path = socket_path(host, "DOCKER_HOST")
@@ -90,7 +98,7 @@ def endpoint_for(
     if runtime == "podman":
         podman = config.podman if config is not None else None
         if podman is not None:
-            return Endpoint("podman", podman.socket, explicit=True)
+            return Endpoint("podman", podman.socket, explicit=True, service="podman")
         host = env.get("CONTAINER_HOST")
         if host:
             return Endpoint("podman", socket_path(host, "CONTAINER_HOST"), explicit=True)

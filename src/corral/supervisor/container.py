@@ -163,7 +163,7 @@ class ContainerRunner:
                     message = f"{endpoint} does not answer: {_why(error)}"
                 runtime = self.runtime
                 raise EngineAway(
-                    message, str(endpoint), lambda: hub.wait_answers(runtime)
+                    message, endpoint.awaited, lambda: hub.wait_answers(runtime)
                 ) from error
             raise
 

@@ -31,7 +31,7 @@ from corral.supervisor.logsource import log_path, log_source
 from corral.supervisor.plan import Change, plan
 from corral.supervisor.respawn import RespawnPolicy
 from corral.supervisor.runner import Handle, RunContext, Runner, RunScope
-from corral.supervisor.service import Declaration, ServiceOwner
+from corral.supervisor.service import Declaration, ServiceOwner, stamp
 
 RunnerFactory = Callable[[Declared, Config, RunContext], Runner]
 log = logging.getLogger("corral.supervisor")
@@ -260,7 +260,26 @@ class Supervisor:
         file (``LogFile.drops``: a full disk), else None."""
         path = log_path(owner.service, self.context.state_dir)
         drops = self.context.logs.drops(path) if path is not None else None
-        return {**owner.view(), "log": drops.view() if drops is not None else None}
+        view = {**owner.view(), "log": drops.view() if drops is not None else None}
+        engine = self._engine_down(owner.service)
+        if engine is not None and not view["reason"]:
+            down = self.owners[engine].state
+            view["reason"] = f"waiting for {engine} since {stamp(down.since)}"
+        return view
+
+    def _engine_down(self, service: Declared) -> str | None:
+        """The engine daemon corral runs under ``service`` when it is not running
+        (dockerd, podman; or containerd under dockerd), else None."""
+        for name in service.requirement:
+            owner = self.owners.get(name)
+            if owner is None or owner.service.kind not in DAEMON_KINDS:
+                continue
+            if owner.state.status != "running":
+                return name
+            below = self._engine_down(owner.service)
+            if below is not None:
+                return below
+        return None
 
     def log_source(self, name: str) -> dict[str, str]:
         """Where ``name`` logs: a file, or the engine (see ``logsource``)."""
