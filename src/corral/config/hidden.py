@@ -84,9 +84,7 @@ def hidden_problems(data: dict[str, Any], error: ValidationError) -> list[Proble
     for _ in range(ROUNDS):
         targets = {_field_of(p.path) for p in problems_from(error, Config)}
         # a field still failing once left out is required: leave out its record
-        targets = {
-            t[:2] if work.original(t) in left_out and len(t) == 3 else t for t in targets
-        }
+        targets = {t[:2] if work.original(t) in left_out and len(t) == 3 else t for t in targets}
         fresh = {t for t in targets if work.original(t) not in left_out}
         if not fresh:
             break
