@@ -189,6 +189,8 @@ def browser_part(daemon: Daemon, kills: int) -> dict[str, Any]:
     base = f"http://127.0.0.1:{daemon.port}"
     out: dict[str, Any] = {}
     with chromium() as driver:
+        driver.set_page_load_timeout(60)
+        driver.set_script_timeout(30)
         # a browser already running, as a person's is: its renderer for the
         # page's origin is started by the health probe (no token, no page)
         driver.get(f"{base}/healthz")
@@ -218,7 +220,7 @@ def browser_part(daemon: Daemon, kills: int) -> dict[str, Any]:
             row = f"row-{name}"
             driver.execute_script("delete window.__left[arguments[0]]", row)
             began = time.time()
-            sh("docker", "kill", name)
+            sh("docker", "kill", name, timeout=30)
             deadline = time.monotonic() + 10
             seen = None
             while seen is None and time.monotonic() < deadline:
