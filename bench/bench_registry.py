@@ -110,6 +110,12 @@ class Bench:
             sh("docker", "rm", "-f", name, check=False)
         for image in sorted(self.images):
             sh("docker", "rmi", "-f", image, check=False)
+        # and what corral pulled by digest from this run's registry
+        listed = sh("docker", "images", "--format", "{{.Repository}} {{.ID}}", check=False)
+        for line in listed.splitlines():
+            repository, _, image_id = line.partition(" ")
+            if repository.startswith(self.registry.host + "/"):
+                sh("docker", "rmi", "-f", image_id, check=False)
 
 
 def versioned_image(bench: Bench, version: str, cmd: list[str]) -> str:
