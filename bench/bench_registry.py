@@ -22,6 +22,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -48,8 +49,19 @@ LOOP = ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
 ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
 
 
+#: Seconds any one command may take: a wedged engine ends the run, not hangs it.
+COMMAND_TIMEOUT = 180.0
+
+
 def sh(*argv: str, check: bool = True, env: dict[str, str] | None = None) -> str:
-    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    try:
+        done = subprocess.run(
+            argv, capture_output=True, text=True, env=env, check=False, timeout=COMMAND_TIMEOUT
+        )
+    except subprocess.TimeoutExpired:
+        if check:
+            raise RuntimeError(f"{' '.join(argv)}: no answer within {COMMAND_TIMEOUT:g}s") from None
+        return ""
     if check and done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)}: {done.stderr.strip()}")
     return done.stdout
@@ -79,7 +91,7 @@ class Bench:
             [*corral_argv(), "-c", str(directory / "corral.toml"),
              "--socket", str(directory / "corral.sock"), *args],
             env={**self.env, "CORRAL_STATE_DIR": str(directory / "state")},
-            capture_output=True, text=True, check=False,
+            capture_output=True, text=True, check=False, timeout=COMMAND_TIMEOUT,
         )  # fmt: skip
         if check and done.returncode != 0:
             raise RuntimeError(f"corral {' '.join(args)}: {done.stderr.strip()}")
@@ -98,6 +110,12 @@ class Bench:
             sh("docker", "rm", "-f", name, check=False)
         for image in sorted(self.images):
             sh("docker", "rmi", "-f", image, check=False)
+        # and what corral pulled by digest from this run's registry
+        listed = sh("docker", "images", "--format", "{{.Repository}} {{.ID}}", check=False)
+        for line in listed.splitlines():
+            repository, _, image_id = line.partition(" ")
+            if repository.startswith(self.registry.host + "/"):
+                sh("docker", "rmi", "-f", image_id, check=False)
 
 
 def versioned_image(bench: Bench, version: str, cmd: list[str]) -> str:
@@ -191,7 +209,9 @@ def bench_lock(bench: Bench, n: int, rounds: int) -> tuple[float, float]:
 def _serves(url: str, text: str, deadline: float) -> float:
     while time.perf_counter() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=0.5) as answer:
+            # short: a request caught by the old container's end must not hang the
+            # clock (corral's side polls during the update, the hand's after it)
+            with urllib.request.urlopen(url, timeout=0.1) as answer:
                 if text in answer.read().decode():
                     return time.perf_counter()
         except (OSError, urllib.error.URLError):
@@ -286,6 +306,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--only", choices=["up", "lock", "update"], action="append")
     args = parser.parse_args()
+    # SIGTERM (a timeout, a person) ends the run through the clean-up below
+    signal.signal(signal.SIGTERM, lambda signo, frame: sys.exit(f"stopped by signal {signo}"))
     for tool in ("docker-registry", "htpasswd", "skopeo"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} is needed: apt-get install docker-registry apache2-utils skopeo")

@@ -55,7 +55,7 @@ def _remove_images(runtime: str, prefixes: tuple[str, ...]) -> None:
         return
     listed = subprocess.run(
         [runtime, "images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"],
-        capture_output=True, text=True, check=False,
+        capture_output=True, text=True, check=False, timeout=60,
     )  # fmt: skip
     doomed: set[str] = set()
     for line in listed.stdout.splitlines():
@@ -64,11 +64,11 @@ def _remove_images(runtime: str, prefixes: tuple[str, ...]) -> None:
             doomed.add(name if not name.endswith(":<none>") else image_id)
     listed = subprocess.run(
         [runtime, "images", "--digests", "--format", "{{.Repository}}@{{.Digest}}"],
-        capture_output=True, text=True, check=False,
+        capture_output=True, text=True, check=False, timeout=60,
     )  # fmt: skip
     doomed.update(n for n in listed.stdout.split() if n.startswith(prefixes) and "@sha256:" in n)
     for name in sorted(doomed):
-        subprocess.run([runtime, "rmi", "-f", name], capture_output=True, check=False)
+        subprocess.run([runtime, "rmi", "-f", name], capture_output=True, check=False, timeout=60)
 
 
 @dataclass

@@ -117,7 +117,10 @@ async def update(
         old = _current_digest(running)
         if old is None:  # runs the tag: the digest its local image is known by
             image = str(getattr(running.record, "image", reference))
-            known = await store.repo_digests(image) if await store.image_id(image) else []
+            named = await store.repo_digests_of(image) if await store.image_id(image) else []
+            known = [
+                d for n, _, d in (x.rpartition("@") for x in named) if _same_repository(n, image)
+            ]
             old = known[0] if known else None
             if isinstance(new, str) and new in known:
                 old = new
@@ -168,7 +171,6 @@ async def _pull_tag(
 ) -> str:
     """Pull ``reference``'s tag; the manifest digest it names now (the engine's
     ``Digest:`` line, else the digest the image is now known by in its repository)."""
-    from corral.config.reference import repository_of
     from corral.engine.pull import pull
     from corral.engine.registry import RegistryError, reference_of
 
@@ -183,15 +185,24 @@ async def _pull_tag(
     await pull(engine, reference, auth=auth, progress=listen)
     if said:
         return said[-1]
-    repository = repository_of(reference)
     for known in await store.repo_digests_of(reference):
         name, _, digest = known.rpartition("@")
-        if (
-            name == repository
-            or reference_of(name).repository == reference_of(repository).repository
-        ):
+        if _same_repository(name, reference):
             return digest
     raise RegistryError(f"{reference}: pulled, but {engine.runtime} says no digest for it")
+
+
+def _same_repository(name: str, reference: str) -> bool:
+    """Whether a RepoDigests ``name`` is ``reference``'s repository (Hub's short
+    names and long ones alike)."""
+    from corral.config.reference import ReferenceError, parse_reference, repository_of
+
+    try:
+        return (
+            parse_reference(name).repository == parse_reference(repository_of(reference)).repository
+        )
+    except ReferenceError:
+        return False
 
 
 def _with_record(service: Declared, record: OciContainer) -> Declared:
