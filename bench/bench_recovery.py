@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from engines import BUSYBOX_REF, IsolatedDockerd, busybox_image, ensure_dockerd
+from engines import BUSYBOX_REF, IsolatedDockerd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -179,16 +179,14 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=20, help="containers")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    ensure_dockerd()
     compile_corral()
-    image = busybox_image("docker")
     results: dict[str, list[Measured]] = {"corral": [], "baseline": []}
     root = Path(tempfile.mkdtemp(prefix="rela-bench-"))
     dockerd = IsolatedDockerd(root / "dockerd", BRIDGE, SUBNET)
     failure: BaseException | None = None
     try:
         dockerd.start()
-        dockerd.load_image(image)
+        dockerd.busybox_image()
         for r in range(args.rounds):
             order = ["corral", "baseline"] if r % 2 == 0 else ["baseline", "corral"]
             for key in order:

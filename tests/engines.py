@@ -275,6 +275,19 @@ def _image_exists(engine: str, ref: str) -> bool:
     return _run(engine, "image", "inspect", ref).returncode == 0
 
 
+def _import_busybox(cli: tuple[str, ...], ref: str) -> subprocess.CompletedProcess[str]:
+    """``CLI import`` of the busybox rootfs as ``ref`` (``cli``: the engine's CLI
+    and the options that point it at an engine)."""
+    with tempfile.TemporaryDirectory(prefix="corral-rootfs-") as tmp:
+        tar = Path(tmp) / "rootfs.tar"
+        _rootfs_tar(tar)
+        return _run(
+            *cli, "import", "--change", 'CMD ["/bin/sh"]',
+            "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            str(tar), ref, timeout=120,
+        )  # fmt: skip
+
+
 def busybox_image(engine: str, ref: str = BUSYBOX_REF) -> str:
     """Import (once) a local busybox image into ``engine``; return ``ref``.
 
@@ -289,20 +302,7 @@ def busybox_image(engine: str, ref: str = BUSYBOX_REF) -> str:
     with _lock(f"image-{engine}"):
         if _image_exists(engine, ref):
             return ref
-        with tempfile.TemporaryDirectory(prefix="corral-rootfs-") as tmp:
-            tar = Path(tmp) / "rootfs.tar"
-            _rootfs_tar(tar)
-            res = _run(
-                engine,
-                "import",
-                "--change",
-                'CMD ["/bin/sh"]',
-                "--change",
-                "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                str(tar),
-                ref,
-                timeout=120,
-            )
+        res = _import_busybox((engine,), ref)
         if res.returncode != 0 or not _image_exists(engine, ref):
             raise EngineUnavailable(
                 f"{engine} import of {ref} failed ({res.returncode}):\n{res.stderr.strip()}"
@@ -414,18 +414,13 @@ class IsolatedDockerd:
         self.stop()
         self.start()
 
-    def load_image(self, ref: str) -> None:
-        """Copy the host engine's image ``ref`` into this dockerd."""
-        save = subprocess.Popen(["docker", "save", ref], stdout=subprocess.PIPE)
-        assert save.stdout is not None
-        load = subprocess.run(
-            ["docker", "-H", self.host, "load"], stdin=save.stdout, capture_output=True,
-            timeout=120, check=False,
-        )  # fmt: skip
-        save.stdout.close()
-        save.wait(60)
-        if save.returncode != 0 or load.returncode != 0:
-            raise EngineUnavailable(f"loading {ref} into the isolated dockerd: {load.stderr!r}")
+    def busybox_image(self, ref: str = BUSYBOX_REF) -> str:
+        """The busybox test image (see ``busybox_image``) in this dockerd, imported
+        here: nothing is asked of the host's engine."""
+        done = _import_busybox(("docker", "-H", self.host), ref)
+        if done.returncode != 0:
+            raise EngineUnavailable(f"importing {ref} into the isolated dockerd: {done.stderr}")
+        return ref
 
     def cleanup(self) -> None:
         """Remove every container, stop dockerd, then unmount, unlink, delete."""

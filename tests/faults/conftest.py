@@ -43,15 +43,14 @@ class FaultCorral(Corral):
 
 
 @pytest.fixture
-def dockerd(
-    tmp_path_factory: pytest.TempPathFactory, busybox_ref_docker: str
-) -> Iterator[engines.IsolatedDockerd]:
-    """A dockerd of the test's own, busybox image loaded; removed after."""
+def dockerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[engines.IsolatedDockerd]:
+    """A dockerd of the test's own (the host's is neither needed nor touched),
+    the busybox test image imported into it; removed after."""
     daemon = engines.IsolatedDockerd(tmp_path_factory.mktemp("dk"), BRIDGE, SUBNET)
     try:
         try:
             daemon.start()
-            daemon.load_image(busybox_ref_docker)
+            daemon.busybox_image()
         except engines.EngineUnavailable as exc:
             pytest.fail(f"isolated dockerd: {exc}", pytrace=False)
         yield daemon

@@ -38,8 +38,9 @@ log = logging.getLogger("corral.engine")
 EventKind = Literal["start", "die", "health_status"]
 KINDS: tuple[EventKind, ...] = ("start", "die", "health_status")
 RECONNECT_DELAY = 0.2
-#: The backoff's cap: an engine that came back is seen within this many seconds.
-RECONNECT_DELAY_MAX = 2.0
+#: The backoff's cap: an engine that came back is seen within this many seconds
+#: (a connection refused by an absent socket costs next to nothing).
+RECONNECT_DELAY_MAX = 0.5
 
 
 @dataclass(frozen=True)
@@ -163,13 +164,14 @@ class EventHub:
         started again since is not dead)."""
         from corral.engine.containers import inspect
 
-        for key in [k for k in self._subscribers if k is not None]:
-            try:
-                data = await inspect(self._engine, key)
-            except Exception as exc:  # the stream reconnects (and resyncs) again
-                log.warning("%s: inspect %s after reconnecting: %s",
-                            self._engine.runtime, key[:12], exc)  # fmt: skip
-                raise
+        keys = [k for k in self._subscribers if k is not None]
+        try:
+            found = await asyncio.gather(*(inspect(self._engine, key) for key in keys))
+        except Exception as exc:  # the stream reconnects (and resyncs) again
+            log.warning("%s: inspecting containers after reconnecting: %s",
+                        self._engine.runtime, exc)  # fmt: skip
+            raise
+        for key, data in zip(keys, found, strict=True):
             state = (data or {}).get("State") or {}
             if data is not None and (state.get("Running") or state.get("Status") == "created"):
                 continue
@@ -198,12 +200,14 @@ class EventHub:
                     if self._since_ns is None:
                         # From now on a reconnect resumes here rather than missing events.
                         self._since_ns = time.time_ns()
+                    # connected now: what subscribes from here on hears its events (the
+                    # resync's, stamped when the stream broke, are not for it)
+                    self._connected.set()
                     if broken:
                         await self.resync(broke_ns)
                         log.warning("%s events stream reconnected", self._engine.runtime)
                         broken = False
                     delay = RECONNECT_DELAY
-                    self._connected.set()
                     async for raw in json_stream(response):
                         if raw.get("timeNano"):
                             self._since_ns = int(raw["timeNano"])
