@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from corral.cli._app import EXIT_FAILED, Options, command, pass_options
+from corral.cli.service_commands import timeout_option
 from corral.errors import CorralError
 from corral.paths import find_config
 
@@ -88,8 +89,9 @@ def lock(options: Options, check: bool) -> None:
 @command("update")
 @click.argument("names", nargs=-1)
 @click.option("--dry-run", is_flag=True, help="Only say what would move.")
+@timeout_option("update")
 @pass_options
-def update(options: Options, names: tuple[str, ...], dry_run: bool) -> None:
+def update(options: Options, names: tuple[str, ...], dry_run: bool, timeout: float) -> None:
     """Move services (NAMEs, or every one with a registry image) to the newest digest
     of their tag, one at a time in dependency order; roll back any that does not
     hold (healthy, or running for update_settle seconds); rewrite corral.lock with
@@ -97,7 +99,7 @@ def update(options: Options, names: tuple[str, ...], dry_run: bool) -> None:
     from corral.cli.service_commands import _call, _config_path
 
     answer = _call(
-        options, "update", timeout=None, config=_config_path(options, validate=False),
+        options, "update", timeout, config=_config_path(options, validate=False),
         names=list(names), dry_run=dry_run,
     )  # fmt: skip
     outcomes: list[dict[str, Any]] = answer["outcomes"]

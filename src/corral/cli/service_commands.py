@@ -46,6 +46,7 @@ TIMEOUTS = {
     "down": 900.0,
     "plan": 60.0,
     "reload": 900.0,
+    "update": 1800.0,
 }
 
 

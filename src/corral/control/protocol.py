@@ -65,6 +65,13 @@ ARGUMENTS: dict[str, dict[str, Arg]] = {
     "plan": {"config": Arg("string")},
     "reload": {"config": Arg("string")},
     "log_source": {"name": Arg("string")},
+    "update": {
+        "config": Arg("string"),
+        "names": Arg("list of strings", optional=True),
+        "dry_run": Arg("boolean", optional=True),
+    },
+    #: streams a status line on each change (``corral.control.watch``)
+    "watch": {"name": Arg("string", optional=True)},
 }
 
 
