@@ -31,6 +31,22 @@ class TimedOut(Exception):
     """The daemon did not answer within the deadline; the message says what was awaited."""
 
 
+def connect(connection: socket.socket, path: str) -> None:
+    """Connect to the daemon on ``path``; ``NoDaemon`` when none answers there, or
+    when the one that does is run by neither root nor this user."""
+    try:
+        connection.connect(path)
+    except (FileNotFoundError, ConnectionRefusedError):
+        raise NoDaemon(f"no corral daemon answers on {path} (start one with `corral up`)") from None
+    except PermissionError:
+        raise NoDaemon(f"not allowed to talk to the corral daemon on {path}") from None
+    server = privacy.peer_uid(connection)
+    if not privacy.trusted(server):
+        raise NoDaemon(
+            f"refusing the socket {path}: it is served by uid {server}, not by root or you"
+        )
+
+
 def request(path: str, op: str, timeout: float | None = 30.0, **arguments: Any) -> dict[str, Any]:
     """Send one request; the answer's results, or ``RequestFailed`` / ``NoDaemon``
     / ``TimedOut`` (``timeout`` None: no deadline)."""
@@ -48,20 +64,8 @@ def request(path: str, op: str, timeout: float | None = 30.0, **arguments: Any) 
 
     what = "connecting to the daemon"
     try:
-        try:
-            remaining(what)
-            connection.connect(path)
-        except (FileNotFoundError, ConnectionRefusedError):
-            raise NoDaemon(
-                f"no corral daemon answers on {path} (start one with `corral up`)"
-            ) from None
-        except PermissionError:
-            raise NoDaemon(f"not allowed to talk to the corral daemon on {path}") from None
-        server = privacy.peer_uid(connection)
-        if not privacy.trusted(server):
-            raise NoDaemon(
-                f"refusing the socket {path}: it is served by uid {server}, not by root or you"
-            )
+        remaining(what)
+        connect(connection, path)
         line = json.dumps({"v": VERSION, "op": op, **arguments}).encode() + b"\n"
         what = "sending the request"
         remaining(what)

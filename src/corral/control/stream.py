@@ -10,7 +10,7 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
-from corral.control.client import NoDaemon, RequestFailed
+from corral.control.client import RequestFailed, connect
 from corral.control.protocol import VERSION
 
 
@@ -18,14 +18,7 @@ def watch(path: str, name: str | None = None) -> Iterator[list[dict[str, Any]]]:
     """Each status the daemon sends (the first at once), until it closes."""
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        try:
-            connection.connect(path)
-        except (FileNotFoundError, ConnectionRefusedError):
-            raise NoDaemon(
-                f"no corral daemon answers on {path} (start one with `corral up`)"
-            ) from None
-        except PermissionError:
-            raise NoDaemon(f"not allowed to talk to the corral daemon on {path}") from None
+        connect(connection, path)  # refuses a daemon run by another user, as requests do
         request = {"v": VERSION, "op": "watch", "name": name}
         connection.sendall(json.dumps(request).encode() + b"\n")
         for line in connection.makefile("rb"):
