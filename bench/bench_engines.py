@@ -162,7 +162,7 @@ def isolated() -> Iterator[Instance]:
     root = Path(tempfile.mkdtemp(prefix="corral-be-", dir="/tmp"))
     bridge = f"crb{uuid.uuid4().hex[:8]}"
     sh("ip", "link", "add", bridge, "type", "bridge")
-    sh("ip", "addr", "add", "10.231.9.1/24", "dev", bridge)
+    sh("ip", "addr", "add", "10.232.9.1/24", "dev", bridge)
     sh("ip", "link", "set", bridge, "up")
     (root / "daemon.json").write_text(f'{{"bridge": "{bridge}"}}\n')
     (root / "www").mkdir()

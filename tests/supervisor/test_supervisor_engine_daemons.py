@@ -51,7 +51,7 @@ def instance() -> Iterator[Path]:
     root = Path(tempfile.mkdtemp(prefix="corral-eng-", dir="/tmp"))
     bridge = f"crl{uuid.uuid4().hex[:8]}"
     subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], check=True)
-    subprocess.run(["ip", "addr", "add", "10.231.7.1/24", "dev", bridge], check=True)
+    subprocess.run(["ip", "addr", "add", "10.232.7.1/24", "dev", bridge], check=True)
     subprocess.run(["ip", "link", "set", bridge, "up"], check=True)
     (root / "daemon.json").write_text(f'{{"bridge": "{bridge}"}}\n')
     (root / "www").mkdir()
