@@ -152,8 +152,13 @@ def test_unhealthy_container_is_restarted(corral: Corral, runtime: str) -> None:
 
     wait_for(replaced, timeout=60, every=0.2)
     (shared / "healthy").touch()
-    wait_for(lambda: corral.status()[name]["health"] == "healthy", timeout=60, every=0.2)
-    assert corral.status()[name]["state"] == "running"
+
+    def healthy_and_running() -> bool:
+        # the health field changes a moment before the state does: wait for both
+        status = corral.status()[name]
+        return status["health"] == "healthy" and status["state"] == "running"
+
+    wait_for(healthy_and_running, timeout=60, every=0.2)
 
 
 def test_networks_and_volumes(corral: Corral, runtime: str) -> None:
