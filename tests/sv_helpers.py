@@ -161,6 +161,17 @@ def labelled_ids(runtime: str, state: Path) -> list[str]:
     return done.stdout.split()
 
 
+def finish(instance: Corral, runtime: str) -> None:
+    """After a test on ``runtime``: ``down`` if its daemon still answers, the
+    daemon gone, and whatever container it labelled removed."""
+    if instance.answers():
+        instance.run("down", check=False, timeout=120)
+    instance.teardown()
+    for container_id in labelled_ids(runtime, instance.state):
+        extra = ["--time", "0"] if runtime == "podman" else []
+        subprocess.run([runtime, "rm", "-f", *extra, container_id], capture_output=True)
+
+
 @pytest.fixture
 def corral(tmp_path: Path) -> Iterator[Corral]:
     instance = Corral(

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sv_helpers import Corral, labelled_ids, wait_for
+from sv_helpers import Corral, finish, labelled_ids, wait_for
 
 PREFIX = "relb-"
 NOBODY = 65534
@@ -180,12 +180,7 @@ def engine_corral(tmp_path: Path, runtime: str) -> Iterator[Corral]:
     try:
         yield instance
     finally:
-        if instance.answers():
-            instance.run("down", check=False, timeout=120)
-        instance.teardown()
-        for container_id in labelled_ids(runtime, instance.state):
-            extra = ["--time", "0"] if runtime == "podman" else []
-            subprocess.run([runtime, "rm", "-f", *extra, container_id], capture_output=True)
+        finish(instance, runtime)
 
 
 def unique(what: str) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from registry_server import RegistryServer, RegistryUnavailable, free_port
-from sv_helpers import Corral, labelled_ids
+from sv_helpers import Corral, finish
 
 #: This helper's TCP ports (the registry listens on the first free one).
 PORTS = (24000, 24100)
@@ -109,12 +109,7 @@ def corral(tmp_path: Path, runtime: str, registry: RegistryServer) -> Iterator[R
     try:
         yield instance
     finally:
-        if instance.answers():
-            instance.run("down", check=False, timeout=120)
-        instance.teardown()
-        for container_id in labelled_ids(runtime, instance.state):
-            extra = ["--time", "0"] if runtime == "podman" else []
-            subprocess.run([runtime, "rm", "-f", *extra, container_id], capture_output=True)
+        finish(instance, runtime)
         _stop_podman_service(instance.state)
         if not registry.process:
             registry.start()  # a test that stopped it failed before starting it again
