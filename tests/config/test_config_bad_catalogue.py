@@ -991,6 +991,27 @@ CATALOGUE: list[tuple[str, str, int, str, str]] = [
         'dockerfile is a path inside the build context, but "../D" leaves it',
     ),
     (
+        "build-context-missing",
+        '[[container]]\nimage = { repository = "r", build = { context = "nothere" } }\n',
+        2,
+        "container[0].image.build.context",
+        "/nothere does not exist",
+    ),
+    (
+        "build-dockerfile-missing",
+        '[[container]]\nimage = { repository = "r", build = { context = ".", dockerfile = "D" } }\n',
+        2,
+        "container[0].image.build.dockerfile",
+        "/D does not exist (dockerfile is a path in the context)",
+    ),
+    (
+        "health-cmd-exec-by-docker-cli",
+        '[[container]]\nimage = "a"\nhealth_cmd = ["true"]\nextra_arguments = ["--init"]\n',
+        3,
+        "container[0].health_cmd",
+        "docker's --health-cmd is shell form only",
+    ),
+    (
         "build-args-not-strings",
         '[[container]]\nimage = { repository = "r", build = { context = ".", args = { V = 1 } } }\n',
         2,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -15,6 +16,7 @@ from pydantic import (
 )
 
 from corral.config._base import Record
+from corral.errors import Problem
 from corral.config._fields import (
     PAIR_LIST_SCHEMA,
     Environment,
@@ -150,6 +152,31 @@ class DockerBuild(Record):
     pull: StrictBool = field(
         False, doc="Pull newer versions of the `FROM` images before building (`--pull`)."
     )
+
+
+if TYPE_CHECKING:
+    from corral.config.container import OciContainer
+
+
+def build_problems(containers: Sequence[OciContainer]) -> Iterator[Problem]:
+    """A Dockerfile build whose context is not a directory, or whose Dockerfile is
+    not a file in it (host paths: checked once they are absolute)."""
+    for i, container in enumerate(containers):
+        image = container.image
+        if not isinstance(image, OciImage) or image.build is None:
+            continue
+        build = image.build
+        where = ("containers", i, "image", "build")
+        if not os.path.isdir(build.context):
+            what = "does not exist" if not os.path.exists(build.context) else "is not a directory"
+            yield Problem(f"the build context {build.context} {what}", (*where, "context"))
+            continue
+        dockerfile = os.path.join(build.context, build.dockerfile)
+        if not os.path.isfile(dockerfile):
+            yield Problem(
+                f"the Dockerfile {dockerfile} does not exist (dockerfile is a path in the context)",
+                (*where, "dockerfile"),
+            )
 
 
 #: The image fields of corral's own builder, which a Dockerfile build excludes.

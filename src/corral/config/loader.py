@@ -29,6 +29,7 @@ from corral.config.locate import TomlLocator
 from corral.config.lockfile import Lock, lock_path, locked, read_lock
 from corral.config.paths import anchored
 from corral.config.problems import problems_from
+from corral.config.image import build_problems
 from corral.config.registry import registry_problems
 from corral.config.top import Config
 from corral.config.validate import toml_spelling, validate
@@ -73,6 +74,7 @@ def _finish(loaded: Loaded) -> Loaded:
     """What every loaded file goes through after its records and paths: the
     checks of host files (password files), the top-level defaults applied."""
     problems = list(registry_problems(loaded.config.registries))
+    problems += build_problems(loaded.config.containers)
     if problems:
         raise loaded.located(problems)
     return dataclasses.replace(loaded, config=with_defaults(loaded.config))
