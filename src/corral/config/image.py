@@ -16,7 +16,6 @@ from pydantic import (
 )
 
 from corral.config._base import Record
-from corral.errors import Problem
 from corral.config._fields import (
     PAIR_LIST_SCHEMA,
     Environment,
@@ -27,6 +26,7 @@ from corral.config._fields import (
     field,
     show,
 )
+from corral.errors import Problem
 
 MAX_LAYERS_LIMIT = 125
 

@@ -25,11 +25,11 @@ from pydantic import ValidationError
 from corral.config._base import Record
 from corral.config._origin import loading_file
 from corral.config.hidden import hidden_problems
+from corral.config.image import build_problems
 from corral.config.locate import TomlLocator
 from corral.config.lockfile import Lock, lock_path, locked, read_lock
 from corral.config.paths import anchored
 from corral.config.problems import problems_from
-from corral.config.image import build_problems
 from corral.config.registry import registry_problems
 from corral.config.top import Config
 from corral.config.validate import toml_spelling, validate

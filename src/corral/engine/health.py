@@ -100,7 +100,9 @@ async def start_checks(engine: Engine, container_id: str, container: OciContaine
         await asyncio.sleep(container.health_start_interval)
         try:
             async with asyncio.timeout(container.health_timeout):
-                made = await engine.api.post(path_of("containers", container_id, "exec"), None, body)
+                made = await engine.api.post(
+                    path_of("containers", container_id, "exec"), None, body
+                )
                 exec_id = str(made["Id"])
                 await engine.api.post(path_of("exec", exec_id, "start"), None, {"Detach": True})
                 while True:

@@ -233,9 +233,13 @@ class ContainerRunner:
                         aside = await containers.set_aside(engine, self.name, dead)
                 if container_id is not None:
                     adopted = False
-                elif self.name in taken and self.container.one_shot and (
-                    done := await containers.claim_done(
-                        engine, self.name, labels[HASH_LABEL], self.context.state_dir
+                elif (
+                    self.name in taken
+                    and self.container.one_shot
+                    and (
+                        done := await containers.claim_done(
+                            engine, self.name, labels[HASH_LABEL], self.context.state_dir
+                        )
                     )
                 ):
                     container_id, adopted, done_code = done, True, 0
