@@ -95,6 +95,11 @@ def default_log_path(state: str, name: str) -> str:
     return os.path.join(state, LOG_DIR, f"{name}.log")
 
 
+def build_log_path(state: str, name: str) -> str:
+    """Where the Dockerfile builds of container service ``name``'s image log."""
+    return os.path.join(state, LOG_DIR, f"{name}.build.log")
+
+
 def daemon_log(state: str) -> str:
     return os.path.join(state, DAEMON_LOG)
 

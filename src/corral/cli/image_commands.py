@@ -116,6 +116,17 @@ def build(options: Options, name: str, output: str | None, no_sbom: bool) -> Non
     """Build NAME's image (repository:tag, or a container service using it) into one
     archive that docker load and podman load both accept."""
     record, base_dir = find_image(options, name)
+    if record.build is not None:
+        if output is not None:
+            raise ImageError(
+                f"{record.reference}: a Dockerfile build is built by the engine, into no "
+                "archive: -o does not apply"
+            )
+        config = options.loaded().config
+        image_id, built = asyncio.run(dockerfile_build(config, record, base_dir))
+        said = "built" if built else "unchanged since its last build: skipped"
+        click.echo(f"{record.reference} {image_id} ({config.runtime}, {said})")
+        return
     with located_inputs(options, name):
         prepared = prepare(record, base_dir=base_dir)
     for note in prepared[0].notes:
@@ -134,6 +145,64 @@ def build(options: Options, name: str, output: str | None, no_sbom: bool) -> Non
     click.echo(f"  {len(result.layers)} layers, {result.built.size} bytes")
     if result.sbom:
         click.echo(f"  contents: {result.sbom}")
+
+
+@contextmanager
+def build_output() -> Iterator[Callable[[str], None]]:
+    """Where a Dockerfile build's lines go: on a terminal, a spinner naming the
+    step under way above the lines; else the lines as they come."""
+    import sys
+
+    if not sys.stderr.isatty():
+
+        def plain(line: str) -> None:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+
+        yield plain
+        return
+    from rich.console import Console
+
+    console = Console(stderr=True, highlight=False)
+    with console.status("building") as status:
+
+        def shown(line: str) -> None:
+            text = line.rstrip("\n")
+            if text.strip().lower().startswith("step "):
+                status.update(f"building: {text.strip()}")
+            console.print(text, style="dim", markup=False)
+
+        yield shown
+
+
+async def dockerfile_build(config: Config, record: OciImage, base_dir: str) -> tuple[str, bool]:
+    """``record``'s Dockerfile built on ``config``'s engine unless unchanged (its
+    record bases made present first); ``(image ID, built)``."""
+    from corral.engine.build import build as engine_build
+    from corral.engine.client import connect
+    from corral.engine.endpoint import endpoint_for
+    from corral.engine.images import EngineImages, present
+
+    state = state_dir(config.state_dir)
+    records = {
+        c.image.reference: c.image for c in config.containers if isinstance(c.image, OciImage)
+    }
+    engine = await connect(endpoint_for(config, config.runtime, state))
+    try:
+
+        async def base(reference: str) -> None:
+            found = records.get(reference)
+            if found is not None and found != record:
+                await present(engine, found, state_dir=state, base_dir=base_dir, bases=base)
+
+        with build_output() as output:
+            return await engine_build(
+                engine, EngineImages(engine), record, state_dir=state, output=output, bases=base
+            )
+    finally:
+        await engine.close()
+        if engine.service is not None and engine.service.started:
+            await engine.service.stop()
 
 
 @image.command("load")

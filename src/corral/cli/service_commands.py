@@ -409,6 +409,11 @@ def logs(options: Options, name: str, follow: bool, lines: int, timeout: float) 
 
     ``--timeout`` bounds the question to the daemon (where the log is), not ``-f``."""
     source = _log_source(options, name, timeout)
+    if os.path.exists(source.get("build_log", "")):  # its image's Dockerfile builds first
+        from corral.supervisor.tail import tail as tail_build
+
+        tail_build(source["build_log"], lines, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
     if "container" in source:
         import asyncio
 

@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     # daemon whose images are all named by strings never pays for it
     from corral.config.image import OciImage
     from corral.config.registry import PullPolicy
+    from corral.engine.build import Bases
+    from corral.engine.build import Output as BuildOutput
     from corral.engine.client import Engine
     from corral.engine.credentials import Credentials
     from corral.image.build import Digested
@@ -379,12 +381,28 @@ async def present_in(
     import_at: int = IMPORT_AT,
     policy: PullPolicy = "missing",
     notes: list[str] | None = None,
+    output: BuildOutput | None = None,
+    bases: Bases | None = None,
 ) -> str:
     """``present``'s decisions, on any ``ImageStore``."""
     if isinstance(image, str):
         return await present_reference(store, image, policy, notes)
     if image.tarball is not None:
         return await load_tarball(store, image, base_dir)
+    if image.build is not None:
+        if not isinstance(store, EngineImages):
+            raise ImageError(f"{image.reference}: a Dockerfile build needs an engine")
+        from corral.engine.build import build
+
+        if base_dir is not None and not os.path.isabs(image.build.context):
+            context = os.path.join(base_dir, image.build.context)
+            image = image.model_copy(
+                update={"build": image.build.model_copy(update={"context": context})}
+            )
+        built, _ = await build(
+            store.engine, store, image, state_dir=state_dir, output=output, bases=bases
+        )
+        return built
     from corral.image.build import digest_image
     from corral.image.digests import DigestCache
 
@@ -402,6 +420,8 @@ async def present(
     policy: PullPolicy = "missing",
     credentials: Credentials | None = None,
     notes: list[str] | None = None,
+    output: BuildOutput | None = None,
+    bases: Bases | None = None,
 ) -> str:
     """Make ``image`` present on ``engine``; its image ID. An image record is
     loaded (and tagged) unless the engine has that image ID under its reference,
@@ -409,10 +429,11 @@ async def present(
     its pull ``policy`` says (``present_reference``), with ``credentials``, and
     what a person should know of it (a failed pull that kept the local image)
     added to ``notes``. ``base_dir``: where the record's relative paths are read
-    from."""
+    from. A Dockerfile build (``engine.build``) sends its output lines to
+    ``output`` and makes its record bases present through ``bases``."""
     return await present_in(
         EngineImages(engine, credentials), image, state_dir=state_dir, base_dir=base_dir,
-        policy=policy, notes=notes,
+        policy=policy, notes=notes, output=output, bases=bases,
     )  # fmt: skip
 
 
@@ -473,6 +494,8 @@ async def known_id(engine: Engine | None, image: str | OciImage, state_dir: str)
         from corral.image.inspect import archive_image_id
 
         return await asyncio.to_thread(archive_image_id, image.tarball)
+    if image.build is not None:  # what the engine holds under its name (built or not)
+        return None if engine is None else await EngineImages(engine).image_id(image.reference)
     from corral.image.build import digest_image
     from corral.image.digests import DigestCache
 

@@ -103,6 +103,18 @@ class DigestCache:
             digests.append((digest, size))
         return Known(tuple(digests), stamps)
 
+    def recall(self, key: str) -> str | None:
+        """The string kept under ``key`` by ``keep`` (a build context's digest, a
+        Dockerfile build's image ID), or None."""
+        value = self._read().get(key)
+        if isinstance(value, list) and len(value) == 2 and value[0] == "value":
+            return value[1] if isinstance(value[1], str) else None
+        return None
+
+    def keep(self, key: str, value: str) -> None:
+        """Keep ``value`` under ``key`` (beside the layer digests, in one file)."""
+        self._write({key: ["value", value]})
+
     def remember(
         self,
         layers: Sequence[Layer],
@@ -118,8 +130,10 @@ class DigestCache:
             key = layer_key(layer, mtime, stamps)
             if key is not None:
                 learnt[key] = [digest, size]
-        if not learnt:
-            return
+        if learnt:
+            self._write(learnt)
+
+    def _write(self, learnt: dict[str, list[object]]) -> None:
         merged = {k: v for k, v in self._read().items() if k not in learnt}
         merged.update(learnt)
         newest = dict(list(merged.items())[-KEEP:])

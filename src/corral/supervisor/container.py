@@ -138,8 +138,11 @@ class ContainerRunner:
         runtime: Runtime,
         context: RunContext,
         registries: tuple[Registry, ...] = (),
+        records: tuple[OciImage, ...] = (),
     ) -> None:
         self.name = name
+        #: the configuration's image records: a Dockerfile's FROM may name one
+        self.records = records
         self.container = container
         self.runtime = runtime
         self.context = context
@@ -362,14 +365,45 @@ class ContainerRunner:
         from corral.engine.credentials import Credentials
 
         notes: list[str] = []
+        output = None
+        image = self.container.image
+        if isinstance(image, OciImage) and image.build is not None:
+            from corral.paths import build_log_path
+
+            log_file = self.context.logs.get(build_log_path(self.context.state_dir, self.name))
+            output = lambda line: log_file.write(line.encode(errors="replace"))  # noqa: E731
         image_id = await images.present(
-            engine, self.container.image, state_dir=self.context.state_dir,
+            engine, image, state_dir=self.context.state_dir,
             policy=self.container.pull or "missing",
             credentials=Credentials(self.registries, self.runtime), notes=notes,
+            output=output, bases=lambda ref: self._base(engine, ref, (image,)),
         )  # fmt: skip
         for note in notes:
             log.warning("%s: %s", self.name, note)
         return image_id, tuple(notes)
+
+    async def _base(
+        self, engine: Engine, reference: str, within: tuple[str | OciImage, ...]
+    ) -> None:
+        """Make the image record named ``reference`` present, when the configuration
+        declares one (a Dockerfile's ``FROM`` of a corral-built image): loaded or
+        built once however many builds name it."""
+        from corral.engine import images
+
+        record = next((r for r in self.records if r.reference == reference), None)
+        if record is None:
+            return
+        if record in within:  # A's FROM names B, B's names A
+            raise CorralError(f"{reference}: its Dockerfile's FROM comes back to itself")
+        key = f"{self.runtime} image {reference} base"
+
+        async def present() -> str:
+            return await images.present(
+                engine, record, state_dir=self.context.state_dir,
+                bases=lambda ref: self._base(engine, ref, (*within, record)),
+            )  # fmt: skip
+
+        await self.context.engines.once(key, present)
 
     async def _follow_logs(self, run: _Run, container_id: str) -> None:
         path = self.container.log_file

@@ -16,6 +16,7 @@ from corral.config import (
     DockerDaemon,
     Network,
     OciContainer,
+    OciImage,
     PodmanService,
     Process,
     Volume,
@@ -83,7 +84,10 @@ def runner_for(service: Declared, config: Config, context: RunContext) -> Runner
             ready_api=endpoint_for(config, "podman", context.state_dir).socket,
         )
     if isinstance(record, OciContainer):
-        return ContainerRunner(service.name, record, config.runtime, context, config.registries)
+        records = tuple(c.image for c in config.containers if isinstance(c.image, OciImage))
+        return ContainerRunner(
+            service.name, record, config.runtime, context, config.registries, records
+        )
     if isinstance(record, Network):
         return NetworkRunner(service.name, record, config.runtime, context)
     if isinstance(record, Volume):

@@ -4,22 +4,28 @@ a container declared without ``log_file``. Pure; the daemon and the client
 
 from __future__ import annotations
 
-from corral.config import Config, Declared, OciContainer, declared_services
+from corral.config import Config, Declared, OciContainer, OciImage, declared_services
 from corral.errors import CorralError
-from corral.paths import default_log_path
+from corral.paths import build_log_path, default_log_path
 
 
 def log_source(config: Config, name: str, state_dir: str) -> dict[str, str]:
-    """``{"path": FILE}``, or ``{"runtime": R, "container": NAME}`` for the engine's log."""
+    """``{"path": FILE}``, or ``{"runtime": R, "container": NAME}`` for the engine's log;
+    with ``"build_log": FILE`` for a container whose image is a Dockerfile build."""
     for service in declared_services(config):
         if service.name != name:
             continue
         if service.kind in ("network", "volume"):
             raise CorralError(f"{name} is a {service.kind}: it has no log")
         path = log_path(service, state_dir)
-        if path is None:
-            return {"runtime": config.runtime, "container": name}
-        return {"path": path}
+        source = (
+            {"runtime": config.runtime, "container": name} if path is None else {"path": path}
+        )
+        record = service.record
+        if isinstance(record, OciContainer) and isinstance(record.image, OciImage):
+            if record.image.build is not None:  # its Dockerfile builds' output
+                source["build_log"] = build_log_path(state_dir, name)
+        return source
     raise CorralError(f"no service named {name!r}")
 
 
