@@ -388,7 +388,11 @@ def _log_source(options: Options, name: str, timeout: float) -> dict[str, str]:
     """Ask the daemon where ``name`` logs; without a daemon, read the configuration."""
     try:
         answer = _call(options, "log_source", timeout, name=name)
-        return {k: str(v) for k, v in answer.items() if k in ("path", "runtime", "container")}
+        return {
+            k: str(v)
+            for k, v in answer.items()
+            if k in ("path", "runtime", "container", "build_log")
+        }
     except CorralError:
         pass
     from corral.paths import state_dir

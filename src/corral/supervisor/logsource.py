@@ -18,13 +18,11 @@ def log_source(config: Config, name: str, state_dir: str) -> dict[str, str]:
         if service.kind in ("network", "volume"):
             raise CorralError(f"{name} is a {service.kind}: it has no log")
         path = log_path(service, state_dir)
-        source = (
-            {"runtime": config.runtime, "container": name} if path is None else {"path": path}
-        )
+        source = {"runtime": config.runtime, "container": name} if path is None else {"path": path}
         record = service.record
-        if isinstance(record, OciContainer) and isinstance(record.image, OciImage):
-            if record.image.build is not None:  # its Dockerfile builds' output
-                source["build_log"] = build_log_path(state_dir, name)
+        image = record.image if isinstance(record, OciContainer) else None
+        if isinstance(image, OciImage) and image.build is not None:  # its builds' output
+            source["build_log"] = build_log_path(state_dir, name)
         return source
     raise CorralError(f"no service named {name!r}")
 

@@ -63,6 +63,8 @@ class _Request:
     reply: asyncio.Future[None]
     #: For ``update``: the changed declaration, applied without a restart.
     declaration: Declaration | None = None
+    #: For ``blocked``: why a start could not begin (a requirement failed).
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,15 @@ class ServiceOwner:
     async def stop(self) -> None:
         await self.request("stop")
 
+    async def blocked(self, reason: str) -> None:
+        """Say in its reason why a start of this stopped service could not begin
+        (a requirement failed: a one-shot's non-zero exit, say)."""
+        if self._closed:
+            return
+        reply: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Request("blocked", reply, reason=reason))
+        await reply
+
     def view(self) -> dict[str, Any]:
         s = self.state
         return {
@@ -257,6 +268,10 @@ class ServiceOwner:
                 self._cancel_timer()
                 self._waiting_since = None
                 self._apply(st.Disable("disabled"))
+                reply.set_result(None)
+            case _Request(op="blocked", reply=reply, reason=str() as reason):
+                if self.state.status == "stopped":
+                    self._apply(st.Note(reason))
                 reply.set_result(None)
             case _Request(op="update", reply=reply, declaration=Declaration() as declaration):
                 # the run under way keeps what it was started with; the next one takes this

@@ -194,6 +194,7 @@ class Supervisor:
             if failures:
                 first, reason = next(iter(failures.items()))
                 reason = reason.removeprefix(f"{first}: ")  # named once
+                await owner.blocked(f"requirement {first} failed: {reason}")
                 raise CorralError(f"{name}: requirement {first} failed: {reason}")
         await owner.start()
 
