@@ -37,8 +37,21 @@ def free_port() -> int:
 
 
 def remove_images(runtime: str, *references: str) -> None:
+    """Remove built images and their build's intermediate parents (Podman keeps
+    those dangling); a parent still used by something else stays."""
     for reference in references:
+        chain, current = [], reference
+        while current:
+            parent = subprocess.run(
+                [runtime, "image", "inspect", current, "--format", "{{.Parent}}"],
+                capture_output=True, text=True,
+            ).stdout.strip()  # fmt: skip
+            current = parent if parent.startswith("sha256:") else ""
+            if current:
+                chain.append(current)
         subprocess.run([runtime, "rmi", "-f", reference], capture_output=True)
+        for parent in chain:
+            subprocess.run([runtime, "rmi", parent], capture_output=True)
 
 
 def image_files(runtime: str, reference: str) -> set[str]:

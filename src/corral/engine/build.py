@@ -187,18 +187,24 @@ async def _post(
 
 
 async def _remove_unused(engine: Engine, image_id: str) -> None:
-    """Remove image ``image_id`` when no name and no container holds it."""
+    """Remove image ``image_id`` when no name and no container holds it, and then
+    each of its build's intermediate parents no name holds (dockerd removes
+    those itself; Podman keeps them as dangling images)."""
     from corral.engine.api import path_of
 
-    try:
-        data = await engine.api.get(path_of("images", image_id, "json"))
-    except ApiError:
-        return
-    tags = [t for t in (data or {}).get("RepoTags") or [] if t and "<none>" not in t]
-    if tags:
-        return
-    try:
-        await engine.api.delete(path_of("images", image_id), {"noprune": False})
-    except ApiError as error:
-        if error.status not in (404, 409):
-            raise ImageError(f"remove {image_id}: {error.message}") from error
+    current: str | None = image_id
+    while current:
+        try:
+            data = await engine.api.get(path_of("images", current, "json"))
+        except ApiError:
+            return
+        tags = [t for t in (data or {}).get("RepoTags") or [] if t and "<none>" not in t]
+        if tags:
+            return
+        try:
+            await engine.api.delete(path_of("images", current), {"noprune": False})
+        except ApiError as error:
+            if error.status in (404, 409):  # gone, or still used: its parents are too
+                return
+            raise ImageError(f"remove {current}: {error.message}") from error
+        current = str((data or {}).get("Parent") or "") or None
