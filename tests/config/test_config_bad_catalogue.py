@@ -963,6 +963,13 @@ CATALOGUE: list[tuple[str, str, int, str, str]] = [
         "must be one of",
     ),
     (
+        "process-respawn-on-unknown",
+        '[[process]]\nname = "p"\ncommand = ["x"]\nrespawn_on = "never"\n',
+        4,
+        "process[0].respawn_on",
+        "must be one of",
+    ),
+    (
         "one-shot-respawn-on-exit",
         '[[container]]\nimage = "a"\none_shot = true\nrespawn = true\n',
         1,

@@ -161,3 +161,34 @@ def test_log_file_rotates_and_reopens(tmp_path: Path) -> None:
     log.close()
     assert path.read_text() == "after\n"
     assert (tmp_path / "moved").read_text().endswith("before\n")
+
+
+def test_respawn_on_failure_respawns_a_failed_exit_only(tmp_path: Path) -> None:
+    """respawn_on = "failure" (Compose's on-failure): exit 0 is the end; a
+    non-zero exit respawns, up to the limit (on-failure:N is its starts)."""
+    clock = FakeClock()
+    config = (
+        '[[process]]\nname = "fine"\ncommand = ["true"]\n'
+        'respawn = true\nrespawn_on = "failure"\nrespawn_delay = 0.25\n'
+        '[[process]]\nname = "broken"\ncommand = ["sh", "-c", "exit 2"]\n'
+        'respawn = true\nrespawn_on = "failure"\nrespawn_delay = 0.25\nrespawn_limit = [3, 30]\n'
+        '[[process]]\nname = "any"\ncommand = ["true"]\n'
+        "respawn = true\nrespawn_delay = 0.25\nrespawn_limit = [2, 30]\n"
+    )
+
+    async def body(supervisor: Supervisor) -> dict[str, dict[str, object]]:
+        await supervisor.up()
+        for name in ("broken", "any"):
+            while supervisor.owner(name).state.enabled:
+                await asyncio.sleep(0.01)
+        fine = supervisor.owner("fine")
+        while fine.state.status != "stopped":
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)  # past any respawn it could have had
+        return {n: supervisor.owner(n).view() for n in ("fine", "broken", "any")}
+
+    views = run_with(config, tmp_path, body, clock)
+    assert views["fine"]["restarts"] == 0 and views["fine"]["last_exit"] == 0
+    assert views["fine"]["enabled"] is True
+    assert views["broken"]["restarts"] == 2 and views["broken"]["last_exit"] == 2
+    assert views["any"]["restarts"] == 1  # "exit": exit 0 respawns too

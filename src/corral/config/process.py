@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import StrictBool, StrictStr, field_validator
 
 from corral.config._base import Record
@@ -29,7 +31,15 @@ class Process(Record):
         (), doc="Services that must be running before this one starts.", change="in_place"
     )
     auto_start: StrictBool = field(True, doc="Start with `corral up`.", change="in_place")
-    respawn: StrictBool = field(False, doc="Restart the process when it exits.", change="in_place")
+    respawn: StrictBool = field(
+        False, doc="Restart the process when it exits (see respawn_on).", change="in_place"
+    )
+    respawn_on: Literal["exit", "failure"] = field(
+        "exit",
+        doc='When respawn applies: "exit" (any exit) or "failure" (a non-zero exit only). '
+        "A `corral stop` is never undone by a respawn.",
+        change="in_place",
+    )
     respawn_limit: RespawnLimitField = field(
         default_factory=RespawnLimit,
         doc="At most `starts` starts in `seconds` (default 5 in 30), then the service is disabled.",

@@ -99,6 +99,7 @@ def declared_services(config: Config) -> list[Declared]:
                 auto_start=process.auto_start,
                 respawn=process.respawn,
                 one_shot=process.one_shot,
+                respawn_on=process.respawn_on,
             )
         )
     for i, container in enumerate(config.containers):
