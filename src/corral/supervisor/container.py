@@ -27,6 +27,7 @@ import contextlib
 import logging
 import os
 import pwd
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -365,13 +366,15 @@ class ContainerRunner:
         from corral.engine.credentials import Credentials
 
         notes: list[str] = []
-        output = None
+        output: Callable[[str], None] | None = None
         image = self.container.image
         if isinstance(image, OciImage) and image.build is not None:
             from corral.paths import build_log_path
 
-            log_file = self.context.logs.get(build_log_path(self.context.state_dir, self.name))
-            output = lambda line: log_file.write(line.encode(errors="replace"))  # noqa: E731
+            build_log = self.context.logs.get(build_log_path(self.context.state_dir, self.name))
+
+            def output(line: str) -> None:  # its Dockerfile build's lines
+                build_log.write(line.encode(errors="replace"))
         image_id = await images.present(
             engine, image, state_dir=self.context.state_dir,
             policy=self.container.pull or "missing",
