@@ -375,6 +375,7 @@ class ContainerRunner:
 
             def output(line: str) -> None:  # its Dockerfile build's lines
                 build_log.write(line.encode(errors="replace"))
+
         image_id = await images.present(
             engine, image, state_dir=self.context.state_dir,
             policy=self.container.pull or "missing",
