@@ -43,8 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from installed import compile_corral, corral_argv
 
-#: This bench's ports: the registry's, then the served container's.
-PORTS = (24100, 24200)
+#: This bench's ports (reg16's range): the registry's, then the served container's.
+PORTS = (25000, 25100)
 LOOP = ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
 ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
 
