@@ -96,12 +96,13 @@ def update(options: Options, names: tuple[str, ...], dry_run: bool, timeout: flo
     of their tag, one at a time in dependency order; roll back any that does not
     hold (healthy, or running for update_settle seconds); rewrite corral.lock with
     those that held."""
-    from corral.cli.service_commands import _call, _config_path
+    from corral.cli.service_commands import _call, _config_path, _transfers_shown
 
-    answer = _call(
-        options, "update", timeout, config=_config_path(options, validate=False),
-        names=list(names), dry_run=dry_run,
-    )  # fmt: skip
+    with _transfers_shown() as transfers:
+        answer = _call(
+            options, "update", timeout, transfers, config=_config_path(options, validate=False),
+            names=list(names), dry_run=dry_run,
+        )  # fmt: skip
     outcomes: list[dict[str, Any]] = answer["outcomes"]
     _table(outcomes)
     failed = [
