@@ -1,4 +1,5 @@
-"""corral's registry work against its baselines, measured in one run (docker).
+"""corral's registry work against its baselines, measured in one run (on docker,
+or Podman with ``--runtime podman``: corral and the by-hand baseline run there).
 
 A real registry (Debian's docker-registry, htpasswd auth, on 127.0.0.1) is
 started for the run and stopped after, whatever happens.
@@ -10,9 +11,11 @@ started for the run and stopped after, whatever happens.
    ``skopeo inspect`` of the same references. Target: <= 0.3x.
 3. ``corral update`` of one service to a new digest (image already pushed):
    seconds until the new container serves, against ``docker pull`` +
-   ``docker stop`` + ``docker rm`` + ``docker run -d`` by hand. Target: <= 1.2x.
+   ``docker stop`` + ``docker rm`` + ``docker run -d`` by hand (the same with
+   ``podman``), both polled the same way from their start. Target: <= 1.2x.
 
     python bench/bench_registry.py [-n 20] [--rounds 5] [--only up|lock|update]
+                                   [--runtime docker|podman]
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from engines import busybox_image, ensure_dockerd
+from engines import busybox_image, ensure_dockerd, ensure_podman
 from registry_server import PASSWORD, USER, RegistryServer, free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -69,16 +72,23 @@ def sh(*argv: str, check: bool = True, env: dict[str, str] | None = None) -> str
 
 
 class Bench:
-    def __init__(self, root: Path, registry: RegistryServer) -> None:
+    def __init__(self, root: Path, registry: RegistryServer, runtime: str = "docker") -> None:
         self.root = root
         self.registry = registry
+        #: the engine corral and the by-hand baseline run on (images are built and
+        #: pushed with docker either way: the registry is the same)
+        self.runtime = runtime
         self.docker_config = root / "docker-config"
         self.docker_config.mkdir()
         auth = {"auths": {registry.host: {"auth": registry.basic().split()[1]}}}
         path = self.docker_config / "config.json"
         path.write_text(json.dumps(auth))
         path.chmod(0o600)
-        self.env = {**os.environ, "DOCKER_CONFIG": str(self.docker_config)}
+        self.env = {
+            **os.environ, "DOCKER_CONFIG": str(self.docker_config),
+            "REGISTRY_AUTH_FILE": str(path),  # Podman reads the same format
+            "CONTAINERS_REGISTRIES_CONF": str(registry.registries_conf),  # insecure for Podman
+        }  # fmt: skip
         self.login = (
             f'[[registry]]\nhost = "{registry.host}"\nusername = "{USER}"\n'
             f'password_file = "{registry.password_file}"\n\n'
@@ -106,17 +116,23 @@ class Bench:
         sh("docker", "push", reference, env=self.env)
         return reference
 
+    def header(self, **top: object) -> str:
+        return f'runtime = "{self.runtime}"\n' + "".join(
+            f"{key} = {json.dumps(value)}\n" for key, value in top.items()
+        )
+
     def cleanup(self) -> None:
         for name in sorted(self.containers):
-            sh("docker", "rm", "-f", name, check=False)
+            sh(self.runtime, "rm", "-f", name, check=False)
         for image in sorted(self.images):
             sh("docker", "rmi", "-f", image, check=False)
-        # and what corral pulled by digest from this run's registry
-        listed = sh("docker", "images", "--format", "{{.Repository}} {{.ID}}", check=False)
-        for line in listed.splitlines():
-            repository, _, image_id = line.partition(" ")
-            if repository.startswith(self.registry.host + "/"):
-                sh("docker", "rmi", "-f", image_id, check=False)
+        # and what corral (or the baseline) pulled from this run's registry
+        for engine in sorted({"docker", self.runtime}):
+            listed = sh(engine, "images", "--format", "{{.Repository}} {{.ID}}", check=False)
+            for line in listed.splitlines():
+                repository, _, image_id = line.partition(" ")
+                if repository.startswith(self.registry.host + "/"):
+                    sh(engine, "rmi", "-f", image_id, check=False)
 
 
 def versioned_image(bench: Bench, version: str, cmd: list[str]) -> str:
@@ -139,6 +155,9 @@ def versioned_image(bench: Bench, version: str, cmd: list[str]) -> str:
 def bench_up(bench: Bench, n: int, rounds: int) -> tuple[float, float, int]:
     image = versioned_image(bench, "up", LOOP)
     references = [bench.publish(image, f"reg-bench-up{i}", "1") for i in range(n)]
+    if bench.runtime != "docker":  # every image present on the engine that runs them
+        for reference in references:
+            sh(bench.runtime, "pull", "-q", reference, env=bench.env)
     times: dict[str, list[float]] = {"registry": [], "none": []}
     requests = 0
     order = random.Random(3)
@@ -156,7 +175,7 @@ def bench_up(bench: Bench, n: int, rounds: int) -> tuple[float, float, int]:
                 f"command = {json.dumps(LOOP)}\nstop_timeout = 1\n\n"
                 for name, ref in zip(names, references, strict=True)
             )
-            (directory / "corral.toml").write_text('runtime = "docker"\n' + bench.login + body)
+            (directory / "corral.toml").write_text(bench.header() + bench.login + body)
             if key == "none":
                 bench.registry.stop()
             try:
@@ -186,7 +205,7 @@ def bench_lock(bench: Bench, n: int, rounds: int) -> tuple[float, float]:
         f'[[container]]\nprovision = "reg-bl{i}"\nimage = "{ref}"\n\n'
         for i, ref in enumerate(references)
     )
-    (directory / "corral.toml").write_text('runtime = "docker"\n' + bench.login + body)
+    (directory / "corral.toml").write_text(bench.header() + bench.login + body)
     authfile = bench.docker_config / "config.json"
     corral_times: list[float] = []
     skopeo_times: list[float] = []
@@ -274,7 +293,7 @@ def bench_update(bench: Bench, rounds: int) -> tuple[float, float]:
     directory = bench.root / "update"
     directory.mkdir()
     (directory / "corral.toml").write_text(
-        'runtime = "docker"\nupdate_settle = 1.0\n' + bench.login
+        bench.header(update_settle=1.0) + bench.login
         + f'[[container]]\nprovision = "reg-bench-upd"\nimage = "{reference}"\n'
         f'ports = ["127.0.0.1:{port}:8080"]\nstop_timeout = 10\n'
     )  # fmt: skip
@@ -300,23 +319,23 @@ def bench_update(bench: Bench, rounds: int) -> tuple[float, float]:
             corral_times.append(_polled_while(run_update, url, f"serving-{target}", began))
             bench.corral(directory, "down")  # the port, for the hand-made one
             # by hand: the tag moved back; pull, stop, rm, run
-            sh("docker", "pull", reference, env=bench.env)
-            sh("docker", "run", "-d", "--name", "reg-bench-hand", "-p", f"127.0.0.1:{port}:8080",
-               reference)  # fmt: skip
+            sh(bench.runtime, "pull", "-q", reference, env=bench.env)
+            sh(bench.runtime, "run", "-d", "--name", "reg-bench-hand", "-p",
+               f"127.0.0.1:{port}:8080", reference)  # fmt: skip
             _serves(url, f"serving-{target}", time.perf_counter() + 30)
             _retag(bench, repository, current, "1")
             time.sleep(0.5)
             began = time.perf_counter()
 
             def by_hand() -> None:
-                sh("docker", "pull", reference, env=bench.env)
-                sh("docker", "stop", "reg-bench-hand")
-                sh("docker", "rm", "reg-bench-hand")
-                sh("docker", "run", "-d", "--name", "reg-bench-hand", "-p",
+                sh(bench.runtime, "pull", "-q", reference, env=bench.env)
+                sh(bench.runtime, "stop", "reg-bench-hand")
+                sh(bench.runtime, "rm", "reg-bench-hand")
+                sh(bench.runtime, "run", "-d", "--name", "reg-bench-hand", "-p",
                    f"127.0.0.1:{port}:8080", reference)  # fmt: skip
 
             hand_times.append(_polled_while(by_hand, url, f"serving-{current}", began))
-            sh("docker", "rm", "-f", "reg-bench-hand")
+            sh(bench.runtime, "rm", "-f", "reg-bench-hand")
             took = holder.get("t", 0.0)
             print(f"  round {r + 1}: corral update {corral_times[-1]:.3f}s "
                   f"(command {took:.2f}s), by hand {hand_times[-1]:.3f}s")  # fmt: skip
@@ -332,20 +351,24 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=20, help="services for `up`, images for `lock`")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--only", choices=["up", "lock", "update"], action="append")
+    parser.add_argument("--runtime", choices=["docker", "podman"], default="docker")
     args = parser.parse_args()
     # SIGTERM (a timeout, a person) ends the run through the clean-up below
     signal.signal(signal.SIGTERM, lambda signo, frame: sys.exit(f"stopped by signal {signo}"))
     for tool in ("docker-registry", "htpasswd", "skopeo"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} is needed: apt-get install docker-registry apache2-utils skopeo")
-    ensure_dockerd()
+    ensure_dockerd()  # builds and pushes the test images, on either runtime
+    if args.runtime == "podman":
+        ensure_podman()
     compile_corral()
     only = set(args.only or ["up", "lock", "update"])
     rows: list[tuple[str, float, float, str]] = []
     root = Path(tempfile.mkdtemp(prefix="reg-bench-"))
     registry = RegistryServer(root / "registry", free_port(*PORTS))
     registry.start()
-    bench = Bench(root, registry)
+    bench = Bench(root, registry, args.runtime)
+    print(f"runtime: {args.runtime}")
     try:
         if "up" in only:
             with_registry, without, requests = bench_up(bench, args.n, args.rounds)
