@@ -23,15 +23,9 @@ if TYPE_CHECKING:  # the records are imported by the commands that read them:
 
 async def _resolve(config: Config) -> tuple[list[Pin], list[str]]:
     from corral.paths import state_dir
-    from corral.supervisor.locking import engine_for_lock, resolve_pins
+    from corral.supervisor.locking import resolve_pins
 
-    state = state_dir(config.state_dir)
-    engine = await engine_for_lock(config, state)
-    try:
-        return await resolve_pins(engine, config, state)
-    finally:
-        if engine is not None:
-            await engine.close()
+    return await resolve_pins(config, state_dir(config.state_dir))
 
 
 def current_drift(config_path: str) -> tuple[Lock | None, list[str], list[str]]:

@@ -39,7 +39,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from corral.config.reference import Reference, ReferenceError, parse_reference
-from corral.engine.api import ApiError
 from corral.errors import CorralError
 
 if TYPE_CHECKING:
@@ -121,6 +120,8 @@ def _engine_message(reference: str, registry: str, status: int, message: str) ->
 
 
 async def _by_engine(engine: Engine, reference: Reference, text: str, auth: dict[str, str]) -> str:
+    from corral.engine.api import ApiError
+
     path = "/distribution/" + urllib.parse.quote(text, safe="/:@") + "/json"
     try:
         answer = await engine.api.get(path, headers=auth, timeout=REQUEST_TIMEOUT * 2)
@@ -260,19 +261,25 @@ def _manifest_digest(reference: Reference, text: str, credential: Credential | N
     raise Unreachable(f"{text}: no registry answers at {reference.domain} ({last})")
 
 
-async def resolve(engine: Engine | None, text: str, credentials: Credentials | None) -> str:
+async def resolve(
+    engine: Engine | None, text: str, credentials: Credentials | None, *, direct: bool = True
+) -> str:
     """The manifest digest ``text``'s tag names now: the registry's API first (one
     ``HEAD`` in a thread, ~5 ms here), then, on docker, dockerd's distribution
     call when corral itself reaches no registry (dockerd's takes ~23 ms, and
     dockerd answers them one at a time: 20 tags took 0.46 s however many were
-    asked at once, against 0.11 s for the registry's own API)."""
+    asked at once, against 0.11 s for the registry's own API). ``direct`` False:
+    the engine only (its registry found unreachable before)."""
     reference = reference_of(text)
     if reference.digest is not None and engine is None:
         return reference.digest
     credential = await credentials.for_host(reference.domain) if credentials else None
     loop = asyncio.get_running_loop()
     try:
-        return await loop.run_in_executor(_pool(), _manifest_digest, reference, text, credential)
+        if direct or engine is None:
+            return await loop.run_in_executor(
+                _pool(), _manifest_digest, reference, text, credential
+            )
     except Unreachable:
         if engine is None or engine.runtime != "docker":
             raise
@@ -285,7 +292,11 @@ AT_ONCE = 8
 
 
 async def resolve_all(
-    engine: Engine | None, texts: list[str], credentials: Credentials | None
+    engine: Engine | None,
+    texts: list[str],
+    credentials: Credentials | None,
+    *,
+    direct: bool = True,
 ) -> dict[str, str | RegistryError]:
     """Each reference's digest (or what went wrong), ``AT_ONCE`` asked at a time."""
     bound = asyncio.Semaphore(AT_ONCE)
@@ -293,7 +304,7 @@ async def resolve_all(
     async def one(text: str) -> str | RegistryError:
         try:
             async with bound:
-                return await resolve(engine, text, credentials)
+                return await resolve(engine, text, credentials, direct=direct)
         except RegistryError as error:
             return error
 
