@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import statistics
@@ -209,18 +210,34 @@ def bench_lock(bench: Bench, n: int, rounds: int) -> tuple[float, float]:
     authfile = bench.docker_config / "config.json"
     corral_times: list[float] = []
     skopeo_times: list[float] = []
+    cpu: dict[str, list[float]] = {"corral": [], "skopeo": []}
     for r in range(rounds):
+        before = _children_cpu()
         corral_times.append(bench.corral(directory, "lock"))
+        cpu["corral"].append(_children_cpu() - before)
+        before = _children_cpu()
         began = time.perf_counter()
         for ref in references:
             sh("skopeo", "inspect", "--tls-verify=false", "--authfile", str(authfile),
                f"docker://{ref}")  # fmt: skip
         skopeo_times.append(time.perf_counter() - began)
-        print(f"  round {r + 1}: corral lock {corral_times[-1]:.3f}s, "
-              f"{n} skopeo inspect {skopeo_times[-1]:.3f}s")  # fmt: skip
+        cpu["skopeo"].append(_children_cpu() - before)
+        print(f"  round {r + 1}: corral lock {corral_times[-1]:.3f}s "
+              f"(cpu {cpu['corral'][-1]:.3f}s), {n} skopeo inspect {skopeo_times[-1]:.3f}s "
+              f"(cpu {cpu['skopeo'][-1]:.3f}s)")  # fmt: skip
     lock = (directory / "corral.lock").read_text()
     assert lock.count("[[image]]") == n, lock
+    # CPU seconds do not grow with the machine's load as wall time does: on a
+    # shared 2-CPU machine they say what the wall ratio would be on a quiet one
+    print(f"  cpu: corral lock {statistics.median(cpu['corral']):.3f}s, "
+          f"{n} skopeo inspect {statistics.median(cpu['skopeo']):.3f}s")  # fmt: skip
     return statistics.median(corral_times), statistics.median(skopeo_times)
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of this process's finished children so far."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 # -- 3. update -------------------------------------------------------------------
