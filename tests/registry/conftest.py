@@ -19,7 +19,7 @@ from registry_server import RegistryServer, RegistryUnavailable, free_port
 from sv_helpers import Corral, finish
 
 #: This helper's TCP ports (the registry listens on the first free one).
-PORTS = (24000, 24100)
+PORTS = (24000, 24050)
 
 
 def _must(what: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -228,6 +229,10 @@ def test_lock_up_drift_update(corral: RegCorral, runtime: str, registry: Registr
     assert "would update" in dry.stdout and _lock_digest(corral, reference) == first
     done = corral.run("update", timeout=180)
     assert "reg-locked" in done.stdout and "updated" in done.stdout, done.stdout
+    # its pull, one line (no terminal here) before the table — none when the engine
+    # knows the new digest already (Podman may, having pushed it)
+    pulled = done.stdout.count(f"pulled {registry.host}/{repository}")
+    assert pulled == 1 or (pulled == 0 and runtime == "podman"), done.stdout
     assert f"{first[:19]} → {second[:19]}" in done.stdout
     assert _lock_digest(corral, reference) == second
     assert image_of_container(runtime, "reg-locked") == f"{registry.host}/{repository}@{second}"
@@ -330,3 +335,54 @@ def test_bad_registry_inputs_are_one_line_and_change_nothing(
     assert done.returncode == 1
     assert f"{registry.host}/{repository}@{digest}" in done.stderr, done.stderr
     assert corral.status()["reg-bad"]["state"] == "stopped"
+
+
+#: A version that refuses to run once the next one has "migrated" its data.
+OLD_ONE = ["sh", "-c", "if [ -f /data/migrated ]; then exit 4; fi; "
+           "trap 'exit 0' TERM; while :; do sleep 0.1; done"]  # fmt: skip
+MIGRATES_AND_DIES = ["sh", "-c", ": > /data/migrated; exit 3"]
+
+
+@pytest.mark.parametrize("respawn", [True, False])
+def test_a_rollback_whose_previous_version_fails_too_stays_under_its_respawn_policy(
+    corral: RegCorral, runtime: str, registry: RegistryServer, respawn: bool
+) -> None:
+    repository = unique("twice")
+    good = push_version(corral, registry, repository, "1", "1", cmd=OLD_ONE)
+    reference = f"{registry.host}/{repository}:1"
+    data = corral.tmp / "data"
+    data.mkdir()
+    limit = [20, 60] if respawn else [3, 60]
+    corral.write(header(runtime, update_settle=1.0) + login(registry)
+                 + container("reg-twice", reference, volumes=[[str(data), "/data"]],
+                             respawn=respawn, respawn_delay=0.3, respawn_limit=limit))  # fmt: skip
+    corral.run("lock", timeout=60)
+    corral.run("up", timeout=120)
+    lock_before = (corral.tmp / "corral.lock").read_text()
+    push_version(corral, registry, repository, "1", "2", cmd=MIGRATES_AND_DIES)
+    done = corral.run("update", check=False, timeout=180)
+    assert done.returncode == 1, done.stdout + done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.startswith("reg-twice"))
+    assert "rolled back: exited within 1s (exit 3)" in row, row
+    assert (corral.tmp / "corral.lock").read_text() == lock_before
+    pinned = f"{registry.host}/{repository}@{good}"
+    status = corral.status()["reg-twice"]
+    if respawn:  # the owner's policy goes on: retried with backoff until it holds
+        assert f"the previous version failed too (exited within 1s (exit 4)): respawning on " \
+               f"{good[:19]} (respawn_limit 20 starts in 60 s)" in row, row  # fmt: skip
+        assert "the previous version failed too" in status["note"], status
+        assert status["enabled"], status
+        restarts = status["restarts"]
+        wait_for(lambda: corral.status()["reg-twice"]["restarts"] >= restarts + 1, timeout=20)
+        (data / "migrated").unlink()  # what made the previous version fail is mended
+        running = wait_for(
+            lambda: (s := corral.status()["reg-twice"])["state"] == "running" and s, timeout=20
+        )
+        time.sleep(1.5)  # and it stays
+        after = corral.status()["reg-twice"]
+        assert after["state"] == "running" and after["restarts"] == running["restarts"], after
+        assert image_of_container(runtime, "reg-twice") == pinned
+    else:  # no respawn of its own: the update retries it under the same policy's limit
+        assert "the previous version failed too, 3 starts (exited within 1s (exit 4)): " \
+               "stopped, respawn_limit 3 starts in 60 s" in row, row  # fmt: skip
+        assert status["state"] == "stopped" and "failed too" in status["note"], status

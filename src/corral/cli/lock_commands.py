@@ -23,15 +23,9 @@ if TYPE_CHECKING:  # the records are imported by the commands that read them:
 
 async def _resolve(config: Config) -> tuple[list[Pin], list[str]]:
     from corral.paths import state_dir
-    from corral.supervisor.locking import engine_for_lock, resolve_pins
+    from corral.supervisor.locking import resolve_pins
 
-    state = state_dir(config.state_dir)
-    engine = await engine_for_lock(config, state)
-    try:
-        return await resolve_pins(engine, config, state)
-    finally:
-        if engine is not None:
-            await engine.close()
+    return await resolve_pins(config, state_dir(config.state_dir))
 
 
 def current_drift(config_path: str) -> tuple[Lock | None, list[str], list[str]]:
@@ -96,12 +90,13 @@ def update(options: Options, names: tuple[str, ...], dry_run: bool, timeout: flo
     of their tag, one at a time in dependency order; roll back any that does not
     hold (healthy, or running for update_settle seconds); rewrite corral.lock with
     those that held."""
-    from corral.cli.service_commands import _call, _config_path
+    from corral.cli.service_commands import _call, _config_path, _transfers_shown
 
-    answer = _call(
-        options, "update", timeout, config=_config_path(options, validate=False),
-        names=list(names), dry_run=dry_run,
-    )  # fmt: skip
+    with _transfers_shown() as transfers:
+        answer = _call(
+            options, "update", timeout, transfers, config=_config_path(options, validate=False),
+            names=list(names), dry_run=dry_run,
+        )  # fmt: skip
     outcomes: list[dict[str, Any]] = answer["outcomes"]
     _table(outcomes)
     failed = [

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -62,11 +62,20 @@ def timeout_option(op: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
     )
 
 
-def _call(options: Options, op: str, timeout: float | None = None, **arguments: Any) -> Any:
+def _call(
+    options: Options,
+    op: str,
+    timeout: float | None = None,
+    on_transfer: Callable[[dict[str, Any]], None] | None = None,
+    **arguments: Any,
+) -> Any:
     from corral.control.client import NoDaemon, RequestFailed, TimedOut, request
 
     try:
-        return request(_socket(options), op, timeout=timeout or TIMEOUTS.get(op, 30.0), **arguments)
+        return request(
+            _socket(options), op, timeout=timeout or TIMEOUTS.get(op, 30.0),
+            on_transfer=on_transfer, **arguments,
+        )  # fmt: skip
     except NoDaemon as error:
         raise CorralError(str(error)) from None
     except TimedOut as error:
@@ -79,6 +88,20 @@ def _call(options: Options, op: str, timeout: float | None = None, **arguments: 
         raise CorralError(str(error)) from None
     except OSError as error:
         raise CorralError(f"talking to the daemon on {_socket(options)}: {error}") from None
+
+
+@contextlib.contextmanager
+def _transfers_shown() -> Iterator[Callable[[dict[str, Any]], None]]:
+    """What shows the daemon's pulls and pushes for a request: layer bars on a
+    terminal (for as long as the ``with`` lasts), one line per image otherwise."""
+    from corral.cli.progress import DaemonTransfers, bars
+
+    shown = bars() if sys.stderr.isatty() else None
+    try:
+        yield DaemonTransfers(shown)
+    finally:
+        if shown is not None:
+            shown.stop()
 
 
 def _config_path(options: Options, validate: bool = True) -> str:
@@ -142,7 +165,7 @@ def up(options: Options, timeout: float) -> None:
         spawn_daemon(
             _config_path(options, validate=False),
             _socket(options),
-            up=True,
+            up=False,  # the request below starts them: it hears their pulls from the first
             timeout=min(DAEMON_START_TIMEOUT, timeout),
         )
     answer = _waiting(options, "up", deadline, _up_done)
@@ -177,18 +200,26 @@ def _waiting(
     showing progress on a terminal; on the deadline, name the services not yet done."""
     import threading
 
+    from corral.cli.progress import DaemonTransfers, bars
+
     outcome: dict[str, Any] = {}
     left = max(deadline - time.monotonic(), 0.001)
+    shown = bars() if sys.stderr.isatty() else None
+    transfers = DaemonTransfers(shown) if op == "up" else None
 
     def run() -> None:
         try:
-            outcome["answer"] = _call(options, op, timeout=left, **arguments)
+            outcome["answer"] = _call(options, op, timeout=left, on_transfer=transfers, **arguments)
         except CorralError as error:
             outcome["error"] = error
 
     worker = threading.Thread(target=run, daemon=True)
     worker.start()
-    _progress(options, worker, "starting" if op == "up" else "stopping", done)
+    try:
+        _progress(options, worker, "starting" if op == "up" else "stopping", done, shown)
+    finally:
+        if shown is not None:
+            shown.stop()
     worker.join()
     error = outcome.get("error")
     if isinstance(error, DeadlineError):
@@ -214,24 +245,21 @@ def _pending(options: Options, done: Any) -> list[str]:
     return [f"{s['name']} ({s['state']})" for s in services if not done(s)]
 
 
-def _progress(options: Options, worker: Any, verb: str, done: Any) -> None:
-    if not sys.stderr.isatty():
+def _progress(options: Options, worker: Any, verb: str, done: Any, shown: Any | None) -> None:
+    """The services done, as a bar in ``shown`` (rich, on a terminal) until ``worker`` ends."""
+    if shown is None:
         worker.join()
         return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task(verb, total=None)
-        while worker.is_alive():
-            try:
-                services = _call(options, "status", timeout=2.0)["services"]
-            except CorralError:
-                services = None  # a slow answer only delays the bar
-            if services is not None:
-                finished = sum(1 for s in services if done(s))
-                progress.update(task, total=len(services), completed=finished)
-            worker.join(0.2)
+    task = shown.add_task(verb, total=None)
+    while worker.is_alive():
+        try:
+            services = _call(options, "status", timeout=2.0)["services"]
+        except CorralError:
+            services = None  # a slow answer only delays the bar
+        if services is not None:
+            finished = sum(1 for s in services if done(s))
+            shown.update(task, total=len(services), completed=finished)
+        worker.join(0.2)
 
 
 @command("down")
@@ -352,7 +380,11 @@ def _each_command(op: str, doc: str) -> None:
     @timeout_option(op)
     @pass_options
     def run(options: Options, names: tuple[str, ...], timeout: float) -> None:
-        _call(options, op, timeout, names=list(names))
+        if op not in ("start", "restart"):
+            _call(options, op, timeout, names=list(names))
+            return
+        with _transfers_shown() as transfers:  # a start may pull
+            _call(options, op, timeout, transfers, names=list(names))
 
     run.__doc__ = doc
     run.__name__ = op
@@ -372,7 +404,9 @@ _each_command("disable", "Keep services from starting or respawning.")
 @timeout_option("action")
 @pass_options
 def action(options: Options, name: str, action: str, timeout: float) -> None:
-    output = _call(options, "action", timeout, name=name, action=action)["output"]
+    with _transfers_shown() as transfers:
+        answer = _call(options, "action", timeout, transfers, name=name, action=action)
+    output = answer["output"]
     click.echo(output, nl=not output.endswith("\n"))
 
 

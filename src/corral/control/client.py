@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 from corral import privacy
@@ -47,9 +48,19 @@ def connect(connection: socket.socket, path: str) -> None:
         )
 
 
-def request(path: str, op: str, timeout: float | None = 30.0, **arguments: Any) -> dict[str, Any]:
+def request(
+    path: str,
+    op: str,
+    timeout: float | None = 30.0,
+    on_transfer: Callable[[dict[str, Any]], None] | None = None,
+    **arguments: Any,
+) -> dict[str, Any]:
     """Send one request; the answer's results, or ``RequestFailed`` / ``NoDaemon``
-    / ``TimedOut`` (``timeout`` None: no deadline)."""
+    / ``TimedOut`` (``timeout`` None: no deadline). With ``on_transfer``, the
+    request asks for the progress of the pulls and pushes made meanwhile, and
+    each message goes to it (``corral.control.transfers``)."""
+    if on_transfer is not None:
+        arguments["progress"] = True
     deadline = None if timeout is None else time.monotonic() + timeout
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 
@@ -72,7 +83,16 @@ def request(path: str, op: str, timeout: float | None = 30.0, **arguments: Any) 
         connection.sendall(line)
         what = f"waiting for the daemon to finish `{op}`"
         data = b""
-        while not data.endswith(b"\n"):
+        while True:
+            head, newline, rest = data.partition(b"\n")
+            if newline and head.startswith(b'{"v":1,"transfer":'):
+                if on_transfer is not None:
+                    on_transfer(json.loads(head)["transfer"])
+                data = rest
+                continue
+            if newline:
+                data = head
+                break
             remaining(what)
             chunk = connection.recv(65536)
             if not chunk:

@@ -49,18 +49,21 @@ class Arg:
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
+#: ``progress``: hear the pulls and pushes made meanwhile (``corral.control.transfers``)
+_PROGRESS = {"progress": Arg("boolean", optional=True)}
 _NAMES = {"names": Arg("list of strings")}
+_NAMES_PROGRESS = {**_NAMES, **_PROGRESS}
 #: Every op and its arguments (besides ``v`` and ``op``).
 ARGUMENTS: dict[str, dict[str, Arg]] = {
     "ping": {},
     "status": {"name": Arg("string", optional=True)},
-    "start": _NAMES,
+    "start": _NAMES_PROGRESS,
     "stop": _NAMES,
-    "restart": _NAMES,
+    "restart": _NAMES_PROGRESS,
     "enable": _NAMES,
     "disable": _NAMES,
-    "action": {"name": Arg("string"), "action": Arg("string")},
-    "up": {},
+    "action": {"name": Arg("string"), "action": Arg("string"), **_PROGRESS},
+    "up": _PROGRESS,
     "down": {"volumes": Arg("boolean", optional=True)},
     "plan": {"config": Arg("string")},
     "reload": {"config": Arg("string")},
@@ -69,6 +72,7 @@ ARGUMENTS: dict[str, dict[str, Arg]] = {
         "config": Arg("string"),
         "names": Arg("list of strings", optional=True),
         "dry_run": Arg("boolean", optional=True),
+        **_PROGRESS,
     },
     #: streams a status line on each change (``corral.control.watch``)
     "watch": {"name": Arg("string", optional=True)},

@@ -1,7 +1,8 @@
 """The daemon's side of the control socket: requests in, answers out.
 
-Every request gets exactly one answer line; failures are answers with
-``ok: false`` and a one-line message, never a dropped connection.
+Every request gets exactly one answer line (after the progress lines of pulls
+and pushes, when it asked for them: ``corral.control.transfers``); failures are
+answers with ``ok: false`` and a one-line message, never a dropped connection.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from corral import privacy
 from corral.config import load
 from corral.control.protocol import MAX_LINE, ProtocolError, decode, encode, error, ok
+from corral.control.transfers import answer_with_transfers, wants_progress
 from corral.control.watch import stream_status, watch_request
 from corral.errors import ConfigError, CorralError
 from corral.supervisor.supervisor import Supervisor
@@ -134,7 +136,12 @@ class ControlServer:
                 if isinstance(line, bytes) and (watch := watch_request(line)) is not None:
                     await stream_status(self.supervisor, watch, reader, writer)
                     break
-                writer.write(encode(await self._answer_line(line)))
+                if isinstance(line, bytes) and wants_progress(line):
+                    transfers = self.supervisor.context.engines.transfers
+                    answer = await answer_with_transfers(transfers, self.answer(line), writer)
+                else:
+                    answer = await self._answer_line(line)
+                writer.write(encode(answer))
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass

@@ -25,6 +25,7 @@ from corral.runtimes import Runtime
 
 if TYPE_CHECKING:
     from corral.engine.events import EventHub
+    from corral.engine.transfers import Transfers
 
 log = logging.getLogger("corral.engine")
 
@@ -170,6 +171,8 @@ class Engine:
     endpoint: Endpoint
     api: EngineApi
     service: PodmanService | None = None
+    #: where its pulls and pushes report their layers (the daemon's hub sets it)
+    transfers: Transfers | None = None
     _events: EventHub | None = field(default=None, repr=False)
     _reviving: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 

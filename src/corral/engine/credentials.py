@@ -19,6 +19,7 @@ hides the password; errors name the host and the file, never a value.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -193,12 +194,14 @@ class Credentials:
     registries: tuple[Registry, ...]
     runtime: Runtime
     environ: Mapping[str, str] | None = None
-    _found: dict[str, Credential | None] = field(default_factory=dict, repr=False)
+    _found: dict[str, asyncio.Future[Credential | None]] = field(default_factory=dict, repr=False)
 
     async def for_host(self, host: str) -> Credential | None:
+        """``host``'s login, looked up once however many ask at once (a lock's
+        tags run one ``password_command``, not one each)."""
         if host not in self._found:
-            self._found[host] = await self._look_up(host)
-        return self._found[host]
+            self._found[host] = asyncio.ensure_future(self._look_up(host))
+        return await asyncio.shield(self._found[host])
 
     async def _look_up(self, host: str) -> Credential | None:
         hub = host in (DOCKER_HUB, DOCKER_HUB_API, "index.docker.io")

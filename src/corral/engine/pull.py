@@ -104,28 +104,41 @@ async def pull(
     """Pull ``reference`` into ``engine`` (its progress read to the end, each event
     given to ``progress``); ``auth``: the ``X-Registry-Auth`` header, when a login
     is known. ``PullError`` on failure."""
+    from corral.engine.transfers import Transfer
+
     name, tag = split_reference(reference)
     params = {"fromImage": name, "tag": tag}
+    transfer = Transfer(engine.transfers, "pull", reference)
     last = ""
     try:
-        async with asyncio.timeout(timeout):
-            request = engine.api.stream("POST", "/images/create", params, headers=auth)
-            async with request as response:
-                async for event in json_stream(response):
-                    if event.get("error"):
-                        raise PullError(pull_error_message(reference, str(event["error"])))
-                    if progress is not None:
-                        progress(event)
-                    last = str(event.get("status") or last)
-    except ApiError as exc:
-        raise PullError(pull_error_message(reference, exc.message)) from exc
-    except TransportError as exc:
-        raise PullError(pull_error_message(reference, str(exc))) from exc
-    except TimeoutError:
-        what = qualified_reference(reference)
-        raise PullError(f"pull {what}: not done within {timeout:g}s") from None
-    except OSError as exc:  # no engine at its socket
-        raise PullError(f"pull {qualified_reference(reference)}: {engine.endpoint}: {exc}") from exc
+        try:
+            async with asyncio.timeout(timeout):
+                request = engine.api.stream("POST", "/images/create", params, headers=auth)
+                async with request as response:
+                    async for event in json_stream(response):
+                        if event.get("error"):
+                            raise PullError(pull_error_message(reference, str(event["error"])))
+                        transfer.event(event)
+                        if progress is not None:
+                            progress(event)
+                        last = str(event.get("status") or last)
+        except ApiError as exc:
+            raise PullError(pull_error_message(reference, exc.message)) from exc
+        except TransportError as exc:
+            raise PullError(pull_error_message(reference, str(exc))) from exc
+        except TimeoutError:
+            what = qualified_reference(reference)
+            raise PullError(f"pull {what}: not done within {timeout:g}s") from None
+        except OSError as exc:  # no engine at its socket
+            what = qualified_reference(reference)
+            raise PullError(f"pull {what}: {engine.endpoint}: {exc}") from exc
+    except PullError as error:
+        transfer.end(str(error))
+        raise
+    except BaseException:
+        transfer.end("cancelled")
+        raise
+    transfer.end()
     log.debug("pulled %s into %s: %s", reference, engine.endpoint, last)
 
 
@@ -150,38 +163,51 @@ async def push(
     (``POST /images/{name}/push``); the manifest digest the engine reports,
     when it does. ``PushError`` on failure, naming the reference."""
     from corral.engine.api import path_of
+    from corral.engine.transfers import Transfer
 
     name, tag = split_reference(reference)
     digest: str | None = None
     what = f"push {reference}"
+    transfer = Transfer(engine.transfers, "push", reference)
     try:
-        async with asyncio.timeout(timeout):
-            request = engine.api.stream(
-                "POST", path_of("images", name, "push"), {"tag": tag}, headers=auth or NO_AUTH
-            )
-            async with request as response:
-                async for event in json_stream(response):
-                    if event.get("error"):
-                        raise PushError(
-                            pull_error_message(reference, str(event["error"])).replace(
-                                f"pull {qualified_reference(reference)}", what
+        try:
+            async with asyncio.timeout(timeout):
+                request = engine.api.stream(
+                    "POST", path_of("images", name, "push"), {"tag": tag},
+                    headers=auth or NO_AUTH,
+                )  # fmt: skip
+                async with request as response:
+                    async for event in json_stream(response):
+                        if event.get("error"):
+                            raise PushError(
+                                pull_error_message(reference, str(event["error"])).replace(
+                                    f"pull {qualified_reference(reference)}", what
+                                )
                             )
-                        )
-                    if progress is not None:
-                        progress(event)
-                    aux = event.get("aux")
-                    if isinstance(aux, dict) and isinstance(aux.get("Digest"), str):
-                        digest = aux["Digest"]
-                    status = str(event.get("status") or "")
-                    if "digest: sha256:" in status:
-                        digest = status.split("digest: ", 1)[1].split()[0]
-    except ApiError as exc:
-        raise PushError(f"{what}: {' '.join(exc.message.split())}") from exc
-    except TransportError as exc:
-        raise PushError(f"{what}: {exc}") from exc
-    except TimeoutError:
-        raise PushError(f"{what}: not done within {timeout:g}s") from None
-    except OSError as exc:
-        raise PushError(f"{what}: {engine.endpoint}: {exc}") from exc
+                        transfer.event(event)
+                        if progress is not None:
+                            progress(event)
+                        aux = event.get("aux")
+                        if isinstance(aux, dict) and isinstance(aux.get("Digest"), str):
+                            digest = aux["Digest"]
+                        status = str(event.get("status") or "")
+                        if "digest: sha256:" in status:
+                            digest = status.split("digest: ", 1)[1].split()[0]
+        except ApiError as exc:
+            raise PushError(f"{what}: {' '.join(exc.message.split())}") from exc
+        except TransportError as exc:
+            raise PushError(f"{what}: {exc}") from exc
+        except TimeoutError:
+            raise PushError(f"{what}: not done within {timeout:g}s") from None
+        except OSError as exc:
+            raise PushError(f"{what}: {engine.endpoint}: {exc}") from exc
+    except PushError as error:
+        transfer.end(str(error))
+        raise
+    except BaseException:
+        transfer.end("cancelled")
+        raise
+    transfer.digest = digest or transfer.digest
+    transfer.end()
     log.debug("pushed %s from %s: %s", reference, engine.endpoint, digest)
     return digest

@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from corral.engine.transfers import Transfers
 from corral.errors import CorralError
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ class EngineHub:
         self._flights: dict[str, asyncio.Future[Any]] = {}
         #: bounds the container creations and starts in flight
         self.gate = asyncio.Semaphore(INFLIGHT)
+        #: every pull and push of the daemon's engines, layer by layer
+        self.transfers = Transfers()
 
     @classmethod
     def for_config(cls, config: Config | None, state_dir: str) -> EngineHub:
@@ -57,6 +60,7 @@ class EngineHub:
                 from corral.engine.client import connect
 
                 engine = await connect(self.endpoints(runtime))
+                engine.transfers = self.transfers
                 self._engines[runtime] = engine
         if engine.service_died():
             await engine.revive()

@@ -1,8 +1,9 @@
 """What ``corral lock``, ``lock --check``, ``plan`` and ``update`` ask of
 registries: every image's pin now, and how the lock differs from it.
 
-A string image is resolved to its registry's manifest digest (``engine.registry``;
-through the engine on docker, the registry's API otherwise), all at once; an
+A string image is resolved to its registry's manifest digest (``engine.registry``:
+the registry's API; on docker, dockerd's for the tags corral does not reach),
+``AT_ONCE`` at a time; an
 image record corral builds is pinned by its image ID (its layers hashed, the
 digest cache sparing unchanged files). Nothing here writes but ``corral lock``'s
 ``write_lock``.
@@ -18,7 +19,6 @@ from typing import TYPE_CHECKING
 from corral.config import Config, OciImage
 from corral.config.lockfile import Lock, Pin, declared_images
 from corral.engine.credentials import Credentials
-from corral.errors import CorralError
 
 if TYPE_CHECKING:
     from corral.engine.client import Engine
@@ -38,13 +38,13 @@ class Drift:
         return f"drift: {self.reference} {self.old} → {self.new}"
 
 
-async def resolve_pins(
-    engine: Engine | None, config: Config, state_dir: str
-) -> tuple[list[Pin], list[str]]:
+async def resolve_pins(config: Config, state_dir: str) -> tuple[list[Pin], list[str]]:
     """A pin for every image of ``config`` (as declared, unlocked), and the
-    one-line problems of those that could not be resolved."""
-    from corral.engine.images import known_id
-    from corral.engine.registry import resolve_all
+    one-line problems of those that could not be resolved. The registries are
+    asked first; dockerd (on docker) only for the tags whose registry corral
+    did not reach (so a lock connects to no engine, nor imports its client,
+    when the registries answer)."""
+    from corral.engine.registry import Unreachable, resolve_all
 
     images = declared_images(config)
     strings = [r for r, image in images.items() if isinstance(image, str)]
@@ -53,12 +53,21 @@ async def resolve_pins(
     now = dt.datetime.now(dt.UTC)
 
     async def built(image: OciImage) -> str | None:
+        from corral.engine.images import known_id  # the image builder's, when there are any
+
         return await known_id(None, image, state_dir)
 
     resolved, ids = await asyncio.gather(
-        resolve_all(engine if config.runtime == "docker" else None, strings, credentials),
+        resolve_all(None, strings, credentials),
         asyncio.gather(*(built(i) for i in records.values()), return_exceptions=True),
     )
+    unreached = [r for r, answer in resolved.items() if isinstance(answer, Unreachable)]
+    if unreached and config.runtime == "docker":
+        engine = await engine_for_lock(config, state_dir)
+        try:
+            resolved.update(await resolve_all(engine, unreached, credentials, direct=False))
+        finally:
+            await engine.close()
     pins: list[Pin] = []
     problems: list[str] = []
     for reference, answer in resolved.items():
@@ -87,15 +96,10 @@ def drift(lock: Lock | None, pins: list[Pin]) -> list[Drift]:
     return out
 
 
-async def engine_for_lock(config: Config, state_dir: str) -> Engine | None:
-    """The engine ``resolve_pins`` asks, when it has the call (docker); None for
-    Podman, whose registries are asked directly (no API service started)."""
-    if config.runtime != "docker":
-        return None
+async def engine_for_lock(config: Config, state_dir: str) -> Engine:
+    """The docker engine ``resolve_pins`` asks for the tags whose registry corral
+    does not reach itself (dockerd may: its mirrors, certificates, proxy)."""
     from corral.engine.client import connect
     from corral.engine.endpoint import endpoint_for
 
-    try:
-        return await connect(endpoint_for(config, "docker", state_dir))
-    except CorralError:
-        raise
+    return await connect(endpoint_for(config, "docker", state_dir))

@@ -11,8 +11,9 @@ check; else still running, on the same container, ``update_settle`` seconds
 later. When it is not, it is recreated on the declaration it ran before (its
 image still present locally), marked ``rolled back`` with the reason in
 ``status``. The lock file is rewritten with the updates that held only. No
-step leaves a service stopped that was running: a rollback that fails too is
-reported, and the owner's respawn policy goes on.
+step leaves a service stopped that was running: the version rolled back to is
+watched as the new one was, and when it fails too it stays under its respawn
+policy (``_previous_failed_too``), which the table and ``status`` say.
 """
 
 from __future__ import annotations
@@ -150,13 +151,15 @@ async def update(
             held[reference] = new
             outcomes.append(Outcome(service.name, reference, old, new, "updated"))
             continue
+        note = f"rolled back from {new[:19]}: {reason}"
         back, _ = await _recreate_and_watch(
-            supervisor, running, 0.0, note=f"rolled back from {new[:19]}: {reason}",
-            dependents=waiting, always=True,
-        )  # fmt: skip
+            supervisor, running, config.update_settle, note=note, dependents=waiting, always=True
+        )
         result = f"rolled back: {reason}"
         if back is not None:
-            result += f"; the previous version did not start either: {back}"
+            said = await _previous_failed_too(supervisor, running, back, old, config.update_settle)
+            result += f"; {said}"
+            _note(supervisor, service.name, f"{note}; {said}")
         outcomes.append(Outcome(service.name, reference, old, new, result))
         held.pop(reference, None)
     if held and not dry_run:
@@ -164,6 +167,53 @@ async def update(
             pins[reference] = Pin(reference, digest=digest)
         write_lock(lock_path(config_path), pins.values())
     return outcomes
+
+
+async def _previous_failed_too(
+    supervisor: Supervisor, service: Declared, why: str, digest: str | None, settle: float
+) -> str:
+    """The version rolled back to failed too (``why``): it is never left stopped.
+    A ``respawn`` service stays with its owner's respawn policy (it is retried
+    with backoff, up to its ``respawn_limit``); another is started again by the
+    same policy here — the same delays and limit — until it holds or the limit
+    is reached. What happened, for the table and ``status``."""
+    from corral.supervisor.respawn import History, decide, started
+
+    policy = supervisor.owner(service.name).policy
+    on = f"on {digest[:19]}" if digest else "on the previous image"
+    limit = f"respawn_limit {policy.limit_starts} starts in {policy.limit_seconds:g} s"
+    if service.respawn:
+        return f"the previous version failed too ({why}): respawning {on} ({limit})"
+    clock = supervisor.context.clock
+    history = started(History(), policy, clock.monotonic())
+    tries = 1
+    last = why
+    while True:
+        decision = decide(history, policy, clock.monotonic())
+        if not decision.respawn:
+            return f"the previous version failed too, {tries} starts ({last}): stopped, {limit}"
+        await clock.sleep(decision.delay)
+        history = started(decision.history, policy, clock.monotonic())
+        tries += 1
+        try:
+            await supervisor.start(service.name)
+        except CorralError as error:
+            last = str(error)
+            continue
+        failed = await _settles(supervisor, service.name, settle)
+        if failed is None:
+            return f"the previous version failed at first ({why}), runs {on} after {tries} starts"
+        last = failed
+        await supervisor.stop(service.name)
+
+
+def _note(supervisor: Supervisor, name: str, note: str) -> None:
+    from corral.supervisor.container import ContainerRunner
+
+    runner = supervisor.owner(name).runner
+    if isinstance(runner, ContainerRunner):
+        runner.update_note = note
+        supervisor.changes.changed(name)
 
 
 async def _pull_tag(
