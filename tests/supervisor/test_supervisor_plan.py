@@ -37,6 +37,7 @@ CHANGED: dict[str, Any] = {
     "tty": True, "networks": ["front", "back"], "network_aliases": ["www"],
     "env_files": ["/etc/hostname"],
     "secrets": [{"source": "/etc/hostname", "target": "/run/secrets/x"}],
+    "respawn_on": "failure", "one_shot": True, "health_start_interval": 1,
 }  # fmt: skip
 
 
@@ -55,6 +56,8 @@ def test_a_container_restarts_exactly_when_its_hash_changes(name: str) -> None:
     base = {**BASE, "health_cmd": "true", "respawn": True} if name == "on_unhealthy" else BASE
     if name == "network_aliases":
         base = {**base, "network": "front"}  # aliases are on the declared network
+    if name == "health_start_interval":
+        base = {**base, "health_cmd": ["true"]}  # exec form: it times the check's start
     if name in ("memory_reservation", "memory_swap"):
         base = {**base, "memory": "256m"}  # they need a memory limit to hold together
     before, after = OciContainer(**base), OciContainer(**{**base, name: CHANGED[name]})
@@ -62,6 +65,26 @@ def test_a_container_restarts_exactly_when_its_hash_changes(name: str) -> None:
     assert len(changes) == 1
     recreated = config_hash(before, "docker") != config_hash(after, "docker")
     assert changes[0].op == ("restart" if recreated else "update"), changes[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("health_cmd", ["/bin/check", "--quick"]),
+        ("image", {"repository": "localhost/web", "build": {"context": "/srv/web"}}),
+    ],
+)
+def test_the_other_forms_of_a_field_recreate_too(name: str, value: Any) -> None:
+    """health_cmd's exec form against its shell form; a Dockerfile build against a
+    pulled image, and a build's args changed: each is a new container."""
+    shell = {**BASE, "health_cmd": "true"}
+    before, after = OciContainer(**shell), OciContainer(**{**shell, name: value})
+    assert config_hash(before, "docker") != config_hash(after, "docker")
+    assert [c.op for c in plan(services(before), services(after)) if c.name == "web"] == ["restart"]
+    if name == "image":
+        args = {"repository": "localhost/web", "build": {"context": "/srv/web", "args": {"V": "2"}}}
+        again = OciContainer(**{**shell, name: args})
+        assert config_hash(after, "docker") != config_hash(again, "docker")
 
 
 def test_a_process_restarts_for_its_command_not_its_respawn() -> None:

@@ -16,6 +16,7 @@ from pydantic import (
     StrictStr,
     Tag,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -175,10 +176,37 @@ def _signal(value: str) -> str:
     return value if value.isdigit() or value.startswith("SIG") else f"SIG{value}"
 
 
-def _health_cmd(value: str) -> str:
-    if not value.strip():
-        raise fail("health_cmd must not be empty: leave it out for no health check")
-    return value
+def _health_cmd(value: Any) -> Any:
+    """A string (shell form, Docker's ``CMD-SHELL``) or a list of strings (exec form,
+    ``CMD``: no shell), never empty."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise fail("health_cmd must not be empty: leave it out for no health check")
+        return value
+    if isinstance(value, list | tuple):
+        if not value:
+            raise fail(
+                "health_cmd must name a program to run, but [] was found: leave it out "
+                "for no health check"
+            )
+        for i, word in enumerate(value):
+            if not isinstance(word, str):
+                raise fail(f"health_cmd members must be strings, but {show(word)} was found")
+            if i == 0 and not word.strip():
+                raise fail('health_cmd\'s first member must name a program, but "" was found')
+        return tuple(value)
+    raise fail(
+        "health_cmd must be a string (run by a shell) or a list of strings (run as is), "
+        f"but {show(value)} was found"
+    )
+
+
+#: ``health_cmd``: shell form (a string) or exec form (an argv).
+HealthCommand = Annotated[
+    StrictStr | tuple[StrictStr, ...],
+    BeforeValidator(_health_cmd),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
+]
 
 
 Signal = Annotated[StrictStr, AfterValidator(_signal)]
@@ -423,7 +451,20 @@ class OciContainer(Record):
     )
     auto_start: StrictBool = field(True, doc="Start with `corral up`.", change="in_place")
     respawn: StrictBool = field(
-        False, doc="Restart the container when it exits.", change="in_place"
+        False, doc="Restart the container when it exits (see respawn_on).", change="in_place"
+    )
+    respawn_on: Literal["exit", "failure"] = field(
+        "exit",
+        doc='When respawn applies: "exit" (any exit, Compose\'s `always`/`unless-stopped`) or '
+        '"failure" (a non-zero exit only, `on-failure`; `on-failure:N` is respawn_limit\'s '
+        "starts). A `corral stop` is never undone by a respawn.",
+        change="in_place",
+    )
+    one_shot: StrictBool = field(
+        False,
+        doc="The container runs to completion: done when it exits 0, and dependents start "
+        "only then; a non-zero exit fails their start (Compose's "
+        '`service_completed_successfully`). Not with respawn_on = "exit" and respawn.',
     )
     actions: tuple[Action, ...] = field(
         (), doc="Declared actions (name, command, documentation).", change="in_place"
@@ -574,14 +615,22 @@ class OciContainer(Record):
     )
     stdin_open: StrictBool = field(False, doc="Keep stdin open (`--interactive`).")
     tty: StrictBool = field(False, doc="Allocate a pseudo-terminal (`--tty`).")
-    health_cmd: Annotated[StrictStr, AfterValidator(_health_cmd)] | None = field(
-        None, doc="Health check command, run by a shell in the container (`--health-cmd`)."
+    health_cmd: HealthCommand | None = field(
+        None,
+        doc="Health check command: a string is run by a shell in the container (Docker's "
+        "`CMD-SHELL`), a list is run as is, with no shell (exec form, `CMD`) (`--health-cmd`).",
     )
     health_interval: Seconds = field(30.0, doc="Seconds between health checks.")
     health_timeout: Seconds = field(30.0, doc="Seconds a health check may take.")
     health_retries: StrictInt = field(3, doc="Failed checks before unhealthy.", ge=1)
     health_start_period: Seconds = field(
         0.0, doc="Seconds after start during which failures don't count."
+    )
+    health_start_interval: Seconds | None = field(
+        None,
+        doc="Seconds between health checks during health_start_period (Docker's "
+        "`--health-start-interval`, API 1.44); where the engine has none (dockerd 20.10, "
+        "Podman 4.3) corral runs those checks itself. Default: health_interval.",
     )
     on_unhealthy: Literal["ignore", "restart"] = field(
         "ignore",
@@ -643,6 +692,17 @@ class OciContainer(Record):
         ):
             raise fail(f"network_aliases need a user-defined network, and {show(network)} is not")
         return value
+
+    @model_validator(mode="after")
+    def _one_shot_policy(self) -> OciContainer:
+        if self.one_shot and self.respawn and self.respawn_on == "exit":
+            raise fail(
+                'one_shot with respawn = true needs respawn_on = "failure": a one-shot that '
+                "exited 0 is done, not respawned"
+            )
+        if self.one_shot and self.on_unhealthy == "restart":
+            raise fail('one_shot cannot have on_unhealthy = "restart": it is meant to exit')
+        return self
 
     @model_validator(mode="after")
     def _health_policy(self) -> OciContainer:

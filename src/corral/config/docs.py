@@ -22,7 +22,7 @@ from corral.config.container import (
 )
 from corral.config.daemons import Containerd, DockerDaemon, PodmanService, Singularity
 from corral.config.http import Http
-from corral.config.image import OciImage
+from corral.config.image import DockerBuild, OciImage
 from corral.config.network import Network, Volume
 from corral.config.process import Process
 from corral.config.registry import Registry
@@ -33,6 +33,7 @@ RECORDS: tuple[type[Record], ...] = (
     Config,
     OciContainer,
     OciImage,
+    DockerBuild,
     Action,
     RespawnLimit,
     NetworkAttachment,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -25,6 +26,7 @@ from corral.config._fields import (
     field,
     show,
 )
+from corral.errors import Problem
 
 MAX_LAYERS_LIMIT = 125
 
@@ -110,6 +112,80 @@ SymlinkPairs = Annotated[
 ]
 
 
+def _context(value: str) -> str:
+    if not value.strip():
+        raise fail("context must name a directory: the build context")
+    return value
+
+
+def _dockerfile(value: str) -> str:
+    if not value.strip():
+        raise fail('dockerfile must name a file, like "Dockerfile"')
+    if value.startswith("/") or escapes_root(value):
+        raise fail(f"dockerfile is a path inside the build context, but {show(value)} leaves it")
+    return value
+
+
+class DockerBuild(Record):
+    """A Dockerfile build (Compose's `build:`): the context directory is sent to the
+    engine's build API as a tar, `.dockerignore` honoured, and the result tagged
+    `repository:tag`. It is skipped when the context's content, the Dockerfile and
+    the args are unchanged since the last build. A `FROM` naming another image
+    record's `repository:tag` builds or loads that record first."""
+
+    toml_name = "container.image.build"
+
+    context: Annotated[StrictStr, AfterValidator(_context)] = field(
+        doc="The build context: a directory, relative to the configuration file."
+    )
+    dockerfile: Annotated[StrictStr, AfterValidator(_dockerfile)] = field(
+        "Dockerfile", doc="The Dockerfile, a path inside the context."
+    )
+    args: Labels = field(
+        default_factory=dict,
+        doc="Build arguments (`ARG` values): a table of strings (`--build-arg`).",
+    )
+    target: StrictStr | None = field(
+        None, doc="The build stage to stop at, by its `FROM … AS NAME` (`--target`)."
+    )
+    labels: Labels = field(default_factory=dict, doc="Labels set on the built image (`--label`).")
+    pull: StrictBool = field(
+        False, doc="Pull newer versions of the `FROM` images before building (`--pull`)."
+    )
+
+
+if TYPE_CHECKING:
+    from corral.config.container import OciContainer
+
+
+def build_problems(containers: Sequence[OciContainer]) -> Iterator[Problem]:
+    """A Dockerfile build whose context is not a directory, or whose Dockerfile is
+    not a file in it (host paths: checked once they are absolute)."""
+    for i, container in enumerate(containers):
+        image = container.image
+        if not isinstance(image, OciImage) or image.build is None:
+            continue
+        build = image.build
+        where = ("containers", i, "image", "build")
+        if not os.path.isdir(build.context):
+            what = "does not exist" if not os.path.exists(build.context) else "is not a directory"
+            yield Problem(f"the build context {build.context} {what}", (*where, "context"))
+            continue
+        dockerfile = os.path.join(build.context, build.dockerfile)
+        if not os.path.isfile(dockerfile):
+            yield Problem(
+                f"the Dockerfile {dockerfile} does not exist (dockerfile is a path in the context)",
+                (*where, "dockerfile"),
+            )
+
+
+#: The image fields of corral's own builder, which a Dockerfile build excludes.
+BUILDER_FIELDS = (
+    "tarball", "files", "programs", "rootfs", "symlinks", "env", "entrypoint", "cmd",
+    "workdir", "user", "labels", "exposed_ports", "max_layers", "system", "target", "grafts",
+)  # fmt: skip
+
+
 class OciImage(Record):
     """An image corral provides itself: loaded from ``tarball``, or built from
     host files and programs by corral's reproducible image builder, then loaded
@@ -168,9 +244,23 @@ class OciImage(Record):
     grafts: StrictBool = field(
         False, doc="Kept for the seed's `grafts?`; it has no effect outside Guix."
     )
+    build: DockerBuild | None = field(
+        None,
+        doc="A Dockerfile build: `{ context, dockerfile, args, target, labels, pull }` (see "
+        "DockerBuild). Excludes tarball and the builder's fields (files, programs, rootfs, "
+        "symlinks and the image config ones): the Dockerfile says those.",
+    )
 
     @model_validator(mode="after")
     def _value(self) -> OciImage:
+        if self.build is not None:
+            clash = [name for name in BUILDER_FIELDS if name in self.model_fields_set]
+            if clash:
+                raise fail(
+                    f"build (a Dockerfile build) excludes {', '.join(clash)}: the Dockerfile "
+                    "says what the image holds"
+                )
+            return self
         built = bool(self.files or self.programs or self.rootfs or self.symlinks)
         if self.tarball is not None and built:
             raise fail(
@@ -178,7 +268,8 @@ class OciImage(Record):
             )
         if self.tarball is None and not (self.files or self.programs or self.rootfs):
             raise fail(
-                "an image needs a tarball, or something to build from: files, programs or rootfs"
+                "an image needs a tarball, a Dockerfile build, or something to build from: "
+                "files, programs or rootfs"
             )
         if not 1 <= self.max_layers <= MAX_LAYERS_LIMIT:
             raise fail(
@@ -194,4 +285,10 @@ class OciImage(Record):
 
     @property
     def is_build(self) -> bool:
-        return self.tarball is None
+        """Whether corral's own builder makes this image (from files, programs, rootfs)."""
+        return self.tarball is None and self.build is None
+
+    @property
+    def is_dockerfile(self) -> bool:
+        """Whether the engine builds this image from a Dockerfile."""
+        return self.build is not None

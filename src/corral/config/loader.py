@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from corral.config._base import Record
 from corral.config._origin import loading_file
 from corral.config.hidden import hidden_problems
+from corral.config.image import build_problems
 from corral.config.locate import TomlLocator
 from corral.config.lockfile import Lock, lock_path, locked, read_lock
 from corral.config.paths import anchored
@@ -93,6 +94,7 @@ def _finish(loaded: Loaded, project: str | None = None) -> Loaded:
     checks of host files (password files), the top-level defaults applied, the
     project's prefix (``project`` over the file's own) applied to the names."""
     problems = list(registry_problems(loaded.config.registries))
+    problems += build_problems(loaded.config.containers)
     if problems:
         raise loaded.located(problems)
     config = loaded.config

@@ -53,6 +53,9 @@ def anchored_image(image: OciImage, base: str) -> OciImage:
     return image.model_copy(
         update={
             "tarball": None if image.tarball is None else _anchor(base, image.tarball),
+            "build": None
+            if image.build is None
+            else image.build.model_copy(update={"context": _anchor(base, image.build.context)}),
             "rootfs": None if image.rootfs is None else _anchor(base, image.rootfs),
             "files": tuple((_anchor(base, src), dest) for src, dest in image.files),
             "programs": tuple(

@@ -65,6 +65,8 @@ class Declared:
     auto_start: bool
     respawn: bool
     one_shot: bool
+    #: when respawn applies: after any exit, or only after a failed (non-zero) one
+    respawn_on: Literal["exit", "failure"] = "exit"
 
 
 def declared_services(config: Config) -> list[Declared]:
@@ -118,7 +120,8 @@ def declared_services(config: Config) -> list[Declared]:
                 declared_requirement=container.requirement,
                 auto_start=container.auto_start,
                 respawn=container.respawn,
-                one_shot=False,
+                one_shot=container.one_shot,
+                respawn_on=container.respawn_on,
             )
         )
     return out

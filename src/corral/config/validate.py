@@ -66,6 +66,7 @@ def validate(
     problems += _limits(config)
     if runtime:
         problems += _runtime_support(config)
+        problems += _health_forms(config)
     problems += _http(config)
     return [Problem(p.message, spell(p.path), p.file, p.line) for p in problems]
 
@@ -243,6 +244,22 @@ USERNS_MODES: dict[Runtime, tuple[str, ...]] = {
     "docker": ("host",),
     "podman": ("host", "private", "nomap", "keep-id", "auto", "ns"),
 }
+
+
+def _health_forms(config: Config) -> Iterator[Problem]:
+    """docker's CLI (20.10) runs every --health-cmd through a shell: an exec-form
+    check cannot go the CLI's way (extra_arguments, a valueless environment entry)."""
+    if config.runtime != "docker":
+        return
+    for i, c in enumerate(config.containers):
+        by_cli = c.extra_arguments or any("=" not in entry for entry in c.environment)
+        if isinstance(c.health_cmd, tuple) and by_cli:
+            yield Problem(
+                'runtime "docker" cannot honour health_cmd as a list (exec form) for a '
+                "container its CLI creates (extra_arguments, or an environment entry without "
+                "a value): docker's --health-cmd is shell form only; write it as a string",
+                ("containers", i, "health_cmd"),
+            )
 
 
 def _runtime_support(config: Config) -> Iterator[Problem]:

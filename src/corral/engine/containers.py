@@ -153,6 +153,27 @@ async def _list(engine: Engine, params: dict[str, str | bool]) -> list[dict[str,
     return found or []
 
 
+async def claim_done(engine: Engine, name: str, hash_: str, instance: str) -> str | None:
+    """The ID of the container ``name`` when it is a one-shot that ran to completion
+    (exited 0, never restarted by the engine) from this declaration (service, hash
+    and ``instance`` match): its work is done, so it is adopted as done, not run
+    again. None otherwise (the container, if any, is left for ``claim``)."""
+    data = await inspect(engine, name)
+    if data is None:
+        return None
+    state = data.get("State") or {}
+    labels = _labels(data)
+    done = (
+        not state.get("Running")
+        and state.get("Status") in ("exited", "stopped")
+        and state.get("ExitCode") == 0
+        and labels.get(SERVICE_LABEL) == name
+        and labels.get(HASH_LABEL) == hash_
+        and labels.get(INSTANCE_LABEL) == instance
+    )
+    return str(data["Id"]) if done else None
+
+
 async def claim(
     engine: Engine, name: str, hash_: str, instance: str = "", timeout: float = 10.0
 ) -> str | None:

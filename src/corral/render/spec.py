@@ -15,6 +15,7 @@ so they always win; ``corral check`` refuses declared labels under ``corral.``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,19 @@ class Health:
     timeout: int
     retries: int
     start_period: int
+    #: Between checks during start_period; ``None``: the engine's default (interval).
+    start_interval: int | None = None
+
+    @property
+    def exec_form(self) -> bool:
+        """Whether the check runs as an argv with no shell (Docker's ``CMD``)."""
+        return self.test[0] == "CMD"
+
+    @property
+    def cli_command(self) -> str:
+        """``--health-cmd``'s value: the shell command, or the exec form as the JSON
+        array Podman's CLI takes (``["CMD", "ARG"…]``)."""
+        return json.dumps(list(self.test)) if self.exec_form else self.test[1]
 
 
 def nanoseconds(seconds: float) -> int:
@@ -233,18 +247,22 @@ def _stop_timeout(container: OciContainer) -> int | None:
 def _health(container: OciContainer) -> Health | None:
     if container.health_cmd is None:
         return None
+    command = container.health_cmd
     return Health(
-        test=("CMD-SHELL", container.health_cmd),
+        test=("CMD-SHELL", command) if isinstance(command, str) else ("CMD", *command),
         interval=nanoseconds(container.health_interval),
         timeout=nanoseconds(container.health_timeout),
         retries=container.health_retries,
         start_period=nanoseconds(container.health_start_period),
+        start_interval=None
+        if container.health_start_interval is None
+        else nanoseconds(container.health_start_interval),
     )
 
 
 def _health_words(flag: str, health: Health) -> list[str]:
     return [
-        flag, health.test[1],
+        flag, health.cli_command,
         "--health-interval", duration(health.interval),
         "--health-timeout", duration(health.timeout),
         "--health-retries", str(health.retries),

@@ -94,6 +94,10 @@ class _Run:
     epoch: int = 0
     #: the container of the run before, started again (its log holds that run's too)
     resumed: bool = False
+    #: set once its container exited (a one-shot is ready then)
+    exited: asyncio.Event = field(default_factory=asyncio.Event)
+    #: a one-shot found done at start (exited 0 under a daemon before): its exit code
+    done_code: int | None = None
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:
@@ -183,6 +187,7 @@ class ContainerRunner:
         # is, as the engine's own restart policy would — unless its declaration changed.
         again = dead is not None and prior is not None and prior.epoch != engine.events.reconnects
         aside = False
+        done_code: int | None = None
         try:
             if again:
                 taken: set[str] = set()
@@ -228,6 +233,16 @@ class ContainerRunner:
                         aside = await containers.set_aside(engine, self.name, dead)
                 if container_id is not None:
                     adopted = False
+                elif (
+                    self.name in taken
+                    and self.container.one_shot
+                    and (
+                        done := await containers.claim_done(
+                            engine, self.name, labels[HASH_LABEL], self.context.state_dir
+                        )
+                    )
+                ):
+                    container_id, adopted, done_code = done, True, 0
                 elif self.name in taken:  # one listing spares an inspect per new container
                     container_id = await containers.claim(
                         engine, self.name, labels[HASH_LABEL],
@@ -247,7 +262,8 @@ class ContainerRunner:
                 scope.detach(containers.remove(engine, dead), f"removing container {dead[:12]}")
         run = _Run(engine=engine, scope=scope, adopted=adopted, exit_watch=watch,
                    inputs=self._digests(inputs.contents), config_hash=labels[HASH_LABEL],
-                   epoch=epoch, resumed=again and container_id == dead, notes=notes)  # fmt: skip
+                   epoch=epoch, resumed=again and container_id == dead, notes=notes,
+                   done_code=done_code)  # fmt: skip
         self._helpers(run, container_id)
         return Handle(id=container_id, run=run)
 
@@ -277,7 +293,7 @@ class ContainerRunner:
             run.helpers.append(
                 run.scope.spawn(self._follow_logs(run, container_id), "following its log")
             )
-        if self.container.health_cmd is not None:
+        if self.container.health_cmd is not None and run.done_code is None:
             run.helpers.append(
                 run.scope.spawn(self._watch_health(run, container_id), "watching its health")
             )
@@ -380,13 +396,28 @@ class ContainerRunner:
 
     async def ready(self, handle: Handle) -> None:
         """Running once healthy, when a health check is declared: dependents wait
-        for that on every start (up, restart, respawn, reload)."""
+        for that on every start (up, restart, respawn, reload). A one-shot is
+        ready once it exited (its exit code says whether it is done)."""
+        if self.container.one_shot:
+            await _run_of(handle).exited.wait()
+            return
         if self.container.health_cmd is None:
             return
-        from corral.engine.health import wait_healthy
+        from corral.engine import health
 
         run = _run_of(handle)
-        await wait_healthy(run.engine, handle.id, health_deadline(self.container))
+        healthy = health.wait_healthy(run.engine, handle.id, health_deadline(self.container))
+        if health.checks_start_itself(run.engine, self.container):
+            early = health.start_checks(run.engine, handle.id, self.container)
+            waits = {run.scope.future(healthy), run.scope.future(early)}
+            try:
+                done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiting in waits:
+                    waiting.cancel()
+            next(iter(done)).result()
+        else:
+            await healthy
         run.health = "healthy"
         self.context.changes.changed(self.name)
 
@@ -394,6 +425,10 @@ class ContainerRunner:
         from corral.engine.containers import wait_exit, wait_subscribed
 
         run = _run_of(handle)
+        if run.done_code is not None:  # adopted done: it exited before this daemon
+            run.exited_alone = True
+            run.exited.set()
+            return run.done_code
         watch, run.exit_watch = run.exit_watch, None
         exited = run.scope.future(
             wait_exit(run.engine, handle.id)
@@ -410,6 +445,7 @@ class ContainerRunner:
             # on_unhealthy = "restart": stop it; its death goes through the respawn policy
             run.scope.spawn(self._stop_until_gone(run, handle), "stopping it (unhealthy)")
         code = await exited
+        run.exited.set()
         if run.stopping is None:
             run.exited_alone = True  # the next start removes it
         else:

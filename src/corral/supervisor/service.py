@@ -422,9 +422,11 @@ class ServiceOwner:
             if code == 0:
                 self._apply(st.Done())
                 self._settle(self._start_waiters, None)
-            else:
-                self._apply(st.Exited(code))
-                self._settle(self._start_waiters, f"{self.name}: {self.state.reason}")
+                return
+            self._apply(st.Exited(code))
+            self._settle(self._start_waiters, f"{self.name}: {self.state.reason}")
+            if self._respawns(code):  # respawn_on = "failure": tried again
+                self._respawn_or_disable()
             return
         self._apply(st.Exited(code))
         if before == "starting":
@@ -443,8 +445,16 @@ class ServiceOwner:
                 self._start_after_stop = False
                 self._begin(respawn=False)
             return
-        if self.service.respawn and self.state.enabled and before in ("starting", "running"):
+        if self._respawns(code) and before in ("starting", "running"):
             self._respawn_or_disable()
+
+    def _respawns(self, code: int | None) -> bool:
+        """Whether an exit with ``code`` is respawned: respawn declared, the service
+        enabled, and (``respawn_on = "failure"``) the exit a failure — a non-zero
+        code, or one never learnt. A stop never gets here (its exit is expected)."""
+        if not (self.service.respawn and self.state.enabled):
+            return False
+        return self.service.respawn_on == "exit" or code != 0
 
     def _respawn_or_disable(self, last: str | None = None) -> None:
         """The respawn policy's answer to a death (or a failed launch, ``last``)."""
