@@ -370,7 +370,9 @@ class _Converter:
             return text
         absolute = os.path.normpath(os.path.join(self.project.directory, text))
         relative = os.path.relpath(absolute, self.base)
-        return relative if relative.startswith("..") else f"./{relative}".replace("/./", "/")
+        if relative.startswith(".."):
+            return absolute  # outside the corral file's directory: say it in full
+        return "." if relative == "." else f"./{relative}"
 
     # -- the run ---------------------------------------------------------
 

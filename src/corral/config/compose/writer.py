@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any
 
 from corral.config.compose.convert import Conversion, Output, Skipped
@@ -21,8 +22,9 @@ def _shown(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
 
 
-def comment_of(skipped: Skipped) -> str:
-    return f"{skipped.key} = {_shown(skipped.value)}  -- not converted: {skipped.reason}"
+def comment_of(skipped: Skipped, partly: bool = False) -> str:
+    how = "partly converted" if partly else "not converted"
+    return f"{skipped.key} = {_shown(skipped.value)}  -- {how}: {skipped.reason}"
 
 
 def to_toml(conversion: Conversion, sources: list[str]) -> str:
@@ -49,12 +51,13 @@ def to_toml(conversion: Conversion, sources: list[str]) -> str:
         table = tomlkit.table()
         table.add(tomlkit.comment(f"{_LABEL[record.kind]}.{record.name}"))
         _fill(table, record)
+        table.add(tomlkit.nl())
         section = _SECTIONS[record.kind]
         if section not in tables:
             tables[section] = tomlkit.aot()
             document.add(section, tables[section])
         tables[section].append(table)
-    return tomlkit.dumps(document)
+    return re.sub(r"\n{3,}", "\n\n", tomlkit.dumps(document)).rstrip("\n") + "\n"
 
 
 def _fill(table: Any, record: Output) -> None:
@@ -69,7 +72,7 @@ def _fill(table: Any, record: Output) -> None:
         if entry.skipped is not None:
             import tomlkit
 
-            table.add(tomlkit.comment(comment_of(entry.skipped)))
+            table.add(tomlkit.comment(comment_of(entry.skipped, bool(entry.values))))
 
 
 def _value(value: Any) -> Any:
