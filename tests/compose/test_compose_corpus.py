@@ -55,7 +55,7 @@ def test_golden_loads_and_equals_the_in_memory_conversion(
 def test_the_corpus_covers_every_key_corral_converts() -> None:
     """Each service key the converter maps appears in some corpus file, and so do
     some of those it leaves out."""
-    from corral.config.compose.convert import RENAMED, UNSUPPORTED, _SIZES
+    from corral.config.compose.convert import _SIZES, RENAMED, UNSUPPORTED
 
     seen: set[str] = set()
     for path in FILES:
@@ -64,10 +64,30 @@ def test_the_corpus_covers_every_key_corral_converts() -> None:
             seen.update(service)
     seen.update({"extends"})  # resolved away by reading: anchors_extends.yaml uses it
     converted = {
-        *RENAMED, *_SIZES, "image", "build", "environment", "env_file", "ports", "volumes",
-        "networks", "network_mode", "secrets", "healthcheck", "deploy", "ulimits", "sysctls",
-        "extra_hosts", "labels", "stop_grace_period", "pull_policy", "restart", "depends_on",
-        "command", "entrypoint", "container_name",
+        *RENAMED,
+        *_SIZES,
+        "image",
+        "build",
+        "environment",
+        "env_file",
+        "ports",
+        "volumes",
+        "networks",
+        "network_mode",
+        "secrets",
+        "healthcheck",
+        "deploy",
+        "ulimits",
+        "sysctls",
+        "extra_hosts",
+        "labels",
+        "stop_grace_period",
+        "pull_policy",
+        "restart",
+        "depends_on",
+        "command",
+        "entrypoint",
+        "container_name",
     }
     assert converted - seen == set()
     assert len(set(UNSUPPORTED) & seen) >= 5
@@ -78,7 +98,10 @@ def test_the_written_file_is_what_corral_import_compose_writes(tmp_path: Path) -
     out = tmp_path / "corral.toml"
     done = subprocess.run(
         [sys.executable, "-m", "corral", "import", "compose", "-f", str(source), "-o", str(out)],
-        capture_output=True, text=True, env=CLEAN_ENV, check=False,
+        capture_output=True,
+        text=True,
+        env=CLEAN_ENV,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "4 services, 1 networks, 0 volumes, 0 secret mounts converted" in done.stdout

@@ -318,7 +318,7 @@ class _Converter:
         self.project = project
         self.name = name
         self.base = base
-        self.problems: list[Problem] = []
+        self.problems: list[Problem] = list(project.problems)
         self.origins: dict[Path, Path] = {}
         self.records: list[Output] = []
         model = project.model
@@ -560,7 +560,7 @@ class _Converter:
             }
             for sub in body:
                 if sub not in known and not sub.startswith("x-"):
-                    self.fail((*path, sub), f"unknown key {sub!r} in a secret")
+                    self.fail((*path, sub), f"unknown key {_shown(sub)} in a secret")
 
     # -- services --------------------------------------------------------
 
@@ -586,8 +586,8 @@ class _Converter:
                 continue
             if key not in SERVICE_KEYS:
                 close = difflib.get_close_matches(key, sorted(SERVICE_KEYS), n=1, cutoff=0.7)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                self.fail(here, f"unknown key {key!r}{hint}")
+                hint = f" (did you mean {_shown(close[0])}?)" if close else ""
+                self.fail(here, f"unknown key {_shown(key)}{hint}")
                 continue
             if key == "container_name":
                 continue
@@ -825,7 +825,7 @@ class _Converter:
                 if source not in self.volumes:
                     self.fail(
                         (*path, i),
-                        f"names the volume {source!r}, which the top-level volumes do not declare",
+                        f"names the volume {_shown(source)}, which the top-level volumes do not declare",
                     )
                 mounts.append(f"{self.volume_name(source)}:{rest}")
         entry.values["volumes"] = mounts
@@ -859,7 +859,7 @@ class _Converter:
             if key not in self.networks and key != DEFAULT_NETWORK:
                 self.fail(
                     (*path, key),
-                    f"names the network {key!r}, which the top-level networks do not declare",
+                    f"names the network {_shown(key)}, which the top-level networks do not declare",
                 )
                 continue
             if key == DEFAULT_NETWORK and key not in self.networks:
@@ -911,7 +911,7 @@ class _Converter:
             if top is None:
                 self.fail(
                     (*path, i),
-                    f"names the secret {source!r}, which the top-level secrets do not declare",
+                    f"names the secret {_shown(source)}, which the top-level secrets do not declare",
                 )
                 continue
             if "file" not in top:
@@ -986,7 +986,7 @@ class _Converter:
             elif key == "retries":
                 entry.values["health_retries"] = _integer(sub)
             elif key not in ("test", "disable"):
-                self.fail((*path, key), f"unknown key {key!r} in healthcheck")
+                self.fail((*path, key), f"unknown key {_shown(key)} in healthcheck")
 
     def deploy(self, name: str, value: Any, path: Path, entry: Entry) -> None:
         if not isinstance(value, dict):
@@ -1068,7 +1068,7 @@ class _Converter:
         policy = _PULL[value]
         if policy is None:
             entry.skipped = Skipped(
-                "", "pull_policy", path, value, f"corral's pull has no {value!r}"
+                "", "pull_policy", path, value, f"corral's pull has no {_shown(value)}"
             )
         else:
             entry.values["pull"] = policy
@@ -1096,7 +1096,9 @@ class _Converter:
                 )
             if count:
                 if not count.isdigit() or int(count) < 1:
-                    raise ValueError(f"on-failure takes a positive count, but {value!r} was found")
+                    raise ValueError(
+                        f"on-failure takes a positive count, but {_shown(value)} was found"
+                    )
                 entry.values["respawn_limit"] = {"starts": int(count), "seconds": 86400.0}
         else:
             raise ValueError(
@@ -1112,7 +1114,7 @@ class _Converter:
             if dep not in self.services:
                 self.fail(
                     (*path, dep),
-                    f"names the service {dep!r}, which is not declared "
+                    f"names the service {_shown(dep)}, which is not declared "
                     "(or its profile is not active)",
                 )
                 continue
@@ -1123,7 +1125,7 @@ class _Converter:
                     "service_healthy",
                     "service_completed_successfully",
                 ):
-                    self.fail((*path, dep, "condition"), f"unknown condition {condition!r}")
+                    self.fail((*path, dep, "condition"), f"unknown condition {_shown(condition)}")
                 if condition == "service_completed_successfully" and (
                     "one_shot" not in OciContainer.model_fields
                 ):

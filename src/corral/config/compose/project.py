@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from corral.config._fields import show as _shown
 from corral.config.compose.interpolate import InterpolationError, interpolate
 from corral.config.compose.yamlfile import Lines, read_yaml
 from corral.config.envfile import EnvFileError, read_env_file
@@ -56,7 +57,8 @@ class ComposeProject:
     directory: str
     env: dict[str, str]
     files: tuple[str, ...]
-    #: problems found while reading that are not fatal to the conversion
+    #: problems found while reading (interpolation, keys, extends): reported with
+    #: those of the conversion, all at once
     problems: list[Problem] = field(default_factory=list)
 
     def where(self, path: Path) -> tuple[str | None, int | None]:
@@ -123,9 +125,8 @@ def read_project(
     for file in files:
         value, located = reader.read(file)
         _merge_into(model, copy.deepcopy(value), (), lines, located)
-    reader.finish()
     active = set(profiles) or {p for p in env.get("COMPOSE_PROFILES", "").split(",") if p.strip()}
-    project = ComposeProject(model, lines, directory, env, tuple(files))
+    project = ComposeProject(model, lines, directory, env, tuple(files), reader.problems)
     _apply_profiles(project, active)
     return project
 
@@ -135,10 +136,6 @@ class _Reader:
         self.env = env
         self.problems: list[Problem] = []
         self._cache: dict[str, tuple[dict[str, Any], Lines]] = {}
-
-    def finish(self) -> None:
-        if self.problems:
-            raise ConfigError(sorted(self.problems, key=_order))
 
     def read(self, file: str) -> tuple[dict[str, Any], Lines]:
         key = os.path.abspath(file)
@@ -162,7 +159,7 @@ class _Reader:
             if key_name not in TOP_LEVEL and not key_name.startswith("x-"):
                 line = lines.get((key_name,), (file, 1))[1]
                 self.problems.append(
-                    Problem(f"unknown top-level key {key_name!r}", (key_name,), file, line)
+                    Problem(f"unknown top-level key {_shown(key_name)}", (key_name,), file, line)
                 )
         services = value.get("services")
         if services is not None and not isinstance(services, dict):
@@ -220,13 +217,15 @@ class _Reader:
         base_name = extends["service"]
         marker = f"{os.path.abspath(file)}:{name}"
         if marker in seen:
-            self.problems.append(_at(lines, path, f"extends makes a cycle through {name!r}"))
+            self.problems.append(_at(lines, path, f"extends makes a cycle through {_shown(name)}"))
             return
         if "file" in extends:
             other = os.path.join(os.path.dirname(file), str(extends["file"]))
             if not os.path.exists(other):
                 self.problems.append(
-                    _at(lines, (*path, "file"), f"the file {extends['file']!r} does not exist")
+                    _at(
+                        lines, (*path, "file"), f"the file {_shown(extends['file'])} does not exist"
+                    )
                 )
                 return
             base_model, base_lines = self.read(other)
@@ -235,7 +234,7 @@ class _Reader:
         base_services = base_model.get("services") or {}
         if base_name not in base_services:
             self.problems.append(
-                _at(lines, (*path, "service"), f"extends names no service {base_name!r}")
+                _at(lines, (*path, "service"), f"extends names no service {_shown(base_name)}")
             )
             return
         if base_model is model:
@@ -253,10 +252,6 @@ class _Reader:
         model["services"][name] = merged
         for key, where in new_lines.items():
             lines[("services", name, *key)] = where
-
-
-def _order(problem: Problem) -> tuple[str, int]:
-    return (problem.file or "", problem.line or 0)
 
 
 def _at(lines: Lines, path: Path, message: str) -> Problem:

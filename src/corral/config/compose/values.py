@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from corral.config._fields import show as _shown
+
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNIT_SECONDS = {
     "ns": 1e-9,
@@ -22,11 +24,11 @@ _UNIT_SECONDS = {
 def seconds(value: Any) -> float:
     """``1m30s``, ``10s``, ``500ms`` (Go's durations; a bare number is seconds)."""
     if isinstance(value, bool):
-        raise ValueError(f"must be a duration like 10s or 1m30s, but {value!r} was found")
+        raise ValueError(f"must be a duration like 10s or 1m30s, but {_shown(value)} was found")
     if isinstance(value, int | float):
         return float(value)
     if not isinstance(value, str) or not value:
-        raise ValueError(f"must be a duration like 10s or 1m30s, but {value!r} was found")
+        raise ValueError(f"must be a duration like 10s or 1m30s, but {_shown(value)} was found")
     text = value.strip()
     if re.fullmatch(r"\d+(\.\d+)?", text):
         return float(text)
@@ -37,20 +39,24 @@ def seconds(value: Any) -> float:
         total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
         i = match.end()
     if i != len(text) or i == 0:
-        raise ValueError(f"must be a duration like 10s or 1m30s, but {value!r} was found")
+        raise ValueError(f"must be a duration like 10s or 1m30s, but {_shown(value)} was found")
     return round(total, 9)
 
 
 def size(value: Any) -> str | int:
     """A byte size as corral takes it (``512m``, ``2g`` or bytes)."""
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"must be a size like 512m or a number of bytes, but {value!r} was found")
+        raise ValueError(
+            f"must be a size like 512m or a number of bytes, but {_shown(value)} was found"
+        )
     if isinstance(value, int):
         return value
     text = value.strip().lower()
     match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([bkmgt]?)b?", text)
     if match is None:
-        raise ValueError(f"must be a size like 512m or a number of bytes, but {value!r} was found")
+        raise ValueError(
+            f"must be a size like 512m or a number of bytes, but {_shown(value)} was found"
+        )
     number, unit = match.groups()
     if "." in number:
         factor = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[unit]
@@ -62,13 +68,13 @@ def port(value: Any) -> str:
     """A short (``"127.0.0.1:8080:80/udp"``, ``80``) or long (``{target, published,
     host_ip, protocol}``) port as corral's ``-p`` string."""
     if isinstance(value, bool):
-        raise ValueError(f"must be a port string or mapping, but {value!r} was found")
+        raise ValueError(f"must be a port string or mapping, but {_shown(value)} was found")
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
         return value
     if not isinstance(value, dict):
-        raise ValueError(f"must be a port string or mapping, but {value!r} was found")
+        raise ValueError(f"must be a port string or mapping, but {_shown(value)} was found")
     unknown = set(value) - {
         "target",
         "published",
@@ -108,7 +114,7 @@ def volume(value: Any) -> tuple[str, str | None, str]:
         kind = "bind" if source.startswith((".", "/", "~")) else "volume"
         return kind, source, rest
     if not isinstance(value, dict):
-        raise ValueError(f"must be a volume string or mapping, but {value!r} was found")
+        raise ValueError(f"must be a volume string or mapping, but {_shown(value)} was found")
     unknown = set(value) - {
         "type",
         "source",
@@ -133,7 +139,9 @@ def volume(value: Any) -> tuple[str, str | None, str]:
             text = f"{target}:size={size(tmpfs['size'])}"
         return "tmpfs", None, text
     if kind not in ("bind", "volume"):
-        raise ValueError(f"volume type {kind!r} is not one corral mounts (bind, volume, tmpfs)")
+        raise ValueError(
+            f"volume type {_shown(kind)} is not one corral mounts (bind, volume, tmpfs)"
+        )
     options: list[str] = []
     if value.get("read_only") in (True, "true"):
         options.append("ro")
