@@ -825,7 +825,8 @@ class _Converter:
                 if source not in self.volumes:
                     self.fail(
                         (*path, i),
-                        f"names the volume {_shown(source)}, which the top-level volumes do not declare",
+                        f"names the volume {_shown(source)}, which the top-level volumes "
+                        "do not declare",
                     )
                 mounts.append(f"{self.volume_name(source)}:{rest}")
         entry.values["volumes"] = mounts
@@ -911,7 +912,8 @@ class _Converter:
             if top is None:
                 self.fail(
                     (*path, i),
-                    f"names the secret {_shown(source)}, which the top-level secrets do not declare",
+                    f"names the secret {_shown(source)}, which the top-level secrets "
+                    "do not declare",
                 )
                 continue
             if "file" not in top:
