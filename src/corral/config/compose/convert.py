@@ -589,8 +589,8 @@ class _Converter:
                 hint = f" (did you mean {_shown(close[0])}?)" if close else ""
                 self.fail(here, f"unknown key {_shown(key)}{hint}")
                 continue
-            if key == "container_name":
-                continue
+            if key in ("container_name", "extends"):
+                continue  # the name is the provision; an extends left is a reported error
             entry = Entry(key)
             try:
                 if key in ("command", "entrypoint"):

@@ -200,7 +200,7 @@ class _Reader:
     ) -> None:
         """Resolve ``services.NAME.extends`` in place (the base under the service)."""
         service = model["services"][name]
-        extends = service.pop("extends", None)
+        extends = service.get("extends")
         if extends is None:
             return
         path: Path = ("services", name, "extends")
@@ -239,7 +239,11 @@ class _Reader:
             return
         if base_model is model:
             self._extend(file, model, lines, base_name, (*seen, marker))
+        else:
+            self._extend(other, base_model, base_lines, base_name, (*seen, marker))
+        service.pop("extends")
         base = copy.deepcopy(base_services[base_name])
+        base.pop("extends", None)  # a cycle, already reported
         for ignored in ("depends_on",) if base_model is not model else ():
             base.pop(ignored, None)
         merged: dict[str, Any] = {}
