@@ -6,7 +6,9 @@ anchors and merge keys, ``x-`` extensions), keeping the file and line of every
 value; ``convert`` turns the merged model into the data a corral TOML file
 holds, with a note for each key it cannot carry; ``writer`` writes that as
 TOML with the notes as comments. The loader uses the first two for
-``corral -c compose.yaml``; ``corral import compose`` uses all three.
+``corral -c compose.yaml``; ``corral import compose`` uses all three. A
+top-level ``x-corral`` mapping holds corral's own top-level keys
+(``x-corral: {runtime: podman}``); Compose ignores it.
 """
 
 from corral.config.compose.convert import Conversion, Skipped, convert

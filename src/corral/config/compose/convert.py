@@ -223,6 +223,9 @@ _PULL = {
     "build": None,
 }
 DEFAULT_NETWORK = "default"
+#: The top-level extension that holds corral's own top-level keys (``runtime``,
+#: ``state_dir``, ``pull``…): Compose ignores it, so the file stays Compose's.
+EXTENSION = "x-corral"
 
 
 @dataclass(frozen=True)
@@ -440,6 +443,14 @@ class _Converter:
             if key in ("services", "networks", "volumes", "secrets", "name"):
                 continue
             path: Path = (key,)
+            if key == EXTENSION:
+                if not isinstance(value, dict):
+                    self.fail(path, f"must be a mapping, but {_shown(value)} was found")
+                    continue
+                top.entries.append(Entry(key, dict(value)))
+                for name in value:
+                    self.origins[(name,)] = (key, name)
+                continue
             if key == "version":
                 reason = "obsolete: Compose ignores it"
             elif key.startswith("x-"):

@@ -45,6 +45,8 @@ def to_toml(conversion: Conversion, sources: list[str]) -> str:
         if record.kind == "top":
             document.add(tomlkit.nl())
             for entry in record.entries:
+                for key, value in entry.values.items():
+                    document.add(key, _value(value))
                 if entry.skipped is not None:
                     document.add(tomlkit.comment(comment_of(entry.skipped)))
             continue
