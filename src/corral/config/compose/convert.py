@@ -21,7 +21,6 @@ from typing import Any
 
 from corral.config.compose import values
 from corral.config.compose.project import ComposeProject
-from corral.config.container import OciContainer
 from corral.errors import ConfigError, Path, Problem
 
 #: Every service key of the Compose Specification.
@@ -622,7 +621,7 @@ class _Converter:
             self.uses_default = True
             entry = Entry("", {"networks": [self.attachment(name, DEFAULT_NETWORK, None)]})
             record.entries.append(entry)
-        if name in self.one_shot and "one_shot" in OciContainer.model_fields:
+        if name in self.one_shot:
             record.entries.append(Entry("", {"one_shot": True}))
         return record
 
@@ -718,20 +717,11 @@ class _Converter:
         if not isinstance(value, str) or not value:
             raise ValueError(f"must be an image reference, but {_shown(value)} was found")
         body = self.services[name]
-        if "build" in body and "build" in _image_fields():
+        if "build" in body:
             return  # the build's image record is tagged with it (see build)
         entry.values["image"] = value
 
     def build(self, name: str, value: Any, path: Path, entry: Entry) -> None:
-        if "build" not in _image_fields():
-            entry.skipped = Skipped(
-                "",
-                "build",
-                path,
-                value,
-                "this corral has no Dockerfile builds (image build = {...})",
-            )
-            return
         spec = {"context": value} if isinstance(value, str) else value
         if not isinstance(spec, dict):
             raise ValueError(f"must be a context path or a mapping, but {_shown(value)} was found")
@@ -958,7 +948,6 @@ class _Converter:
         if value.get("disable") in (True, "true"):
             return
         test = value.get("test")
-        fields = OciContainer.model_fields
         if isinstance(test, str):
             entry.values["health_cmd"] = test
         elif isinstance(test, list) and test and all(isinstance(w, str) for w in test):
@@ -967,10 +956,7 @@ class _Converter:
             if test[0] == "CMD-SHELL":
                 entry.values["health_cmd"] = " ".join(test[1:])
             elif test[0] == "CMD":
-                if _takes_list(fields["health_cmd"].annotation):
-                    entry.values["health_cmd"] = test[1:]
-                else:
-                    entry.values["health_cmd"] = shlex.join(test[1:])
+                entry.values["health_cmd"] = test[1:]  # exec form: no shell
             else:
                 self.fail((*path, "test"), 'test must start with "CMD", "CMD-SHELL" or "NONE"')
         elif test is not None:
@@ -983,15 +969,6 @@ class _Converter:
         }
         for key, sub in value.items():
             if key in timing:
-                if timing[key] not in fields:
-                    entry.skipped = Skipped(
-                        "",
-                        f"healthcheck.{key}",
-                        (*path, key),
-                        sub,
-                        f"this corral has no {timing[key]}",
-                    )
-                    continue
                 try:
                     entry.values[timing[key]] = values.seconds(sub)
                 except ValueError as error:
@@ -1090,23 +1067,13 @@ class _Converter:
         if not isinstance(value, str):
             raise ValueError(f"must be a string, but {_shown(value)} was found")
         policy, _, count = value.partition(":")
-        fields = OciContainer.model_fields
         if policy == "no":
             entry.values["respawn"] = False
         elif policy in ("always", "unless-stopped"):
             entry.values["respawn"] = True
         elif policy == "on-failure":
             entry.values["respawn"] = True
-            if "respawn_on" in fields:
-                entry.values["respawn_on"] = "failure"
-            else:
-                entry.skipped = Skipped(
-                    "",
-                    "restart",
-                    path,
-                    value,
-                    "this corral respawns after any exit, not only failures",
-                )
+            entry.values["respawn_on"] = "failure"
             if count:
                 if not count.isdigit() or int(count) < 1:
                     raise ValueError(
@@ -1139,15 +1106,14 @@ class _Converter:
                     "service_completed_successfully",
                 ):
                     self.fail((*path, dep, "condition"), f"unknown condition {_shown(condition)}")
-                if condition == "service_completed_successfully" and (
-                    "one_shot" not in OciContainer.model_fields
-                ):
+                extra = {k: v for k, v in spec.items() if k != "condition"}
+                if extra:
                     entry.skipped = Skipped(
                         "",
                         f"depends_on.{dep}",
                         (*path, dep),
-                        spec,
-                        "this corral has no one-shot containers",
+                        extra,
+                        "a corral requirement is always required and restarts nothing",
                     )
             out.append(self.container_name(dep))
         entry.values["requirement"] = out
@@ -1172,16 +1138,6 @@ def _dig(model: Any, path: Path) -> Any:
         else:
             return None
     return model
-
-
-def _image_fields() -> dict[str, Any]:
-    from corral.config.image import OciImage
-
-    return dict(OciImage.model_fields)
-
-
-def _takes_list(annotation: Any) -> bool:
-    return "tuple" in str(annotation) or "list" in str(annotation)
 
 
 def _split_reference(reference: str) -> tuple[str, str]:
