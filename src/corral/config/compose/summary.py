@@ -18,7 +18,8 @@ def summary(conversion: Conversion, written: str | None) -> str:
     if not skipped:
         lines.append("every key was converted")
         return "\n".join(lines)
-    lines.append(f"{len(skipped)} keys not converted (comments in the file):")
+    keys = "1 key" if len(skipped) == 1 else f"{len(skipped)} keys"
+    lines.append(f"{keys} not converted (comments in the file):")
     owner = None
     for item in skipped:
         if item.owner != owner:
