@@ -55,7 +55,7 @@ def test_golden_loads_and_equals_the_in_memory_conversion(
 def test_the_corpus_covers_every_key_corral_converts() -> None:
     """Each service key the converter maps appears in some corpus file, and so do
     some of those it leaves out."""
-    from corral.config.compose.convert import _SIZES, RENAMED, UNSUPPORTED
+    from corral.config.compose.keys import RENAMED, SIZES, UNSUPPORTED
 
     seen: set[str] = set()
     for path in FILES:
@@ -65,7 +65,7 @@ def test_the_corpus_covers_every_key_corral_converts() -> None:
     seen.update({"extends"})  # resolved away by reading: anchors_extends.yaml uses it
     converted = {
         *RENAMED,
-        *_SIZES,
+        *SIZES,
         "image",
         "build",
         "environment",

@@ -3,7 +3,7 @@ key that was not, by service, with the reason."""
 
 from __future__ import annotations
 
-from corral.config.compose.convert import Conversion
+from corral.config.compose.model import Conversion
 from corral.errors import format_path
 
 

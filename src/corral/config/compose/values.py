@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from corral.config._fields import show as _shown
+from corral.errors import Path
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNIT_SECONDS = {
@@ -156,3 +157,72 @@ def volume(value: Any) -> tuple[str, str | None, str]:
     origin = value.get("source")
     mount = target + (":" + ",".join(options) if options else "")
     return kind, (str(origin) if origin else None), mount
+
+
+def dig(model: Any, path: Path) -> Any:
+    for part in path:
+        inside = (isinstance(model, dict) and part in model) or (
+            isinstance(model, list) and isinstance(part, int) and part < len(model)
+        )
+        if inside:
+            model = model[part]
+        else:
+            return None
+    return model
+
+
+def split_reference(reference: str) -> tuple[str, str]:
+    name = reference.partition("@")[0]
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        repository, tag = name.rsplit(":", 1)
+        return repository, tag
+    return name, "latest"
+
+
+def shown(value: Any) -> str:
+    """A value as corral's messages show it."""
+    return _shown(value)
+
+
+def scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    return str(value)
+
+
+def boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no"):
+        return value.lower() in ("true", "yes")
+    raise ValueError(f"must be true or false, but {shown(value)} was found")
+
+
+def integer(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"must be an integer, but {shown(value)} was found")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise ValueError(f"must be an integer, but {shown(value)} was found")
+
+
+def string_map(value: Any, what: str) -> dict[str, str]:
+    if isinstance(value, list):
+        return {k: v for k, _, v in (str(m).partition("=") for m in value)}
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} must be a list or a mapping, but {shown(value)} was found")
+    return {str(k): scalar(v) for k, v in value.items()}
+
+
+def device(member: Any) -> Any:
+    if isinstance(member, dict):
+        parts = [str(member.get("source", "")), str(member.get("target", member.get("source")))]
+        if member.get("permissions"):
+            parts.append(str(member["permissions"]))
+        return ":".join(parts)
+    return member

@@ -12,7 +12,7 @@ import os
 import re
 from typing import Any
 
-from corral.config.compose.convert import Conversion, Output, Skipped
+from corral.config.compose.model import Conversion, Output, Skipped
 
 _SECTIONS = {"container": "container", "network": "network", "volume": "volume"}
 _LABEL = {"container": "services", "network": "networks", "volume": "volumes"}
