@@ -198,6 +198,8 @@ def locate(loaded: Loaded, problems: Sequence[Problem]) -> list[Problem]:
     """``problems`` found after loading (paths as Python spells them:
     ``containers[0]…``) located in ``loaded``'s file as ``load`` locates its own:
     the warnings of ``corral check``. A file that cannot be read again gives no line."""
+    if loaded.path.endswith(COMPOSE_SUFFIXES):
+        return list(loaded.located(problems).problems)
     try:
         with open(loaded.path, encoding="utf-8") as stream:
             text = stream.read()
