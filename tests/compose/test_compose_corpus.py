@@ -109,3 +109,32 @@ def test_the_written_file_is_what_corral_import_compose_writes(tmp_path: Path) -
     text = out.read_text()
     assert f'context = "{CORPUS / "files" / "app"}"' in text
     assert load_text(text, str(out)).config.containers[0].one_shot
+
+
+def test_the_summary_names_each_key_left_out_by_service(tmp_path: Path) -> None:
+    out = tmp_path / "corral.toml"
+    done = subprocess.run(
+        [sys.executable, "-m", "corral", "import", "compose", "-f",
+         str(CORPUS / "unsupported.yaml"), "-o", str(out)],
+        capture_output=True, text=True, env=CLEAN_ENV, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        f"wrote {out}: 2 services, 1 networks, 0 volumes, 0 secret mounts converted",
+        "11 keys not converted (comments in the file):",
+        "  top level:",
+        "    version: obsolete: Compose ignores it",
+        "    x-owner: an extension field: its anchors are already applied",
+        "  services.legacy:",
+        "    logging: corral keeps the container's log itself (log_file)",
+        "    links: links are legacy; the service name already answers DNS on its networks",
+        "    volumes_from: corral has no volumes_from; name the volumes",
+        "    ipc: corral has no IPC namespace option",
+        "    cgroup_parent: corral has no cgroup parent option",
+        "    deploy: corral takes deploy.resources' cpus, memory and pids; the rest is for an "
+        "orchestrator",
+        "    x-note: an extension field",
+        "  services.other:",
+        "    pull_policy: corral's pull has no \"build\"",
+        "    scale: corral runs one container per declaration",
+    ]
