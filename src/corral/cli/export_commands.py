@@ -105,3 +105,45 @@ def compose(
 ) -> None:
     """One compose file (compose.yaml) with every container service."""
     _run(options, "compose", output, strict, images=_images(images), swarm=swarm)
+
+
+@export_group.command("kubernetes")
+@_common
+@click.option("--namespace", metavar="NS", help="Put every object in namespace NS (and write it).")
+@click.option("--pvc", is_flag=True, help="Bind mounts as PersistentVolumeClaims, not hostPath.")
+@pass_options
+@reports_errors
+def kubernetes(
+    options: Options,
+    output: str | None,
+    strict: bool,
+    images: tuple[str, ...],
+    namespace: str | None,
+    pvc: bool,
+) -> None:
+    """Per container a Deployment (a Job for a one_shot), a Service, a Secret with
+    empty values, claims: NAME.yaml each."""
+    _run(options, "kubernetes", output, strict, images=_images(images), namespace=namespace,
+         pvc=pvc)  # fmt: skip
+
+
+@export_group.command("systemd")
+@_common
+@click.option("--user", is_flag=True, help="User units (systemctl --user), for rootless engines.")
+@pass_options
+@reports_errors
+def systemd(
+    options: Options, output: str | None, strict: bool, images: tuple[str, ...], user: bool
+) -> None:
+    """One unit per service, in the shape NixOS's oci-containers writes, and a
+    unit for corral's own daemon."""
+    _run(options, "systemd", output, strict, images=_images(images), user=user)
+
+
+@export_group.command("quadlet")
+@_common
+@pass_options
+@reports_errors
+def quadlet(options: Options, output: str | None, strict: bool, images: tuple[str, ...]) -> None:
+    """Podman Quadlet files (.container, .network, .volume) for Podman 5."""
+    _run(options, "quadlet", output, strict, images=_images(images))

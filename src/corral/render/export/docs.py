@@ -3,6 +3,8 @@ from the tables the renderers use (so it cannot go stale)."""
 
 from __future__ import annotations
 
+import importlib
+
 from corral.render.export import TARGETS, tables
 from corral.render.export.model import Row, Table
 
@@ -50,7 +52,7 @@ def _table(table: Table[object]) -> list[str]:
         says = row.says if row.put is not None or row.with_field else row.reason
         cells = [f"`{row.field}`", _cell(says), _status(row)]
         if since:
-            cells.append(row.since or "5.0")
+            cells.append(row.since or ("5.0" if row.put is not None else ""))
         lines.append("| " + " | ".join(cells) + " |")
     return [*lines, ""]
 
@@ -63,6 +65,11 @@ def exports_markdown() -> str:
         except ModuleNotFoundError:
             continue
         lines += [f"## {TITLES[target]}", ""]
+        notes = getattr(
+            importlib.import_module(f"corral.render.export.{target}"), "doc_notes", None
+        )
+        if notes is not None:
+            lines += notes()
         for table in target_tables:
             lines += _table(table)
     return "\n".join(lines).rstrip("\n") + "\n"

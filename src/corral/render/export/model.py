@@ -51,7 +51,7 @@ class ExportWarning:
     @property
     def comment(self) -> str:
         """The same, as the output's comment says it (without the target)."""
-        return f"not exported: {self.field}: {self.reason}"
+        return f"warning: {self.field}: {self.reason}"
 
 
 @dataclass(frozen=True)
