@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -55,7 +54,7 @@ files = [["{www}", "/www"]]
 [[container]]
 provision = "export17-client"
 image = "localhost/export17-web:1"
-command = ["sh", "-c", "while true; do wget -q -O /dev/null http://export17-web:{port}/; sleep 2; done"]
+command = ["sh", "-c", "while true; do wget -q -O- http://export17-web:{port}/; sleep 2; done"]
 requirement = ["export17-web"]
 respawn = true
 """
@@ -106,7 +105,8 @@ def test_swarm_stack_deploy(tmp_path: Path, export_registry: RegistryServer,
     pushed = corral("-c", str(config), "image", "push", "export17-web", "--to", target,
                     cwd=tmp_path)  # fmt: skip
     assert pushed.returncode == 0, pushed.stderr
-    exported = corral("-c", str(config), "export", "compose", "--swarm", "-o", str(tmp_path / "out"),
+    out = str(tmp_path / "out")
+    exported = corral("-c", str(config), "export", "compose", "--swarm", "-o", out,
                       "--image", f"localhost/export17-web:1={target}", cwd=tmp_path)  # fmt: skip
     assert exported.returncode == 0, exported.stderr
     stack_file = tmp_path / "out" / "compose.yaml"
