@@ -18,13 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import yaml
-
 from corral.config import Config, Network, OciContainer, Volume
 from corral.config.container import NetworkAttachment
 from corral.config.mounts import Mount
 from corral.config.ports import PortMapping
 from corral.config.run_options import parse_device, parse_tmpfs
+from corral.render.export._yaml import dump
 from corral.render.export.model import (
     Exported,
     ExportWarning,
@@ -35,7 +34,6 @@ from corral.render.export.model import (
     corral_built,
     extra_warnings,
     fill,
-    health_of,
     hidden_names,
     host_environment_read,
     image_of,
@@ -204,8 +202,8 @@ def _requirement(out: Doc, value: Any, unit: Unit) -> None:
     if _swarm(unit):
         unit.warn("docker stack deploy ignores depends_on: Swarm starts services in any order")
         return
-    containers = {u: c for u, c in _containers(unit.config).items()}
-    health = health_of(unit.config)
+    containers = unit.index.containers
+    health = unit.index.health
     depends: Doc = {}
     for name in value:
         required = containers.get(name)
@@ -214,21 +212,13 @@ def _requirement(out: Doc, value: Any, unit: Unit) -> None:
             continue
         if required.one_shot:
             condition = "service_completed_successfully"
-        elif health.get(name):
+        elif name in health:
             condition = "service_healthy"
         else:
             condition = "service_started"
         depends[name] = {"condition": condition}
     if depends:
         out["depends_on"] = depends
-
-
-def _containers(config: Config) -> dict[str, OciContainer]:
-    from corral.config import declared_services
-
-    return {
-        d.name: d.record for d in declared_services(config) if isinstance(d.record, OciContainer)
-    }
 
 
 def _respawn(out: Doc, value: Any, unit: Unit) -> None:
@@ -400,9 +390,7 @@ def _auto_start(out: Doc, value: Any, unit: Unit) -> None:
     if _swarm(unit):
         unit.warn("every stack service starts: scale it to 0 to keep it stopped")
         return
-    dependents = [
-        name for name, c in _containers(unit.config).items() if unit.name in c.requirement
-    ]
+    dependents = unit.index.dependents.get(unit.name, [])
     if dependents:
         unit.warn(f"required by {', '.join(dependents)}, so `docker compose up` starts it")
     else:
@@ -665,8 +653,7 @@ def _volume_doc(unit: Unit) -> Doc:
 
 
 def _yaml(document: Any) -> str:
-    return yaml.safe_dump(escaped(document), sort_keys=False, default_flow_style=False,
-                          allow_unicode=True, width=1000)  # fmt: skip
+    return dump(escaped(document))  # fmt: skip
 
 
 def _block(key: str, body: Any, comments: list[str], indent: str = "  ") -> str:

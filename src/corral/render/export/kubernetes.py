@@ -17,12 +17,11 @@ import shlex
 from collections.abc import Callable
 from typing import Any
 
-import yaml
-
 from corral.config import Config, Network, OciContainer, Volume
 from corral.config.mounts import Mount
 from corral.config.ports import PortMapping
 from corral.config.run_options import parse_expose, parse_tmpfs
+from corral.render.export._yaml import dump
 from corral.render.export.model import (
     Exported,
     Row,
@@ -277,8 +276,7 @@ def _secrets(out: Pod, value: Any, unit: Unit) -> None:
 
 
 def _requirement(out: Pod, value: tuple[str, ...], unit: Unit) -> None:
-    containers = {u.name: u for u in units(unit.config, TARGET, unit.settings)
-                  if isinstance(u.record, OciContainer)}  # fmt: skip
+    containers = {name: unit.index.units[name] for name in unit.index.containers}
     waits: list[Doc] = []
     for name in value:
         required = containers.get(name)
@@ -691,8 +689,7 @@ def _documents(documents: list[tuple[list[str], Doc]]) -> str:
     parts = []
     for comments, document in documents:
         head = "".join(f"# {c}\n" for c in comments)
-        body = yaml.safe_dump(document, sort_keys=False, default_flow_style=False,
-                              allow_unicode=True, width=1000)  # fmt: skip
+        body = dump(document)  # fmt: skip
         parts.append(head + body)
     return "---\n".join(parts)
 

@@ -90,6 +90,20 @@ class Exported:
 
 
 @dataclass
+class Index:
+    """What every unit of one export may ask about the others, computed once."""
+
+    units: dict[str, Unit] = field(default_factory=dict)
+    containers: dict[str, OciContainer] = field(default_factory=dict)
+    #: Container name → the containers that declare it as a requirement.
+    dependents: dict[str, list[str]] = field(default_factory=dict)
+    #: Containers with a health check.
+    health: set[str] = field(default_factory=set)
+    #: A renderer's own derived tables (computed on first use).
+    memo: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class Unit:
     """One service being exported: its declaration, its spec (containers), and
     the warnings found for it so far (``warn``), which the renderers also write
@@ -101,6 +115,8 @@ class Unit:
     settings: Settings
     spec: ContainerSpec | None
     warnings: list[ExportWarning] = field(default_factory=list)
+    #: The export's other services (set by ``units``).
+    index: Index = field(default_factory=Index, repr=False)
     #: Comments that are no warning (how to get a corral-built image there).
     notes: list[str] = field(default_factory=list)
     #: The field whose row is being applied (``warn``'s default).
@@ -175,9 +191,19 @@ class Table(Generic[Out]):
         return [n for n in self.record.model_fields if n not in names]
 
 
+_DEFAULTS: dict[type[Record], dict[str, Any]] = {}
+
+
 def default_of(record: Record, name: str) -> Any:
-    info = type(record).model_fields[name]
-    return info.get_default(call_default_factory=True)
+    """Field ``name``'s default on ``record``'s type (read once per type)."""
+    kind = type(record)
+    defaults = _DEFAULTS.get(kind)
+    if defaults is None:
+        defaults = _DEFAULTS[kind] = {
+            n: info.get_default(call_default_factory=True)
+            for n, info in kind.model_fields.items()
+        }
+    return defaults[name]
 
 
 def set_value(unit: Unit, name: str) -> Any:
@@ -187,6 +213,9 @@ def set_value(unit: Unit, name: str) -> Any:
         return unit.spec.value(name)
     value = getattr(unit.record, name)
     return None if value == default_of(unit.record, name) else value
+
+
+_MISSING: dict[int, list[str]] = {}
 
 
 def fill(table: Table[Out], out: Out, unit: Unit) -> Out:
@@ -202,7 +231,9 @@ def fill(table: Table[Out], out: Out, unit: Unit) -> Out:
         elif not row.with_field:
             unit.warn(row.reason)
     unit.current = ""
-    missing = table.missing()
+    missing = _MISSING.get(id(table))
+    if missing is None:
+        missing = _MISSING[id(table)] = table.missing()
     if missing:
         raise KeyError(f"{table.target}: no row for {table.record.__name__}: {missing}")
     return out
@@ -212,11 +243,20 @@ def units(config: Config, target: str, settings: Settings) -> list[Unit]:
     """Every declared service in dependency order, with its container spec (the
     seed's: no corral labels)."""
     out: list[Unit] = []
+    index = Index()
     for declared in dependency_order(declared_services(config)):
         spec = None
-        if isinstance(declared.record, OciContainer):
-            spec = container_spec(declared.record, declared.name, config.runtime)
-        out.append(Unit(target, declared, config, settings, spec))
+        record = declared.record
+        if isinstance(record, OciContainer):
+            spec = container_spec(record, declared.name, config.runtime)
+            index.containers[declared.name] = record
+            if record.health_cmd is not None:
+                index.health.add(declared.name)
+            for required in record.requirement:
+                index.dependents.setdefault(required, []).append(declared.name)
+        unit = Unit(target, declared, config, settings, spec, index=index)
+        index.units[declared.name] = unit
+        out.append(unit)
     return out
 
 
@@ -240,14 +280,6 @@ def is_container(declared: Declared) -> bool:
 
 def is_process(declared: Declared) -> bool:
     return isinstance(declared.record, Process)
-
-
-def health_of(config: Config) -> dict[str, bool]:
-    """Service name → whether it has a health check (containers only)."""
-    return {
-        d.name: isinstance(d.record, OciContainer) and d.record.health_cmd is not None
-        for d in declared_services(config)
-    }
 
 
 def host_environment_read(container: OciContainer) -> tuple[list[str], list[int]]:

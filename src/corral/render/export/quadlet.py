@@ -218,10 +218,7 @@ def _health(out: File, value: Health, unit: Unit) -> None:
     if value.start_interval is not None:
         unit.warn("Quadlet's HealthStartup* keys are a separate startup check, not an interval",
                   "health_start_interval")  # fmt: skip
-    dependents = [
-        c for c in unit.config.containers if unit.name in c.requirement
-    ]  # fmt: skip
-    if dependents:
+    if unit.index.dependents.get(unit.name):
         out.add("Notify", "healthy")
 
 
@@ -256,8 +253,7 @@ def _security_opt(out: File, value: Any, unit: Unit) -> None:
 
 
 def _requirement(out: File, value: tuple[str, ...], unit: Unit) -> None:
-    containers = {u.name for u in units(unit.config, TARGET, unit.settings)
-                  if isinstance(u.record, OciContainer)}  # fmt: skip
+    containers = unit.index.containers
     for name in value:
         if name not in containers:
             out.comments.append(f"{name}.service comes from `corral export systemd`")

@@ -104,8 +104,12 @@ def unit_name(runtime: str, name: str) -> str:
 
 def _names(config: Config, settings: Settings) -> dict[str, str]:
     """Service name → its unit's name."""
+    return _names_of(config, {u.name: u for u in units(config, TARGET, settings)})
+
+
+def _names_of(config: Config, all_units: dict[str, Unit]) -> dict[str, str]:
     out: dict[str, str] = {}
-    for unit in units(config, TARGET, settings):
+    for unit in all_units.values():
         kind = unit.declared.kind
         if kind == "container":
             out[unit.name] = unit_name(config.runtime, unit.name)
@@ -163,8 +167,8 @@ def _host_environment(out: UnitFile, value: Any, unit: Unit) -> None:
 
 
 def _requirement(out: UnitFile, value: tuple[str, ...], unit: Unit) -> None:
-    names = _names(unit.config, unit.settings)
-    health = {c.name for c in units(unit.config, TARGET, unit.settings) if _has_health(c)}
+    names = _index_names(unit)
+    health = unit.index.health
     for name in value:
         out.unit.append(("Requires", names[name]))
         out.unit.append(("After", names[name]))
@@ -173,8 +177,12 @@ def _requirement(out: UnitFile, value: tuple[str, ...], unit: Unit) -> None:
                       "healthy (Quadlet's Notify=healthy can say it)")  # fmt: skip
 
 
-def _has_health(unit: Unit) -> bool:
-    return isinstance(unit.record, OciContainer) and unit.record.health_cmd is not None
+def _index_names(unit: Unit) -> dict[str, str]:
+    """Service name → unit name, for the whole export (computed once)."""
+    names: dict[str, str] | None = unit.index.memo.get("systemd-names")
+    if names is None:
+        names = unit.index.memo["systemd-names"] = _names_of(unit.config, unit.index.units)
+    return names
 
 
 def _required(unit: Unit) -> tuple[str, ...] | None:
