@@ -155,7 +155,7 @@ def test_quadlet_keys_are_documented(tmp_path: Path, case: str) -> None:
 
 def test_quadlet_rows_say_their_podman_version() -> None:
     """A row naming a key newer than 5.0 carries that release (``since``)."""
-    for table in tables("quadlet"):  # type: ignore[arg-type]
+    for table in tables("quadlet")[1:]:  # type: ignore[arg-type]  # [0]: the top level
         section = {"OciContainer": "Container", "Network": "Network", "Volume": "Volume"}[
             table.record.__name__
         ]

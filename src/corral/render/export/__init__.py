@@ -22,10 +22,21 @@ def _module(target: Target) -> Any:
 
 def export(config: Config, target: Target, settings: Settings | None = None) -> Exported:
     """``config`` as ``target``'s files, with every warning."""
-    result: Exported = _module(target).render(config, settings or Settings())
+    from corral.render.export.model import config_warnings
+
+    settings = settings or Settings()
+    result: Exported = _module(target).render(config, settings)
+    top = config_warnings(config, result.target, settings)
+    if top and result.files:
+        first = next(iter(result.files))
+        notes = "".join(f"# {w.comment} (top level)\n" for w in top)
+        result.files[first] = notes + result.files[first]
+    result.warnings[:0] = top
     return result
 
 
 def tables(target: Target) -> tuple[Any, ...]:
-    """``target``'s field tables (one per record type)."""
-    return tuple(_module(target).ALL_TABLES)
+    """``target``'s field tables (one per record type), the top level's first."""
+    from corral.render.export.model import CONFIG_TABLE
+
+    return (CONFIG_TABLE, *_module(target).ALL_TABLES)

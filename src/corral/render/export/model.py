@@ -200,8 +200,7 @@ def default_of(record: Record, name: str) -> Any:
     defaults = _DEFAULTS.get(kind)
     if defaults is None:
         defaults = _DEFAULTS[kind] = {
-            n: info.get_default(call_default_factory=True)
-            for n, info in kind.model_fields.items()
+            n: info.get_default(call_default_factory=True) for n, info in kind.model_fields.items()
         }
     return defaults[name]
 
@@ -318,6 +317,59 @@ def extra_warnings(unit: Unit, target: str) -> None:
     rest = [w for i, w in enumerate(unit.container.extra_arguments) if i not in consumed]
     if rest:
         unit.warn(f"free-form CLI flags {' '.join(rest)!r} have no {target} equivalent")
+
+
+def _config_unit(config: Config, target: str, settings: Settings) -> Unit:
+    declared = Declared(
+        name="(configuration)", kind="container", record=config, path=(), requirement=(),
+        declared_requirement=(), auto_start=True, respawn=False, one_shot=False,
+    )  # fmt: skip
+    return Unit(target, declared, config, settings, None)
+
+
+def _said(out: object, value: Any, unit: Unit) -> None:
+    """Said where the services are written (each target's own table)."""
+
+
+#: The top level of a configuration, the same for every target.
+CONFIG_TABLE: Table[object] = Table(
+    "every target",
+    Config,
+    (
+        Row(
+            "runtime",
+            "the engine CLI of the run lines (systemd); Compose, Kubernetes and "
+            "Quadlet name their own engine",
+            _said,
+        ),
+        Row("pull", "each container's pull policy", _said),
+        Row("containers", "the services", _said),
+        Row("processes", "units (systemd); a warning elsewhere", _said),
+        Row("networks", "top-level networks, `.network` files, units", _said),
+        Row("volumes", "top-level volumes, `.volume` files, claims, units", _said),
+        Row("docker", "a unit (systemd); a warning elsewhere", _said),
+        Row("containerd", "a unit (systemd); a warning elsewhere", _said),
+        Row("podman", "a unit (systemd); a warning elsewhere", _said),
+        Row("state_dir", "a warning", reason="corral's own state: the target keeps its own"),
+        Row("http", "a warning", reason="corral's status page and metrics: not the target's"),
+        Row(
+            "registries",
+            "a warning",
+            reason="logins are each host's: `docker login` / "
+            "`podman login` / an imagePullSecret there (no password is exported)",
+        ),
+        Row("singularity", "a warning", reason="Singularity's activation has no equivalent"),
+        Row("update_settle", "a warning", reason="`corral update`'s own setting"),
+    ),
+    title="the export as a whole",
+)
+
+
+def config_warnings(config: Config, target: str, settings: Settings) -> list[ExportWarning]:
+    """The warnings of the configuration's top level (``CONFIG_TABLE``)."""
+    unit = _config_unit(config, target, settings)
+    fill(CONFIG_TABLE, object(), unit)
+    return unit.warnings
 
 
 def each_unit(all_units: Iterable[Unit], kind: type[Record]) -> list[Unit]:
