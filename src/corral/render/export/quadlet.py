@@ -139,6 +139,12 @@ def _image(out: File, value: Any, unit: Unit) -> None:
                   "runtime = \"podman\" makes it present")  # fmt: skip
 
 
+def _pull_policy(unit: Unit) -> str | None:
+    """The pull policy when it is not Podman's default (missing)."""
+    policy = unit.container.pull or unit.config.pull
+    return None if policy == "missing" else policy
+
+
 def _pull(out: File, value: str, unit: Unit) -> None:
     out.add("Pull", value)
 
@@ -308,11 +314,9 @@ TABLE: Table[File] = Table(
         ),
         Row(
             "pull",
-            "`Pull=`",
+            "`Pull=` (not for missing, Podman's default)",
             _pull,
-            read=lambda u: (
-                u.container.pull or (u.config.pull if u.config.pull != "missing" else None)
-            ),
+            read=lambda u: _pull_policy(u),
         ),
         Row("entrypoint", "`Entrypoint=`", _key("Entrypoint", raw)),
         Row("command", "`Exec=`", lambda o, v, u: o.add("Exec", command_line(list(v)))),
