@@ -97,6 +97,7 @@ COMMAND_MODULES = {
     "lock": "lock_commands",
     "update": "lock_commands",
     "dashboard": "web_commands",
+    "export": "export_commands",
     "import": "compose_commands",
 }
 
