@@ -123,7 +123,6 @@ UNSUPPORTED = {
     "ipc": "corral has no IPC namespace option",
     "isolation": "Windows only",
     "label_file": "corral reads no label files",
-    "links": "links are legacy; the service name already answers DNS on its networks",
     "logging": "corral keeps the container's log itself (log_file)",
     "mem_swappiness": "corral has no swappiness option",
     "models": "corral runs no models",

@@ -9,6 +9,9 @@ from typing import Any
 from corral.config.compose.project import ComposeProject
 from corral.errors import Path
 
+#: The corral lists that more than one compose key fills.
+MERGED = frozenset({"tmpfs", "requirement"})
+
 
 @dataclass(frozen=True)
 class Skipped:
@@ -39,9 +42,16 @@ class Output:
     entries: list[Entry] = field(default_factory=list)
 
     def data(self) -> dict[str, Any]:
+        """The record's keys; a list two compose keys fill (``tmpfs`` from ``tmpfs``
+        and tmpfs ``volumes``, ``requirement`` from ``depends_on`` and ``links``) is
+        their union, in order; any other later value wins."""
         out: dict[str, Any] = {}
         for entry in self.entries:
-            out.update(entry.values)
+            for key, value in entry.values.items():
+                if key in MERGED and isinstance(out.get(key), list):
+                    out[key] = [*out[key], *(v for v in value if v not in out[key])]
+                else:
+                    out[key] = value
         return out
 
 

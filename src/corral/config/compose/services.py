@@ -110,6 +110,7 @@ class ServiceConverter(ConverterBase):
             "restart": self.restart,
             "depends_on": self.depends_on,
             "profiles": self.profiles,
+            "links": self.links,
         }
 
     def simple(self, key: str, value: Any, path: Path, entry: Entry) -> None:
@@ -130,8 +131,6 @@ class ServiceConverter(ConverterBase):
             if key == "security_opt" and "no-new-privileges:true" in members:
                 members = [m for m in members if m != "no-new-privileges:true"]
                 entry.values["no_new_privileges"] = True
-            if key == "tmpfs":
-                entry.values.setdefault(corral, [])
             entry.values[corral] = [str(m) for m in members]
         elif key == "cpus":
             entry.values[corral] = float(value) if not isinstance(value, bool) else value
@@ -295,9 +294,7 @@ class ServiceConverter(ConverterBase):
                 mounts.append(f"{self.volume_name(source)}:{rest}")
         entry.values["volumes"] = mounts
         if tmpfs:
-            existing = self.services[name].get("tmpfs")
-            before = [existing] if isinstance(existing, str) else list(existing or [])
-            entry.values["tmpfs"] = [*before, *tmpfs] if "tmpfs" not in entry.values else tmpfs
+            entry.values["tmpfs"] = tmpfs  # with the tmpfs key's (Output.data)
 
     def service_networks(self, name: str, value: Any, path: Path, entry: Entry) -> None:
         if not isinstance(value, dict):
@@ -556,6 +553,27 @@ class ServiceConverter(ConverterBase):
                     )
             out.append(self.container_name(dep))
         entry.values["requirement"] = out
+
+    def links(self, name: str, value: Any, path: Path, entry: Entry) -> None:
+        """Compose starts a linked service first: a requirement. The link's alias is
+        not converted (the service already answers by its names on its networks)."""
+        if not isinstance(value, list) or not all(isinstance(m, str) for m in value):
+            raise ValueError(f"must be a list of SERVICE[:ALIAS], but {shown(value)} was found")
+        out: list[str] = []
+        aliased: list[str] = []
+        for i, member in enumerate(value):
+            service, _, alias = member.partition(":")
+            if service not in self.services:
+                self.fail((*path, i), f"names the service {shown(service)}, which is not declared")
+                continue
+            out.append(self.container_name(service))
+            if alias and alias != service:
+                aliased.append(member)
+        entry.values["requirement"] = out
+        if aliased:
+            entry.skipped = Skipped(
+                "", "links", path, aliased, "a link's alias is not converted; the requirement is"
+            )
 
     def profiles(self, name: str, value: Any, path: Path, entry: Entry) -> None:
         entry.skipped = Skipped(

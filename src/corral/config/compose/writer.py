@@ -64,10 +64,11 @@ def to_toml(conversion: Conversion, sources: list[str]) -> str:
 
 def _fill(table: Any, record: Output) -> None:
     seen: set[str] = set()
+    merged = record.data()
     for entry in record.entries:
         for key, value in entry.values.items():
             if key in seen:
-                table[key] = _value(value)
+                table[key] = _value(merged[key])
             else:
                 table.add(key, _value(value))
                 seen.add(key)

@@ -360,6 +360,7 @@ CONFIG_TABLE: Table[object] = Table(
         ),
         Row("singularity", "a warning", reason="Singularity's activation has no equivalent"),
         Row("update_settle", "a warning", reason="`corral update`'s own setting"),
+        Row("project", "already in the names (`PROJECT-NAME-1`, `PROJECT_NAME`)", _said),
     ),
     title="the export as a whole",
 )
