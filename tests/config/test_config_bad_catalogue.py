@@ -1132,6 +1132,13 @@ CATALOGUE: list[tuple[str, str, int, str, str]] = [
         "update_settle",
         "must not be negative",
     ),
+    (
+        "project-not-a-name",
+        'update_settle = 1.0\nproject = "a b"\n[[container]]\nimage = "a"\n',
+        2,
+        "project",
+        "project must start with a letter or digit",
+    ),
 ]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -96,6 +97,8 @@ COMMAND_MODULES = {
     "lock": "lock_commands",
     "update": "lock_commands",
     "dashboard": "web_commands",
+    "export": "export_commands",
+    "import": "compose_commands",
 }
 
 
@@ -131,10 +134,21 @@ class LazyGroup(click.Group):
     metavar="PATH",
     help="The daemon's control socket (or $CORRAL_SOCKET).",
 )
+@click.option(
+    "--project",
+    envvar="CORRAL_PROJECT",
+    metavar="NAME",
+    help="Prefix container names (NAME-web-1), networks and volumes (NAME_net) as "
+    "Compose does (or $CORRAL_PROJECT).",
+)
 @click.version_option(package_name="corral")
 @click.pass_context
-def app(ctx: click.Context, config_path: str | None, socket: str | None) -> None:
+def app(
+    ctx: click.Context, config_path: str | None, socket: str | None, project: str | None
+) -> None:
     """Containers and processes as supervised host services."""
+    if project:
+        os.environ["CORRAL_PROJECT"] = project  # the daemon it starts loads the same names
     ctx.obj = Options(config_path, socket)
 
 

@@ -18,7 +18,7 @@ import tomllib
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -30,11 +30,15 @@ from corral.config.locate import TomlLocator
 from corral.config.lockfile import Lock, lock_path, locked, read_lock
 from corral.config.paths import anchored
 from corral.config.problems import problems_from
+from corral.config.projected import projected
 from corral.config.registry import registry_problems
 from corral.config.top import Config
 from corral.config.validate import toml_spelling, validate
 from corral.errors import ConfigError, Path, Problem
 from corral.paths import find_config as find_config
+
+if TYPE_CHECKING:
+    from corral.config.compose import Conversion
 
 
 @dataclass(frozen=True)
@@ -57,11 +61,26 @@ class Loaded:
         return self.locate(problems)
 
 
-def load(path: str, *, lock: bool = True) -> Loaded:
+#: The names of a file corral reads as a compose file.
+COMPOSE_SUFFIXES = (".yaml", ".yml")
+#: The environment variable naming the project (``corral --project NAME``), so the
+#: daemon a command starts, and every later load, prefix names the same way.
+PROJECT_VARIABLE = "CORRAL_PROJECT"
+
+
+def load(path: str, *, lock: bool = True, project: str | None = None) -> Loaded:
     """Load and validate ``path``; raise ``ConfigError`` with every problem found.
     With ``lock``, the lock file beside it (``corral.lock``) pins its images
-    (``lockfile.locked``); ``corral lock`` reads the file as declared."""
-    loaded = _load_python(path) if path.endswith(".py") else _load_toml(path)
+    (``lockfile.locked``); ``corral lock`` reads the file as declared. A
+    ``.yaml``/``.yml`` file is a compose file, converted in memory; ``project``
+    (default ``$CORRAL_PROJECT``) prefixes names as Compose does."""
+    project = project or os.environ.get(PROJECT_VARIABLE) or None
+    if path.endswith(COMPOSE_SUFFIXES):
+        loaded = load_compose([path], project=project)
+    elif path.endswith(".py"):
+        loaded = _load_python(path, project)
+    else:
+        loaded = _load_toml(path, project)
     if not lock:
         return loaded
     pins = read_lock(lock_path(path))
@@ -70,14 +89,18 @@ def load(path: str, *, lock: bool = True) -> Loaded:
     return dataclasses.replace(loaded, config=locked(loaded.config, pins), lock=pins)
 
 
-def _finish(loaded: Loaded) -> Loaded:
+def _finish(loaded: Loaded, project: str | None = None) -> Loaded:
     """What every loaded file goes through after its records and paths: the
-    checks of host files (password files), the top-level defaults applied."""
+    checks of host files (password files), the top-level defaults applied, the
+    project's prefix (``project`` over the file's own) applied to the names."""
     problems = list(registry_problems(loaded.config.registries))
     problems += build_problems(loaded.config.containers)
     if problems:
         raise loaded.located(problems)
-    return dataclasses.replace(loaded, config=with_defaults(loaded.config))
+    config = loaded.config
+    if project:
+        config = config.model_copy(update={"project": project})
+    return dataclasses.replace(loaded, config=projected(with_defaults(config)))
 
 
 def with_defaults(config: Config) -> Config:
@@ -91,7 +114,57 @@ def with_defaults(config: Config) -> Config:
     return config.model_copy(update={"containers": containers})
 
 
-def load_text(text: str, path: str = "corral.toml") -> Loaded:
+def load_compose(
+    files: Sequence[str],
+    *,
+    env_files: Sequence[str] = (),
+    profiles: Sequence[str] = (),
+    project: str | None = None,
+) -> Loaded:
+    """Compose ``files`` (merged in order) converted in memory and validated as a
+    TOML file is; every problem, of the compose files or of the converted
+    records, located at the compose file's line (``compose.yaml:14:
+    services.web.ports[0]: …``)."""
+    from corral.config.compose import convert, read_project
+
+    read = read_project(files, env_files=env_files, profiles=profiles)
+    conversion = convert(read, project_name=project)
+    data = conversion.data()
+
+    def where(problems: Sequence[Problem]) -> ConfigError:
+        return _in_compose(conversion, problems)
+
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as error:
+        raise where([*problems_from(error, Config), *hidden_problems(data, error)]) from None
+    problems = validate(config, toml_spelling)
+    if problems:
+        raise where(problems)
+
+    def locate(problems: Sequence[Problem]) -> ConfigError:
+        return where([Problem(p.message, toml_spelling(p.path)) for p in problems])
+
+    first = os.path.abspath(files[0])
+    return _finish(Loaded(anchored(config, os.path.dirname(first)), files[0], locate=locate))
+
+
+def _in_compose(conversion: Conversion, problems: Sequence[Problem]) -> ConfigError:
+    """``problems`` of converted records (TOML paths) at the compose lines that made them."""
+    located: list[Problem] = []
+    for p in problems:
+        origin = conversion.origin(p.path)
+        file, line = conversion.project.where(origin)
+        located.append(Problem(p.message, origin or p.path, file, line))
+    return _sorted_error(located)
+
+
+def locate_converted(conversion: Conversion, error: ConfigError) -> ConfigError:
+    """An error of the TOML written from ``conversion``, located in the compose files."""
+    return _in_compose(conversion, error.problems)
+
+
+def load_text(text: str, path: str = "corral.toml", project: str | None = None) -> Loaded:
     """Validate TOML ``text`` as if read from ``path``."""
     try:
         data = tomllib.loads(text)
@@ -116,7 +189,8 @@ def load_text(text: str, path: str = "corral.toml") -> Loaded:
         return where([Problem(p.message, toml_spelling(p.path)) for p in problems])
 
     return _finish(
-        Loaded(anchored(config, os.path.dirname(os.path.abspath(path))), path, locate=locate)
+        Loaded(anchored(config, os.path.dirname(os.path.abspath(path))), path, locate=locate),
+        project,
     )
 
 
@@ -124,6 +198,8 @@ def locate(loaded: Loaded, problems: Sequence[Problem]) -> list[Problem]:
     """``problems`` found after loading (paths as Python spells them:
     ``containers[0]…``) located in ``loaded``'s file as ``load`` locates its own:
     the warnings of ``corral check``. A file that cannot be read again gives no line."""
+    if loaded.path.endswith(COMPOSE_SUFFIXES):
+        return list(loaded.located(problems).problems)
     try:
         with open(loaded.path, encoding="utf-8") as stream:
             text = stream.read()
@@ -146,7 +222,7 @@ def locate(loaded: Loaded, problems: Sequence[Problem]) -> list[Problem]:
     ]
 
 
-def _load_toml(path: str) -> Loaded:
+def _load_toml(path: str, project: str | None = None) -> Loaded:
     try:
         with open(path, "rb") as stream:
             raw = stream.read()
@@ -159,7 +235,7 @@ def _load_toml(path: str) -> Loaded:
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
         raise ConfigError([Problem("the file is not UTF-8 text", file=path, line=line)]) from None
-    return load_text(text, path)
+    return load_text(text, path, project)
 
 
 def _sorted_error(problems: Sequence[Problem]) -> ConfigError:
@@ -178,7 +254,7 @@ def _toml_syntax(path: str, error: tomllib.TOMLDecodeError, text: str) -> Proble
 # -- Python ----------------------------------------------------------------
 
 
-def _load_python(path: str) -> Loaded:
+def _load_python(path: str, project: str | None = None) -> Loaded:
     absolute = os.path.abspath(path)
     try:
         with open(absolute, encoding="utf-8") as stream:
@@ -236,7 +312,9 @@ def _load_python(path: str) -> Loaded:
             [Problem(p.message, p.path, path, _python_line(tree, config, p.path)) for p in found]
         )
 
-    return _finish(Loaded(anchored(config, os.path.dirname(absolute)), path, locate=locate))
+    return _finish(
+        Loaded(anchored(config, os.path.dirname(absolute)), path, locate=locate), project
+    )
 
 
 def _innermost_line(error: BaseException, filename: str) -> int | None:

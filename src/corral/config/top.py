@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import StrictStr
 
 from corral.config._base import Record
-from corral.config._fields import Seconds, field
+from corral.config._fields import Name, Seconds, field
 from corral.config.container import OciContainer
 from corral.config.daemons import Containerd, DockerDaemon, PodmanService, Singularity
 from corral.config.http import Http
@@ -51,6 +51,13 @@ class Config(Record):
         doc="When a container's start pulls its image, for containers that do not say: "
         '"missing", "always", "never" or "newer" (see the container\'s `pull`).',
         change="in_place",
+    )
+    project: Name | None = field(
+        None,
+        doc="A project name that prefixes names as Compose v2 does: containers "
+        "`PROJECT-NAME-1` (the unprefixed name stays a DNS alias on their networks), "
+        "networks and volumes `PROJECT_NAME`. `corral --project NAME` sets it too. "
+        "Default: no prefix.",
     )
     update_settle: Seconds = field(
         10.0,
