@@ -401,9 +401,11 @@ PROCESS_TABLE: Table[UnitFile] = Table(
         Row("auto_start", "`[Install] WantedBy=` only when true", _auto_start),
         Row(
             "respawn",
-            "`Restart=always`, `RestartSec=`, `StartLimitBurst=`, `StartLimitIntervalSec=`",
+            "`Restart=always` (`on-failure` for respawn_on = \"failure\"), `RestartSec=`, "
+            "`StartLimitBurst=`, `StartLimitIntervalSec=`",
             _respawn,
         ),
+        Row("respawn_on", "`Restart=on-failure`", with_field="respawn"),
         Row("respawn_limit", "`StartLimitBurst=`, `StartLimitIntervalSec=`", with_field="respawn"),
         Row("respawn_delay", "`RestartSec=`", with_field="respawn"),
         Row("one_shot", "`Type=oneshot`, `RemainAfterExit=yes`", _noop),
