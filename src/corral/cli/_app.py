@@ -96,6 +96,7 @@ COMMAND_MODULES = {
     "lock": "lock_commands",
     "update": "lock_commands",
     "dashboard": "web_commands",
+    "doctor": "doctor_commands",
 }
 
 
@@ -123,7 +124,8 @@ class LazyGroup(click.Group):
     "--config",
     "config_path",
     metavar="FILE",
-    help="Configuration file (default ./corral.toml, then /etc/corral/corral.toml).",
+    help="Configuration file (default ./corral.toml, then /etc/corral/corral.toml; "
+    "as any other user than root $XDG_CONFIG_HOME/corral/corral.toml).",
 )
 @click.option(
     "--socket",
