@@ -53,7 +53,8 @@ def timed(user: RootlessUser, *argv: str, corral: bool = False) -> float:
 
 def podman_runs(user: RootlessUser, names: list[str]) -> float:
     run = f"podman run -d --name {{}} {shlex.quote(IMAGE)} sleep 3600 >/dev/null"
-    script = f"printf '%s\\n' {' '.join(names)} | xargs -P {INFLIGHT} -I{{}} sh -c {shlex.quote(run)}"
+    each = f"xargs -P {INFLIGHT} -I{{}} sh -c {shlex.quote(run)}"
+    script = f"printf '%s\\n' {' '.join(names)} | {each}"
     return timed(user, "sh", "-c", script)
 
 
