@@ -99,7 +99,12 @@ def test_respawn_adoption_after_kill_9_and_graceful_stop(user_corral: Any) -> No
     try:
         _wait("no corral processes", lambda: not _corral_processes(corral.user), timeout=15)
     except AssertionError:
-        raise AssertionError(f"left running: {_corral_processes(corral.user)}") from None
+        state = corral.user.home / ".local/state/corral/daemon.log"
+        service = corral.user.runtime_dir / "corral/podman.sock.log"
+        raise AssertionError(
+            f"left running: {_corral_processes(corral.user)}\n{state.read_text()[-1500:]}"
+            f"\n{service.read_text()[-1500:]}"
+        ) from None
     assert not (corral.user.runtime_dir / "corral" / "podman.sock.pid").exists()
 
 

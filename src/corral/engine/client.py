@@ -116,6 +116,19 @@ async def ensure_podman_service(path: str) -> PodmanService:
     ``podman system service --time=0 unix://PATH`` when nothing answers."""
     if await socket_answers(path):
         return PodmanService(path, _owned_pid(path))
+    earlier = _owned_pid(path)
+    if earlier is not None:
+        # Ours from before (a daemon killed with -9 left it), alive but slow to
+        # answer (busy, or a loaded host): wait for it rather than start a second
+        # service beside it on a socket unlinked from under it; one that never
+        # answers is stopped first, never left running unowned.
+        old = PodmanService(path, earlier)
+        deadline = asyncio.get_running_loop().time() + SERVICE_START_TIMEOUT
+        while asyncio.get_running_loop().time() < deadline and _alive(earlier):
+            if await socket_answers(path, timeout=2):
+                return old
+            await asyncio.sleep(0.1)
+        await old.stop()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)  # a stale socket of a dead service
