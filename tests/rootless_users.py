@@ -17,6 +17,7 @@ is bind-mounted on a directory anyone can enter: nothing changes on the host.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pwd
 import shlex
@@ -28,6 +29,7 @@ import sysconfig
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 PREFIX = "corral-rl-"
@@ -259,3 +261,61 @@ class RootlessUser:
 def remove_view() -> None:
     if VIEW is not None:
         VIEW.remove()
+
+
+#: The rootless tests' TCP ports.
+PORTS = range(25300, 25400)
+IMAGE = "localhost/corral-rl-busybox:1"
+
+
+def load_image(user: RootlessUser, tar: Path) -> None:
+    """The busybox image in ``user``'s own (rootless) Podman storage."""
+    res = user.run(
+        "podman", "import", "--change", 'CMD ["/bin/sh"]',
+        "--change", "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin", str(tar), IMAGE,
+    )  # fmt: skip
+    assert res.returncode == 0, f"podman import as {user.name}: {res.stderr}"
+
+
+def make_user(role: str, tar: Path | None, *, subids: bool = True) -> RootlessUser:
+    """A user (``RootlessUser.create``) with the busybox image of ``tar`` loaded."""
+    user = RootlessUser.create(role, subids=subids)
+    try:
+        if tar is not None:
+            load_image(user, tar)
+    except BaseException:
+        user.remove()
+        raise
+    return user
+
+
+class UserCorral:
+    """corral run by ``user`` on one configuration file in its home."""
+
+    def __init__(self, user: RootlessUser, name: str, text: str) -> None:
+        self.user = user
+        self.path = user.write(name, text)
+
+    def __call__(self, *args: str, timeout: float = 180) -> Any:
+        return self.user.corral("-c", str(self.path), *args, timeout=timeout)
+
+    def ok(self, *args: str, timeout: float = 180) -> str:
+        res = self(*args, timeout=timeout)
+        assert res.returncode == 0, f"corral {' '.join(args)}: {res.stdout}{res.stderr}"
+        return str(res.stdout)
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        return {s["name"]: s for s in json.loads(self.ok("status", "--json"))}
+
+    def podman(self, *args: str) -> str:
+        res = self.user.run("podman", *args)
+        assert res.returncode == 0, f"podman {' '.join(args)}: {res.stderr}"
+        return str(res.stdout)
+
+    def down(self) -> None:
+        self("down", timeout=120)
+
+
+def port(offset: int) -> int:
+    assert 0 <= offset < len(PORTS)
+    return PORTS[offset]

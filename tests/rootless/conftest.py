@@ -5,7 +5,6 @@ and in CI a missing tool fails them."""
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -14,11 +13,7 @@ from typing import Any
 
 import engines
 import pytest
-from rootless_users import RootlessUser, UserSetupError, missing_tools, remove_view
-
-#: The rootless tests' TCP ports.
-PORTS = range(25300, 25400)
-IMAGE = "localhost/corral-rl-busybox:1"
+from rootless_users import RootlessUser, UserCorral, make_user, missing_tools, remove_view
 
 
 def _need_root() -> None:
@@ -50,29 +45,6 @@ def rootfs_tar() -> Iterator[Path]:
         remove_view()
 
 
-def load_image(user: RootlessUser, tar: Path) -> None:
-    """The busybox image in ``user``'s own (rootless) Podman storage."""
-    res = user.run(
-        "podman", "import", "--change", 'CMD ["/bin/sh"]',
-        "--change", "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin", str(tar), IMAGE,
-    )  # fmt: skip
-    assert res.returncode == 0, f"podman import as {user.name}: {res.stderr}"
-
-
-def make_user(role: str, tar: Path | None, *, subids: bool = True) -> RootlessUser:
-    try:
-        user = RootlessUser.create(role, subids=subids)
-    except UserSetupError as error:
-        pytest.fail(str(error), pytrace=False)
-    try:
-        if tar is not None:
-            load_image(user, tar)
-    except BaseException:
-        user.remove()
-        raise
-    return user
-
-
 @pytest.fixture(scope="module")
 def rl_user(rootfs_tar: Path) -> Iterator[RootlessUser]:
     """A user with subordinate ranges and the busybox image (one per module)."""
@@ -81,33 +53,6 @@ def rl_user(rootfs_tar: Path) -> Iterator[RootlessUser]:
         yield user
     finally:
         user.remove()
-
-
-class UserCorral:
-    """corral run by ``user`` on one configuration file in its home."""
-
-    def __init__(self, user: RootlessUser, name: str, text: str) -> None:
-        self.user = user
-        self.path = user.write(name, text)
-
-    def __call__(self, *args: str, timeout: float = 180) -> Any:
-        return self.user.corral("-c", str(self.path), *args, timeout=timeout)
-
-    def ok(self, *args: str, timeout: float = 180) -> str:
-        res = self(*args, timeout=timeout)
-        assert res.returncode == 0, f"corral {' '.join(args)}: {res.stdout}{res.stderr}"
-        return str(res.stdout)
-
-    def status(self) -> dict[str, dict[str, Any]]:
-        return {s["name"]: s for s in json.loads(self.ok("status", "--json"))}
-
-    def podman(self, *args: str) -> str:
-        res = self.user.run("podman", *args)
-        assert res.returncode == 0, f"podman {' '.join(args)}: {res.stderr}"
-        return str(res.stdout)
-
-    def down(self) -> None:
-        self("down", timeout=120)
 
 
 @pytest.fixture
@@ -128,8 +73,3 @@ def user_corral(rl_user: RootlessUser) -> Iterator[Any]:
             instance.down()
         rl_user.run("podman", "rm", "--all", "--force", "--time", "0")
         rl_user.kill_all()
-
-
-def port(offset: int) -> int:
-    assert 0 <= offset < len(PORTS)
-    return PORTS[offset]

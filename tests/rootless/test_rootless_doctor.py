@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import IMAGE, make_user, port
-from rootless_users import RootlessUser
+from rootless_users import IMAGE, RootlessUser, make_user, port
 
 WEB = f'''
 runtime = "podman"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import engines
-from conftest import IMAGE, port
+from rootless_users import IMAGE, port
 
 
 def _web(name: str, host_port: int, respawn: bool = False) -> str:
@@ -76,6 +76,8 @@ def test_serves_http_on_a_published_high_port(user_corral: Any) -> None:
 def test_respawn_adoption_after_kill_9_and_graceful_stop(user_corral: Any) -> None:
     corral = user_corral(_web("rl-re", port(1), respawn=True))
     corral.ok("up")
+    pid_file = corral.user.runtime_dir / "corral" / "podman.sock.pid"
+    services = [pid_file.read_text().strip()]
     first = corral.status()["rl-re"]["container_id"]
     # respawn: the container's process dies, corral starts a new one
     corral.podman("kill", "--signal", "KILL", "rl-re")
@@ -90,6 +92,7 @@ def test_respawn_adoption_after_kill_9_and_graceful_stop(user_corral: Any) -> No
     os.kill(daemon, signal.SIGKILL)
     _wait("the daemon gone", lambda: daemon not in corral.user.pids())
     corral.ok("up")
+    services.append(pid_file.read_text().strip())
     adopted = corral.status()["rl-re"]
     assert adopted["container_id"] == respawned["container_id"] and adopted["state"] == "running"
     assert "hello-rl-re" in engines.http_get(f"http://127.0.0.1:{port(1)}/", timeout=20)
@@ -102,7 +105,8 @@ def test_respawn_adoption_after_kill_9_and_graceful_stop(user_corral: Any) -> No
         state = corral.user.home / ".local/state/corral/daemon.log"
         service = corral.user.runtime_dir / "corral/podman.sock.log"
         raise AssertionError(
-            f"left running: {_corral_processes(corral.user)}\n{state.read_text()[-1500:]}"
+            f"left running: {_corral_processes(corral.user)}; services {services}\n"
+            f"{state.read_text()[-1500:]}"
             f"\n{service.read_text()[-1500:]}"
         ) from None
     assert not (corral.user.runtime_dir / "corral" / "podman.sock.pid").exists()

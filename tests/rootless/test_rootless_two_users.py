@@ -10,8 +10,7 @@ from pathlib import Path
 
 import engines
 import pytest
-from conftest import IMAGE, make_user, port
-from rootless_users import RootlessUser
+from rootless_users import IMAGE, RootlessUser, make_user, port
 
 
 def _config(name: str, host_port: int) -> str:

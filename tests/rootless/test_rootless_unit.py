@@ -15,8 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import IMAGE
-from rootless_users import RootlessUser, view
+from rootless_users import IMAGE, RootlessUser, view
 
 UNIT = Path(__file__).resolve().parents[2] / "contrib" / "corral-user.service"
 

@@ -74,20 +74,46 @@ class PodmanService:
     started: bool = False
 
     async def stop(self) -> None:
-        """Stop the service if corral owns it: SIGTERM, then SIGKILL after 10 s."""
+        """Stop the service if corral owns it: SIGTERM, then SIGKILL after 10 s, to
+        its process group (it leads its own session). Rootless, ``podman`` re-executes
+        itself in the user namespace and the service is that child: signalling the
+        first process alone could leave the child running."""
         if self.pid is None or not _alive(self.pid):
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGTERM)
+        group = self.pid if _group_of(self.pid) == self.pid else None
+        _signal(self.pid, group, signal.SIGTERM)
         for _ in range(100):
-            if not _alive(self.pid):
+            if not _alive(self.pid) and (group is None or not _group_alive(group)):
                 break
             await asyncio.sleep(0.1)
         else:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
+            _signal(self.pid, group, signal.SIGKILL)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path + ".pid")
+
+
+def _signal(pid: int, group: int | None, signo: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        if group is not None:
+            os.killpg(group, signo)
+        else:
+            os.kill(pid, signo)
+
+
+def _group_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(") ", 1)[1].split()[2])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _group_alive(group: int) -> bool:
+    """Whether a live (not zombie) process is left in process group ``group``."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and _group_of(int(entry)) == group and _alive(int(entry)):
+            return True
+    return False
 
 
 def _alive(pid: int) -> bool:
