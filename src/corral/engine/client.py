@@ -74,29 +74,43 @@ class PodmanService:
     started: bool = False
 
     async def stop(self) -> None:
-        """Stop the service if corral owns it: SIGTERM, then SIGKILL after 10 s, to
-        its process group (it leads its own session). Rootless, ``podman`` re-executes
-        itself in the user namespace and the service is that child: signalling the
-        first process alone could leave the child running."""
+        """Stop the service if corral owns it: SIGTERM, then SIGKILL after 10 s.
+        Rootless, ``podman`` re-executes itself in the user namespace and the
+        service is that child, in the same process group: every ``podman system
+        service`` of the group is signalled (not the network helpers beside it,
+        slirp4netns and rootlessport, which carry the containers' traffic)."""
         if self.pid is None or not _alive(self.pid):
             return
-        group = self.pid if _group_of(self.pid) == self.pid else None
-        _signal(self.pid, group, signal.SIGTERM)
+        _signal(self._pids(), signal.SIGTERM)
         for _ in range(100):
-            if not _alive(self.pid) and (group is None or not _group_alive(group)):
+            if not self._pids():
                 break
             await asyncio.sleep(0.1)
         else:
-            _signal(self.pid, group, signal.SIGKILL)
+            _signal(self._pids(), signal.SIGKILL)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path + ".pid")
 
+    def _pids(self) -> list[int]:
+        """The live processes of this service: its first one and, when that leads
+        its own process group, each ``podman system service`` in the group."""
+        if self.pid is None:
+            return []
+        pids = [self.pid] if _alive(self.pid) else []
+        if _group_of(self.pid) not in (self.pid, None):
+            return pids
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == self.pid:
+                continue
+            pid = int(entry)
+            if _group_of(pid) == self.pid and _is_service(pid) and _alive(pid):
+                pids.append(pid)
+        return pids
 
-def _signal(pid: int, group: int | None, signo: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        if group is not None:
-            os.killpg(group, signo)
-        else:
+
+def _signal(pids: list[int], signo: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signo)
 
 
@@ -108,12 +122,13 @@ def _group_of(pid: int) -> int | None:
         return None
 
 
-def _group_alive(group: int) -> bool:
-    """Whether a live (not zombie) process is left in process group ``group``."""
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and _group_of(int(entry)) == group and _alive(int(entry)):
-            return True
-    return False
+def _is_service(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            argv = cmdline.read().split(b"\0")
+    except OSError:
+        return False
+    return b"system" in argv and b"service" in argv
 
 
 def _alive(pid: int) -> bool:
