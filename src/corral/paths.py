@@ -1,8 +1,10 @@
 """Every default place corral uses, in one module (light: no heavy imports).
 
-The configuration (``./corral.toml``, then ``/etc/corral/corral.toml``), the
-control socket, the state directory and what lives in it (logs, the hash key,
-the daemon's log, the Podman API socket corral runs), and the engines' own
+The configuration (``./corral.toml``, then ``/etc/corral/corral.toml`` for
+root and ``$XDG_CONFIG_HOME/corral/corral.toml`` for anyone else), the control
+socket, the state directory and what lives in it (logs, the hash key, the
+daemon's log), the Podman API socket corral runs (in the state directory for
+root, in ``$XDG_RUNTIME_DIR/corral`` for anyone else), and the engines' own
 default sockets.
 """
 
@@ -12,6 +14,7 @@ import os
 
 from corral.errors import ConfigError, Problem
 
+#: Where root's corral looks for its configuration, in order.
 DEFAULT_CONFIGS = ("corral.toml", "/etc/corral/corral.toml")
 #: dockerd's API socket when nothing says otherwise (its own default ``-H``), its
 #: pid file and its data root.
@@ -40,18 +43,33 @@ HASH_KEY_FILE = "hash.key"
 PODMAN_SOCKET = "podman.sock"
 
 
+def config_home() -> str:
+    """``$XDG_CONFIG_HOME``, else ``~/.config`` (the XDG base directory default)."""
+    return os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+
+
+def default_configs() -> tuple[str, ...]:
+    """The configuration files looked for, in order: ``./corral.toml``, then
+    ``/etc/corral/corral.toml`` for root, ``$XDG_CONFIG_HOME/corral/corral.toml``
+    for anyone else."""
+    if os.geteuid() == 0:
+        return DEFAULT_CONFIGS
+    return (DEFAULT_CONFIGS[0], os.path.join(config_home(), "corral", "corral.toml"))
+
+
 def find_config(explicit: str | None) -> str:
     """The configuration file to use: ``explicit``, else the first default that exists."""
     if explicit is not None:
         return explicit
-    for candidate in DEFAULT_CONFIGS:
+    candidates = default_configs()
+    for candidate in candidates:
         if os.path.exists(candidate):
             return candidate
     raise ConfigError(
         [
             Problem(
-                "no configuration found: pass -c FILE, or create ./corral.toml "
-                "or /etc/corral/corral.toml"
+                f"no configuration found: pass -c FILE, or create ./{candidates[0]} "
+                f"or {candidates[1]}"
             )
         ]
     )
@@ -84,10 +102,14 @@ def state_dir(configured: str | None = None) -> str:
         return os.path.abspath(override)
     if configured:
         return os.path.abspath(configured)
+    return _default_state_dir()
+
+
+def _default_state_dir() -> str:
     if os.geteuid() == 0:
         return ROOT_STATE_DIR
     base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
-    return os.path.join(base, "corral")
+    return os.path.abspath(os.path.join(base, "corral"))
 
 
 def default_log_path(state: str, name: str) -> str:
@@ -109,5 +131,18 @@ def hash_key_path(state: str) -> str:
 
 
 def podman_socket(state: str) -> str:
-    """The socket of the ``podman system service`` corral runs for itself."""
-    return os.path.join(state, PODMAN_SOCKET)
+    """The socket of the ``podman system service`` corral runs for itself: in the
+    state directory for root; for anyone else (rootless Podman) in
+    ``$XDG_RUNTIME_DIR/corral`` — ``podman.sock`` for the default state
+    directory, ``podman-HASH.sock`` (a hash of the state directory) for another
+    one, so two corrals of one user each run their own."""
+    if os.geteuid() == 0:
+        return os.path.join(state, PODMAN_SOCKET)
+    from corral.privacy import runtime_dir
+
+    if os.path.abspath(state) == _default_state_dir():
+        return os.path.join(runtime_dir(), PODMAN_SOCKET)
+    import hashlib
+
+    digest = hashlib.sha256(os.path.abspath(state).encode()).hexdigest()[:12]
+    return os.path.join(runtime_dir(), f"podman-{digest}.sock")

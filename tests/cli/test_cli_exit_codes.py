@@ -16,6 +16,8 @@ PROBLEM = 'process[0].respawn: must be true or false, but "yes" was found'
 #: Every command that reads the configuration, without a daemon.
 OFFLINE = [
     ["check"],
+    ["check", "--host"],
+    ["doctor"],
     ["show"],
     ["show", "web"],
     ["command-line", "web"],

@@ -99,6 +99,7 @@ COMMAND_MODULES = {
     "dashboard": "web_commands",
     "export": "export_commands",
     "import": "compose_commands",
+    "doctor": "doctor_commands",
 }
 
 
@@ -126,7 +127,8 @@ class LazyGroup(click.Group):
     "--config",
     "config_path",
     metavar="FILE",
-    help="Configuration file (default ./corral.toml, then /etc/corral/corral.toml).",
+    help="Configuration file (default ./corral.toml, then /etc/corral/corral.toml; "
+    "as any other user than root $XDG_CONFIG_HOME/corral/corral.toml).",
 )
 @click.option(
     "--socket",

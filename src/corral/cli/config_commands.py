@@ -16,8 +16,12 @@ from corral.render.services import Labels, service_connects, service_details
 
 
 @command("check")
+@click.option(
+    "--host", "on_host", is_flag=True,
+    help="Also run `corral doctor`'s checks of this host (fail on its errors).",
+)  # fmt: skip
 @pass_options
-def check(options: Options) -> None:
+def check(options: Options, on_host: bool) -> None:
     """Validate the configuration; print every problem as FILE:LINE: field: message,
     and a warning for each extra argument that a first-class field says."""
     from corral.config.hostfiles import host_problems
@@ -26,6 +30,10 @@ def check(options: Options) -> None:
     problems = host_problems(loaded.config)
     if problems:
         raise loaded.located(problems)
+    if on_host:
+        from corral.cli.doctor_commands import refuse_on_errors
+
+        refuse_on_errors(options)
     for warning in _duplicated_arguments(loaded):
         click.echo(str(warning), err=True)
     count = len(declared_services(loaded.config))

@@ -155,10 +155,15 @@ def daemon(
 @timeout_option("up")
 @pass_options
 def up(options: Options, timeout: float) -> None:
-    """Start the daemon if needed and every auto_start service; wait until they run."""
+    """Start the daemon if needed and every auto_start service; wait until they run.
+    As any user but root, `corral doctor`'s errors refuse it first."""
     from corral.control.client import answers
 
     deadline = time.monotonic() + timeout
+    if os.geteuid() != 0:
+        from corral.cli.doctor_commands import refuse_on_errors
+
+        refuse_on_errors(options)
     if not answers(_socket(options)):
         from corral.control.spawn import DAEMON_START_TIMEOUT, spawn_daemon
 

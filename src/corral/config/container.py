@@ -478,7 +478,10 @@ class OciContainer(Record):
         doc="Volume mappings: `SRC:DEST[:OPTS]` strings or `[SRC, DEST]` pairs, or a bare "
         "`DEST` for an anonymous volume (`-v`); DEST is absolute. A SRC starting with `.` is "
         "relative to the configuration file, one starting with `~` to the home of the user "
-        "corral runs as; any other SRC without `/` names a volume.",
+        "corral runs as; any other SRC without `/` names a volume. OPTS such as `ro`, `z`; on "
+        "podman `U` chowns a bind SRC to the container user's mapped id (rootless: what that "
+        "user is on the host); a missing bind SRC directory is created, owned by the user "
+        "corral runs as.",
     )
     container_user: StrictStr | None = field(None, doc="The user inside the container (`--user`).")
     workdir: StrictStr | None = field(None, doc="The working directory inside the container.")
@@ -594,7 +597,9 @@ class OciContainer(Record):
     )
     userns: Userns | None = field(
         None,
-        doc="The user namespace: `host`; on podman also `keep-id`, `auto`, `nomap`… (`--userns`).",
+        doc="The user namespace: `host`; on podman also `keep-id` (rootless: the container "
+        "runs as the user corral runs as, so files it writes in a bind mount are that user's), "
+        "`auto`, `nomap`… (`--userns`).",
     )
     dns: Addresses = field((), doc="DNS servers, IP addresses (`--dns`).")
     dns_search: NonEmptyStrings = field((), doc="DNS search domains (`--dns-search`).")

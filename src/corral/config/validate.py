@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from corral.config._fields import show
 from corral.config.container import OciContainer
 from corral.config.http import http_problems
+from corral.config.mounts import parse_mount
 from corral.config.ports import PortSpecError, parse_port
 from corral.config.process import Process
 from corral.config.run_options import HOST_GATEWAY
@@ -278,6 +279,15 @@ def _runtime_support(config: Config) -> Iterator[Problem]:
                     f"it takes {modes}",
                     (*here, "userns"),
                 )
+        if runtime == "docker":
+            for j, spec in enumerate(c.volumes):
+                if "U" in parse_mount(spec).options.split(","):
+                    yield Problem(
+                        f'runtime "docker" cannot honour the volume option U in {show(spec)}: '
+                        "only Podman chowns a bind source to the container user's mapped id; "
+                        "chown the source yourself (or use podman)",
+                        (*here, "volumes", j),
+                    )
         if runtime == "podman" and c.domainname is not None:
             yield Problem(
                 'runtime "podman" (4.3) cannot honour domainname: its CLI has no '

@@ -33,8 +33,20 @@ if TYPE_CHECKING:
     from corral.web.page import StatusPage
 
 
+#: ``$NOTIFY_SOCKET``, taken out of the environment when the daemon starts (as
+#: sd_notify's unset_environment does): the engines and processes it starts
+#: must not speak for the unit (``podman system service`` would send READY=1
+#: and its own MAINPID there).
+_notify_socket: str | None = None
+
+
+def take_notify_socket() -> None:
+    global _notify_socket
+    _notify_socket = os.environ.pop("NOTIFY_SOCKET", None) or _notify_socket
+
+
 def notify(state: str) -> None:
-    address = os.environ.get("NOTIFY_SOCKET")
+    address = _notify_socket
     if not address:
         return
     if address.startswith("@"):
@@ -58,6 +70,7 @@ def run_daemon(
     The daemon's stdout and stderr become ``DaemonStream``s: a full disk under
     its log never makes it exit (nor skip stopping its services on SIGTERM)."""
     sys.stdout, sys.stderr = DaemonStream(1), DaemonStream(2)
+    take_notify_socket()
     private_dir(state_dir(config.state_dir), "state directory")
     lock = claim_socket(socket_path)
     try:

@@ -75,20 +75,61 @@ class PodmanService:
     started: bool = False
 
     async def stop(self) -> None:
-        """Stop the service if corral owns it: SIGTERM, then SIGKILL after 10 s."""
+        """Stop the service if corral owns it: SIGTERM, then SIGKILL after 10 s.
+        Rootless, ``podman`` re-executes itself in the user namespace and the
+        service is that child, in the same process group: every ``podman system
+        service`` of the group is signalled (not the network helpers beside it,
+        slirp4netns and rootlessport, which carry the containers' traffic)."""
         if self.pid is None or not _alive(self.pid):
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGTERM)
+        _signal(self._pids(), signal.SIGTERM)
         for _ in range(100):
-            if not _alive(self.pid):
+            if not self._pids():
                 break
             await asyncio.sleep(0.1)
         else:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
+            _signal(self._pids(), signal.SIGKILL)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path + ".pid")
+
+    def _pids(self) -> list[int]:
+        """The live processes of this service: its first one and, when that leads
+        its own process group, each ``podman system service`` in the group."""
+        if self.pid is None:
+            return []
+        pids = [self.pid] if _alive(self.pid) else []
+        if _group_of(self.pid) not in (self.pid, None):
+            return pids
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == self.pid:
+                continue
+            pid = int(entry)
+            if _group_of(pid) == self.pid and _is_service(pid) and _alive(pid):
+                pids.append(pid)
+        return pids
+
+
+def _signal(pids: list[int], signo: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signo)
+
+
+def _group_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(") ", 1)[1].split()[2])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _is_service(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            argv = cmdline.read().split(b"\0")
+    except OSError:
+        return False
+    return b"system" in argv and b"service" in argv
 
 
 def _alive(pid: int) -> bool:
@@ -117,6 +158,19 @@ async def ensure_podman_service(path: str) -> PodmanService:
     ``podman system service --time=0 unix://PATH`` when nothing answers."""
     if await socket_answers(path):
         return PodmanService(path, _owned_pid(path))
+    earlier = _owned_pid(path)
+    if earlier is not None:
+        # Ours from before (a daemon killed with -9 left it), alive but slow to
+        # answer (busy, or a loaded host): wait for it rather than start a second
+        # service beside it on a socket unlinked from under it; one that never
+        # answers is stopped first, never left running unowned.
+        old = PodmanService(path, earlier)
+        deadline = asyncio.get_running_loop().time() + SERVICE_START_TIMEOUT
+        while asyncio.get_running_loop().time() < deadline and _alive(earlier):
+            if await socket_answers(path, timeout=2):
+                return old
+            await asyncio.sleep(0.1)
+        await old.stop()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)  # a stale socket of a dead service

@@ -7,7 +7,9 @@ lines corral prints — gets its ``Endpoint`` from ``endpoint_for``.
 
 Docker: the ``[docker]`` table's ``host`` when corral runs dockerd itself
 (dockerd's own default socket when the table names none), else
-``DOCKER_HOST``, else ``/var/run/docker.sock``. Podman: the ``[podman]``
+``DOCKER_HOST``, else — for a user other than root — Docker rootless's
+``$XDG_RUNTIME_DIR/docker.sock`` when a socket is there, else
+``/var/run/docker.sock``. Podman: the ``[podman]``
 table's ``host`` when corral runs the API service itself (Podman's own default
 socket when it names none), else ``CONTAINER_HOST``, else the ``podman system
 service`` corral runs for itself on ``<state_dir>/podman.sock`` (started when
@@ -94,6 +96,9 @@ def endpoint_for(
         if host:
             path = socket_path(host, "DOCKER_HOST")
             return Endpoint("docker", path, explicit=path != DOCKER_SOCKET)
+        rootless = rootless_docker(env)
+        if rootless is not None:
+            return Endpoint("docker", rootless, explicit=True)
         return Endpoint("docker", DOCKER_SOCKET)
     if runtime == "podman":
         podman = config.podman if config is not None else None
@@ -104,6 +109,21 @@ def endpoint_for(
             return Endpoint("podman", socket_path(host, "CONTAINER_HOST"), explicit=True)
         return Endpoint("podman", podman_socket(state_dir), own_service=True)
     raise EndpointError(f"unknown runtime {runtime!r}: expected {' or '.join(RUNTIMES)}")
+
+
+def rootless_docker(env: Mapping[str, str]) -> str | None:
+    """Docker rootless's socket (dockerd-rootless.sh under RootlessKit puts it at
+    ``$XDG_RUNTIME_DIR/docker.sock``) for a user other than root, when it is there."""
+    import stat
+
+    base = env.get("XDG_RUNTIME_DIR")
+    if os.geteuid() == 0 or not base:
+        return None
+    path = os.path.join(base, "docker.sock")
+    try:
+        return path if stat.S_ISSOCK(os.stat(path).st_mode) else None
+    except OSError:
+        return None
 
 
 def at(runtime: Runtime, socket: str, *, own_service: bool = False) -> Endpoint:

@@ -39,6 +39,7 @@ from corral.render.container import connect_argvs, create_argv
 from corral.render.identity import HASH_LABEL, INSTANCE_LABEL
 from corral.render.spec import SECRETS_PLACEHOLDER, ContainerSpec, container_spec
 from corral.runtimes import Runtime
+from corral.supervisor.bindsources import make_bind_sources
 from corral.supervisor.invocation import labels_for, read_inputs
 from corral.supervisor.runner import EngineAway, Handle, RunContext, RunScope
 from corral.supervisor.secrets import (
@@ -256,6 +257,7 @@ class ContainerRunner:
                 else:
                     adopted = False
                 if container_id is None:
+                    make_bind_sources(self.container)
                     container_id, adopted = await self._create(engine, spec, env_text)
                 if watch is None and not adopted:
                     watch = await containers.start_watched(engine, container_id)
