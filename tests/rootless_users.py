@@ -141,8 +141,19 @@ class RootlessUser:
     @classmethod
     def create(cls, role: str, *, subids: bool = True) -> RootlessUser:
         name = f"{PREFIX}{role}{os.getpid() % 100000}"
-        made = _run(["useradd", "--create-home", "--shell", "/bin/sh", "-K", "SUB_UID_COUNT=0",
-                     "-K", "SUB_GID_COUNT=0", name])  # its ranges are the test's to give
+        made = _run(
+            [
+                "useradd",
+                "--create-home",
+                "--shell",
+                "/bin/sh",
+                "-K",
+                "SUB_UID_COUNT=0",
+                "-K",
+                "SUB_GID_COUNT=0",
+                name,
+            ]
+        )  # its ranges are the test's to give
         if made.returncode != 0:
             raise UserSetupError(f"useradd {name}: {made.stderr.strip()}")
         entry = pwd.getpwnam(name)

@@ -39,9 +39,7 @@ def test_export_to_stdout_and_image_mapping() -> None:
 
 def test_strict_exits_1_and_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = CliRunner().invoke(
-        app, ["-c", EVERY, "export", "compose", "--strict", "-o", str(out)]
-    )
+    result = CliRunner().invoke(app, ["-c", EVERY, "export", "compose", "--strict", "-o", str(out)])
     assert result.exit_code == 1
     assert "with --strict; nothing written" in result.stderr
     assert "warning: compose: export17-db: log_file:" in result.stderr

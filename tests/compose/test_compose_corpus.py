@@ -135,6 +135,6 @@ def test_the_summary_names_each_key_left_out_by_service(tmp_path: Path) -> None:
         "orchestrator",
         "    x-note: an extension field",
         "  services.other:",
-        "    pull_policy: corral's pull has no \"build\"",
+        '    pull_policy: corral\'s pull has no "build"',
         "    scale: corral runs one container per declaration",
     ]

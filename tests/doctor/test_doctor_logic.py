@@ -62,8 +62,9 @@ def test_cgroup_v2_without_the_memory_controller_delegated(tmp_path: Path) -> No
     assert [f.where for f in diagnose(loaded, host) if f.check == "port"] == [found["port"].where]
     everything = diagnose(loaded, host)
     assert {f.check for f in everything} >= {"subuid", "subgid", "runtime-dir", "linger"}
-    assert [f.level for f in everything] == sorted((f.level for f in everything),
-                                                   key=lambda level: level != "error")
+    assert [f.level for f in everything] == sorted(
+        (f.level for f in everything), key=lambda level: level != "error"
+    )
 
 
 def test_reports(tmp_path: Path) -> None:

@@ -65,7 +65,9 @@ def test_no_ranges_is_an_error_naming_etc_subuid_and_the_fix(bare_user: Rootless
 
 
 def test_a_low_port_and_a_memory_limit_are_errors(rl_user: RootlessUser) -> None:
-    config = rl_user.write("low.toml", f'''
+    config = rl_user.write(
+        "low.toml",
+        f'''
 runtime = "podman"
 [[container]]
 provision = "rl-low"
@@ -73,7 +75,8 @@ image = "{IMAGE}"
 command = ["httpd", "-f", "-p", "80"]
 ports = ["127.0.0.1:80:80"]
 memory = "64m"
-''')
+''',
+    )
     res = rl_user.corral("-c", str(config), "doctor", "--json")
     assert res.returncode == 1, res.stdout + res.stderr
     found = _findings(res)
@@ -95,12 +98,15 @@ memory = "64m"
 
 
 def test_docker_without_docker_rootless_is_an_error(rl_user: RootlessUser) -> None:
-    config = rl_user.write("docker.toml", f'''
+    config = rl_user.write(
+        "docker.toml",
+        f'''
 runtime = "docker"
 [[container]]
 provision = "rl-dock"
 image = "{IMAGE}"
-''')
+''',
+    )
     res = rl_user.corral("-c", str(config), "doctor", "--json")
     assert res.returncode == 1, res.stdout + res.stderr
     finding = _findings(res)["docker-rootless"][0]

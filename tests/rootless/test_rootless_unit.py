@@ -41,14 +41,17 @@ def test_the_user_unit_verifies(tmp_path: Path, scope: str) -> None:
 
 def test_the_units_command_notifies_as_a_rootless_user(rl_user: RootlessUser) -> None:
     config_home = rl_user.home / ".config"
-    rl_user.write(".config/corral/corral.toml", f'''
+    rl_user.write(
+        ".config/corral/corral.toml",
+        f'''
 runtime = "podman"
 [[container]]
 provision = "rl-boot"
 image = "{IMAGE}"
 command = ["sleep", "600"]
 stop_timeout = 1
-''')
+''',
+    )
     # found without -c: ./corral.toml is absent, $XDG_CONFIG_HOME/corral/corral.toml is there
     check = rl_user.corral("check")
     assert check.returncode == 0 and str(config_home / "corral/corral.toml") in check.stdout

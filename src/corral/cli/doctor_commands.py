@@ -40,9 +40,7 @@ def refuse_on_errors(options: Options) -> None:
         click.echo(report_text(findings), err=True)
     bad = errors(findings)
     if bad:
-        raise CorralError(
-            f"corral doctor found {len(bad)} error(s) on this host; fix them first"
-        )
+        raise CorralError(f"corral doctor found {len(bad)} error(s) on this host; fix them first")
 
 
 @command("doctor")

@@ -34,9 +34,7 @@ def diagnose(loaded: Loaded | None, host: Host | None = None) -> list[Finding]:
         findings += user.linger(host)
         if loaded is not None:
             findings += _located(loaded, declared.low_ports(loaded.config, host), "port")
-            findings += _located(
-                loaded, declared.unenforced_limits(loaded.config, host), "cgroup"
-            )
+            findings += _located(loaded, declared.unenforced_limits(loaded.config, host), "cgroup")
     return sorted(findings, key=lambda f: f.level != "error")
 
 

@@ -401,7 +401,7 @@ PROCESS_TABLE: Table[UnitFile] = Table(
         Row("auto_start", "`[Install] WantedBy=` only when true", _auto_start),
         Row(
             "respawn",
-            "`Restart=always` (`on-failure` for respawn_on = \"failure\"), `RestartSec=`, "
+            '`Restart=always` (`on-failure` for respawn_on = "failure"), `RestartSec=`, '
             "`StartLimitBurst=`, `StartLimitIntervalSec=`",
             _respawn,
         ),
