@@ -7,7 +7,9 @@ wheel's docker-compose, ``--parallel 8`` as issue 18 asks; its own default,
 daemon's start included), on the host's docker, in shuffled rounds; each is
 taken down before the next. Target: corral <= 0.8x Compose (8 in flight). For
 reference, ``corral -c corral.toml up`` of the same file imported (``corral
-import compose``): what reading the compose file itself costs.
+import compose``): what reading the compose file itself costs; and the engine's
+floor: the same N containers created and started on one network straight
+through the Engine API (aiodocker, 8 in flight), which no client can beat.
 
     python bench/bench_compose.py [-n 30] [--rounds 5]
 """
@@ -59,6 +61,41 @@ def compose_file(image: str, n: int, directory: Path) -> Path:
     return path
 
 
+async def api_floor(image: str, n: int) -> float:
+    """The engine's own cost of what both clients ask: a network, then N
+    create+start calls, 8 in flight."""
+    import asyncio
+
+    import aiodocker
+
+    docker = aiodocker.Docker(url="unix:///var/run/docker.sock")
+    gate = asyncio.Semaphore(8)
+
+    async def one(i: int) -> None:
+        async with gate:
+            config = {"Image": image, "Cmd": ["sleep", "3600"],
+                      "HostConfig": {"NetworkMode": "compose_default"}}  # fmt: skip
+            created = await docker.containers.create(config, name=f"{PREFIX}-{i}")
+            await created.start()
+
+    try:
+        began = time.perf_counter()
+        await docker.networks.create({"Name": "compose_default"})
+        await asyncio.gather(*(one(i) for i in range(n)))
+        return time.perf_counter() - began
+    finally:
+        await docker.close()
+
+
+def floor_up(image: str, n: int) -> float:
+    import asyncio
+
+    elapsed = asyncio.run(api_floor(image, n))
+    if running(n) != n:
+        raise RuntimeError("the floor left containers not running")
+    return elapsed
+
+
 def remove_leftovers() -> None:
     names = sh("docker", "ps", "-aq", "--filter", f"name={PREFIX}-").stdout.split()
     if names:
@@ -108,7 +145,9 @@ def main() -> None:
     ensure_dockerd()
     compile_corral()
     image = busybox_image("docker")
-    times: dict[str, list[float]] = {"compose8": [], "compose": [], "corral": [], "toml": []}
+    times: dict[str, list[float]] = {
+        "compose8": [], "compose": [], "corral": [], "toml": [], "api": []
+    }  # fmt: skip
     try:
         with tempfile.TemporaryDirectory() as tmp:
             directory = Path(tmp)
@@ -123,7 +162,9 @@ def main() -> None:
                     remove_leftovers()
                     os.sync()
                     time.sleep(1.0)
-                    if key in ("corral", "toml"):
+                    if key == "api":
+                        times[key].append(floor_up(image, args.n))
+                    elif key in ("corral", "toml"):
                         run_dir = directory / f"{key}{r}"
                         run_dir.mkdir()
                         config = path if key == "corral" else imported
@@ -139,12 +180,18 @@ def main() -> None:
         for key, label in (("compose8", "Compose v2 up -d --parallel 8"),
                            ("compose", "Compose v2 up -d (default --parallel -1)"),
                            ("corral", "corral -c compose.yaml up"),
-                           ("toml", "corral -c corral.toml up (the file imported)")):  # fmt: skip
+                           ("toml", "corral -c corral.toml up (the file imported)"),
+                           ("api", "engine floor: network + N create+start (API)")):  # fmt: skip
             if key in medians:
                 print(f"  {label}: {medians[key]:.2f} s")
         if "corral" in medians and "compose8" in medians:
             print(f"corral / Compose (8 in flight): {medians['corral'] / medians['compose8']:.2f}x"
                   " (target <= 0.8x)")  # fmt: skip
+        if "api" in medians and "compose8" in medians:
+            print(f"engine floor / Compose (8 in flight): "
+                  f"{medians['api'] / medians['compose8']:.2f}x (the best any client can score)")
+            if "corral" in medians:
+                print(f"corral / engine floor: {medians['corral'] / medians['api']:.2f}x")
         if "corral" in medians and "compose" in medians:
             print(f"corral / Compose (its default): {medians['corral'] / medians['compose']:.2f}x")
 
