@@ -188,8 +188,10 @@ def main() -> None:
             print(f"corral / Compose (8 in flight): {medians['corral'] / medians['compose8']:.2f}x"
                   " (target <= 0.8x)")  # fmt: skip
         if "api" in medians and "compose8" in medians:
-            print(f"engine floor / Compose (8 in flight): "
-                  f"{medians['api'] / medians['compose8']:.2f}x (the best any client can score)")
+            print(
+                f"engine floor / Compose (8 in flight): "
+                f"{medians['api'] / medians['compose8']:.2f}x (the best any client can score)"
+            )
             if "corral" in medians:
                 print(f"corral / engine floor: {medians['corral'] / medians['api']:.2f}x")
         if "corral" in medians and "compose" in medians:
