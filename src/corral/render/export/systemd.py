@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from corral.config import (
@@ -315,6 +316,16 @@ def _run_argv(unit: Unit, out: UnitFile, runtime: str) -> list[str]:
     for option, value in spec.options:
         if option.name == "secrets":
             words += out.run_words
+        elif option.name == "health_cmd" and unit.config.runtime == "docker" and value.exec_form:
+            # docker's CLI runs every --health-cmd through a shell: the exec form's
+            # argv goes shell-quoted, which runs the same program with the same words.
+            unit.warn(
+                "docker's --health-cmd is shell form only: the exec form is written "
+                "shell-quoted (the image needs /bin/sh)",
+                "health_cmd",
+            )
+            shell = replace(value, test=("CMD-SHELL", shlex.join(value.test[1:])))
+            words += option.words(option.flag, shell)
         else:
             words += option.words(option.flag, value)
     return [runtime, "run", "--rm", "--name", unit.name, *words, *spec.extra_arguments,
