@@ -134,6 +134,16 @@ def load_compose(
     def where(problems: Sequence[Problem]) -> ConfigError:
         return _in_compose(conversion, problems)
 
+    config, locate = _validated(data, where)
+    first = os.path.abspath(files[0])
+    return _finish(Loaded(anchored(config, os.path.dirname(first)), files[0], locate=locate))
+
+
+def _validated(
+    data: dict[str, Any], where: Callable[[Sequence[Problem]], ConfigError]
+) -> tuple[Config, Callable[[Sequence[Problem]], ConfigError]]:
+    """``data`` as a valid Config, every problem raised through ``where``; and the
+    locator of later problems (given as record paths) that the Loaded keeps."""
     try:
         config = Config.model_validate(data)
     except ValidationError as error:
@@ -145,8 +155,7 @@ def load_compose(
     def locate(problems: Sequence[Problem]) -> ConfigError:
         return where([Problem(p.message, toml_spelling(p.path)) for p in problems])
 
-    first = os.path.abspath(files[0])
-    return _finish(Loaded(anchored(config, os.path.dirname(first)), files[0], locate=locate))
+    return config, locate
 
 
 def _in_compose(conversion: Conversion, problems: Sequence[Problem]) -> ConfigError:
@@ -177,17 +186,7 @@ def load_text(text: str, path: str = "corral.toml", project: str | None = None) 
             [Problem(p.message, p.path, path, locator.line_of(p.path)) for p in problems]
         )
 
-    try:
-        config = Config.model_validate(data)
-    except ValidationError as error:
-        raise where([*problems_from(error, Config), *hidden_problems(data, error)]) from None
-    problems = validate(config, toml_spelling)
-    if problems:
-        raise where(problems)
-
-    def locate(problems: Sequence[Problem]) -> ConfigError:
-        return where([Problem(p.message, toml_spelling(p.path)) for p in problems])
-
+    config, locate = _validated(data, where)
     return _finish(
         Loaded(anchored(config, os.path.dirname(os.path.abspath(path))), path, locate=locate),
         project,
