@@ -235,7 +235,7 @@ def _volumes(out: Pod, value: tuple[Mount, ...], unit: Unit) -> None:
             out.mount({"name": name, "persistentVolumeClaim": {"claimName": claim}}, mount.target,
                       read_only)  # fmt: skip
         elif unit.settings.pvc:
-            claim = dns_name(f"{unit.name}-{mount.source}")
+            claim = dns_name(f"{unit.name}-{mount.target}")  # the host path would make it per-host
             out.claims.append(claim)
             out.mount({"name": name, "persistentVolumeClaim": {"claimName": claim}}, mount.target,
                       read_only)  # fmt: skip
